@@ -1,0 +1,227 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/matrixgen/matrixgen/internal/bundle"
+	"github.com/matrixgen/matrixgen/internal/diag"
+	"github.com/matrixgen/matrixgen/internal/pipeline"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitInvalid = 1 // invalid config, stale check, failed write
+	exitUsage   = 2
+)
+
+// command is one subcommand: its flags are declared in setup, and run gets
+// the remaining arguments.
+type command struct {
+	summary string
+	usage   string
+	setup   func(fs *pflag.FlagSet) func(env *env, args []string) int
+}
+
+var commands = map[string]command{
+	"build":    buildCommand,
+	"check":    checkCommand,
+	"validate": validateCommand,
+	"init":     initCommand,
+	"version":  versionCommand,
+}
+
+// env is what a command may touch: its output streams and the working
+// directory that paths in messages are relative to.
+type env struct {
+	stdout, stderr io.Writer
+	cwd            string
+}
+
+// Main runs matrixgen with args (without the program name) and returns the
+// exit status; tests call it in-process.
+func Main(args []string, stdout, stderr io.Writer) int {
+	cwd, _ := os.Getwd()
+	e := &env{stdout: stdout, stderr: stderr, cwd: cwd}
+	if len(args) == 0 {
+		topUsage(stderr)
+		return exitUsage
+	}
+	name := args[0]
+	if name == "-h" || name == "--help" || name == "help" {
+		topUsage(stdout)
+		return exitOK
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "matrixgen: unknown command %q\n\n", name)
+		topUsage(stderr)
+		return exitUsage
+	}
+	fs := pflag.NewFlagSet("matrixgen "+name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	run := cmd.setup(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: matrixgen %s %s\n\n%s\n\nFlags:\n%s", name, cmd.usage, cmd.summary, fs.FlagUsages())
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "matrixgen %s: %v\n", name, err)
+		return exitUsage
+	}
+	return run(e, fs.Args())
+}
+
+func topUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: matrixgen COMMAND [FLAGS]")
+	fmt.Fprintln(w, "\nCompiles one config file into a deployment bundle for a Matrix homeserver.\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'matrixgen COMMAND --help' for a command's flags.")
+}
+
+// usageError reports a missing or wrong argument.
+func usageError(e *env, cmd, format string, args ...any) int {
+	fmt.Fprintf(e.stderr, "matrixgen %s: %s (see --help)\n", cmd, fmt.Sprintf(format, args...))
+	return exitUsage
+}
+
+// load runs the pipeline on a config file and prints its problems.
+func load(e *env, path string) (*pipeline.Result, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "matrixgen: %v\n", err)
+		return nil, false
+	}
+	res, problems := pipeline.Run(path, data)
+	if len(problems) > 0 {
+		diag.Print(e.stderr, problems, e.cwd)
+		fmt.Fprintf(e.stderr, "%s: %d %s\n", relativePath(path, e.cwd), len(problems.Sorted()), plural(len(problems.Sorted()), "problem", "problems"))
+		return nil, false
+	}
+	return res, true
+}
+
+func relativePath(path, cwd string) string {
+	l := diag.List{{Subject: diag.Range{File: path}}}
+	var b strings.Builder
+	diag.Print(&b, l, cwd)
+	return strings.TrimSuffix(strings.TrimSpace(b.String()), ":")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+var buildCommand = command{
+	summary: "Write the deployment bundle for a config file.",
+	usage:   "-c FILE -o DIR",
+	setup: func(fs *pflag.FlagSet) func(*env, []string) int {
+		cfg := fs.StringP("config", "c", "", "config file (matrix.yaml)")
+		out := fs.StringP("output", "o", "", "bundle directory: created, or replaced if it holds a previous bundle")
+		return func(e *env, args []string) int {
+			if *cfg == "" || *out == "" || len(args) > 0 {
+				return usageError(e, "build", "needs -c FILE and -o DIR")
+			}
+			res, ok := load(e, *cfg)
+			if !ok {
+				return exitInvalid
+			}
+			if err := bundle.Write(*out, res.Tree); err != nil {
+				fmt.Fprintf(e.stderr, "matrixgen build: %v\n", err)
+				return exitInvalid
+			}
+			return exitOK
+		}
+	},
+}
+
+var checkCommand = command{
+	summary: "Exit 0 if DIR is exactly what build would write, else print the diff and exit 1.",
+	usage:   "-c FILE -o DIR",
+	setup: func(fs *pflag.FlagSet) func(*env, []string) int {
+		cfg := fs.StringP("config", "c", "", "config file (matrix.yaml)")
+		out := fs.StringP("output", "o", "", "bundle directory to compare")
+		return func(e *env, args []string) int {
+			if *cfg == "" || *out == "" || len(args) > 0 {
+				return usageError(e, "check", "needs -c FILE and -o DIR")
+			}
+			res, ok := load(e, *cfg)
+			if !ok {
+				return exitInvalid
+			}
+			diff, err := bundle.Diff(*out, res.Tree)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "matrixgen check: %v\n", err)
+				return exitInvalid
+			}
+			if diff != "" {
+				fmt.Fprint(e.stdout, diff)
+				fmt.Fprintf(e.stderr, "matrixgen check: %s is stale; run: matrixgen build -c %s -o %s\n", *out, *cfg, *out)
+				return exitInvalid
+			}
+			return exitOK
+		}
+	},
+}
+
+var validateCommand = command{
+	summary: "Check a config file and print every problem with its position.",
+	usage:   "-c FILE",
+	setup: func(fs *pflag.FlagSet) func(*env, []string) int {
+		cfg := fs.StringP("config", "c", "", "config file (matrix.yaml)")
+		return func(e *env, args []string) int {
+			if *cfg == "" || len(args) > 0 {
+				return usageError(e, "validate", "needs -c FILE")
+			}
+			if _, ok := load(e, *cfg); !ok {
+				return exitInvalid
+			}
+			fmt.Fprintf(e.stdout, "%s: valid\n", relativePath(*cfg, e.cwd))
+			return exitOK
+		}
+	},
+}
+
+var versionCommand = command{
+	summary: "Print matrixgen's version and the config format versions it reads.",
+	usage:   "",
+	setup: func(fs *pflag.FlagSet) func(*env, []string) int {
+		return func(e *env, args []string) int {
+			if len(args) > 0 {
+				return usageError(e, "version", "takes no arguments")
+			}
+			fmt.Fprintf(e.stdout, "matrixgen %s (config format version 1)\n", version())
+			return exitOK
+		}
+	},
+}
+
+func version() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "devel"
+}

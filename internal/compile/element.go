@@ -1,0 +1,44 @@
+package compile
+
+import (
+	"github.com/matrixgen/matrixgen/internal/plan"
+)
+
+const elementUnit = "matrix-client-element"
+
+func addElement(b *builder) {
+	c := b.cfg
+	dir := b.dataPath("client-element")
+	b.dir(dir, 0o750)
+	b.file(plan.File{Path: dir + "/config.json", Format: plan.JSON, Value: elementConfig(b), Restarts: []string{elementUnit}})
+	b.service(plan.Service{
+		Unit:        elementUnit,
+		Description: "Element Web",
+		Image:       c.Element.Image,
+		Env:         []plan.EnvVar{{Name: "ELEMENT_WEB_PORT", Value: "8080"}},
+		Mounts:      []plan.Mount{{Source: dir + "/config.json", Target: "/app/config.json", ReadOnly: true}},
+		// The image's entrypoint writes nginx's config from templates at
+		// start, so those directories are tmpfs under a read-only root.
+		Tmpfs:    []string{"/tmp", "/var/cache/nginx", "/var/run", "/etc/nginx/conf.d"},
+		Networks: []string{c.Host.Networks.Proxy},
+		Listens:  []plan.Listen{{Name: "http", Port: 8080}},
+	})
+	b.route(plan.Route{Name: "element", Host: c.Hostnames.Element, PathPrefix: "/",
+		Entrypoint: entrypointHTTPS, Service: elementUnit, Port: 8080})
+}
+
+func elementConfig(b *builder) obj {
+	c := b.cfg
+	cfg := obj{
+		"default_server_config": obj{
+			"m.homeserver": obj{"base_url": "https://" + c.Hostnames.Homeserver, "server_name": c.Domain},
+		},
+		"brand":               c.Element.Brand,
+		"default_theme":       c.Element.DefaultTheme,
+		"disable_custom_urls": false,
+		"disable_guests":      true,
+		"room_directory":      obj{"servers": []any{c.Domain}},
+		"show_labs_settings":  false,
+	}
+	return deepMerge(cfg, c.Element.Extra)
+}

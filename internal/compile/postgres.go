@@ -1,0 +1,101 @@
+package compile
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/matrixgen/matrixgen/internal/plan"
+)
+
+const postgresUnit = "matrix-postgres"
+
+// dbConn is how a service reaches its database, bundled or external alike.
+type dbConn struct {
+	Host, Database, User, SSLMode string
+	Port                          int
+	Password                      plan.SecretRef
+	// Unit is the bundled server's unit, to order after; "" when external.
+	Unit string
+}
+
+// database gives the service owner a database and role of its own and
+// returns how to connect. Every component asks here, so postgres.mode
+// repoints all of them at once.
+func (b *builder) database(owner, name string, cLocale bool) dbConn {
+	pg := b.cfg.Postgres
+	secret := name + "-db-password"
+	conn := dbConn{Host: postgresUnit, Port: 5432, Database: name, User: name, SSLMode: "disable", Unit: postgresUnit}
+	if pg.Mode == "external" {
+		ext := pg.External
+		conn = dbConn{Host: ext.Host, Port: ext.Port, Database: name, User: name, SSLMode: ext.SSLMode}
+		if name == "synapse" {
+			conn.Database, conn.User = ext.Database, ext.User
+		}
+		conn.Password = b.providedSecret(secret, fmt.Sprintf("password of role %s on %s", conn.User, ext.Host), owner)
+		return conn
+	}
+	conn.Password = b.secret(secret, "password of database role "+name, owner, postgresUnit)
+	b.plan.Databases = append(b.plan.Databases, plan.Database{
+		Name: name, Role: name, Owner: owner, Server: postgresUnit, PasswordSecret: secret, CLocale: cLocale,
+	})
+	return conn
+}
+
+func addPostgres(b *builder) {
+	pg := b.cfg.Postgres.Bundled
+	superuser := b.secret("postgres-password", "password of the postgres superuser", postgresUnit)
+	dataDir := b.dataPath("postgres", "data")
+	b.dir(b.dataPath("postgres"), 0o750)
+	b.dir(dataDir, 0o700)
+	b.service(plan.Service{
+		Unit:        postgresUnit,
+		Description: fmt.Sprintf("PostgreSQL %d", pg.Major),
+		Image:       fmt.Sprintf("docker.io/library/postgres:%d-alpine", pg.Major),
+		Command:     append([]string{"postgres"}, postgresSettings(b)...),
+		Env: []plan.EnvVar{
+			{Name: "POSTGRES_USER", Value: "postgres"},
+			{Name: "POSTGRES_PASSWORD_FILE", Value: secretMount(string(superuser))},
+			{Name: "POSTGRES_INITDB_ARGS", Value: "--encoding=UTF8 --locale=C"},
+			{Name: "PGDATA", Value: "/var/lib/postgresql/data"},
+		},
+		Mounts: []plan.Mount{
+			{Source: dataDir, Target: "/var/lib/postgresql/data"},
+			b.secretFileMount(string(superuser)),
+		},
+		Tmpfs:       []string{"/tmp", "/var/run/postgresql"},
+		Networks:    []string{b.cfg.Host.Networks.Homeserver},
+		Listens:     []plan.Listen{{Name: "postgres", Port: 5432}},
+		StopTimeout: 120, // a clean shutdown avoids crash recovery on the next start
+	})
+	b.health(postgresUnit, 120, "docker", "exec", postgresUnit, "pg_isready", "-U", "postgres")
+}
+
+// postgresSettings derives memory settings from the memory PostgreSQL may
+// use, in the proportions PostgreSQL's own tuning guides give.
+func postgresSettings(b *builder) []string {
+	pg := b.cfg.Postgres.Bundled
+	mem := pg.MemoryMB
+	settings := map[string]string{
+		"max_connections":      strconv.Itoa(pg.MaxConnections),
+		"shared_buffers":       fmt.Sprintf("%dMB", mem/4),
+		"effective_cache_size": fmt.Sprintf("%dMB", mem*3/4),
+		"maintenance_work_mem": fmt.Sprintf("%dMB", max(mem/16, 16)),
+		"work_mem":             fmt.Sprintf("%dkB", max(mem*1024/(4*pg.MaxConnections), 1024)),
+		"wal_buffers":          "16MB",
+		"listen_addresses":     "*",
+	}
+	for k, v := range pg.Extra {
+		settings[k] = fmt.Sprint(v)
+	}
+	names := make([]string, 0, len(settings))
+	for k := range settings {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var args []string
+	for _, k := range names {
+		args = append(args, "-c", k+"="+settings[k])
+	}
+	return args
+}

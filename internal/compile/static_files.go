@@ -1,0 +1,86 @@
+package compile
+
+import (
+	"github.com/matrixgen/matrixgen/internal/plan"
+)
+
+const staticFilesUnit = "matrix-static-files"
+
+// addStaticFiles serves /.well-known/matrix/* from a small static web
+// server, on the homeserver's hostname and optionally the base domain.
+func addStaticFiles(b *builder) {
+	public := b.dataPath("static-files", "public")
+	wellKnown := public + "/.well-known/matrix"
+	b.dir(b.dataPath("static-files"), 0o750)
+	b.dir(public, 0o750)
+	b.dir(public+"/.well-known", 0o750)
+	b.dir(wellKnown, 0o750)
+	for name, doc := range wellKnownDocuments(b) {
+		b.file(plan.File{Path: wellKnown + "/" + name, Format: plan.JSON, Value: doc})
+	}
+	b.service(plan.Service{
+		Unit:        staticFilesUnit,
+		Description: "Static files (/.well-known/matrix)",
+		Image:       "docker.io/joseluisq/static-web-server:2.38.1",
+		Env: []plan.EnvVar{
+			{Name: "SERVER_PORT", Value: "8080"},
+			{Name: "SERVER_ROOT", Value: "/public"},
+			{Name: "SERVER_LOG_LEVEL", Value: "warn"},
+			{Name: "SERVER_IGNORE_HIDDEN_FILES", Value: "false"},
+			{Name: "SERVER_DIRECTORY_LISTING", Value: "false"},
+		},
+		Mounts:   []plan.Mount{{Source: public, Target: "/public", ReadOnly: true}},
+		Networks: []string{b.cfg.Host.Networks.Proxy},
+		Listens:  []plan.Listen{{Name: "http", Port: 8080}},
+	})
+	hosts := []string{b.cfg.Hostnames.Homeserver}
+	if b.cfg.WellKnown.ServeBaseDomain && b.cfg.Domain != b.cfg.Hostnames.Homeserver {
+		hosts = append(hosts, b.cfg.Domain)
+	}
+	for _, host := range hosts {
+		b.route(plan.Route{
+			Name: "well-known-" + host, Host: host, PathPrefix: "/.well-known/matrix",
+			Entrypoint: entrypointHTTPS, Service: staticFilesUnit, Port: 8080,
+			Settings: plan.RouteSettings{
+				CORS:    true,
+				Headers: []plan.EnvVar{{Name: "Content-Type", Value: "application/json"}},
+			},
+		})
+	}
+}
+
+// wellKnownDocuments are the files clients and servers fetch to find the
+// homeserver (server and client delegation, MSC1929 support contacts).
+func wellKnownDocuments(b *builder) map[string]any {
+	c := b.cfg
+	docs := map[string]any{}
+	if c.WellKnown.Server && c.Synapse.Federation.Enabled {
+		docs["server"] = obj{"m.server": c.Hostnames.Homeserver + ":" + itoa(c.Traefik.FederationPort)}
+	}
+	if c.WellKnown.Client {
+		client := obj{"m.homeserver": obj{"base_url": "https://" + c.Hostnames.Homeserver}}
+		docs["client"] = deepMerge(client, c.WellKnown.ClientExtra)
+	}
+	if s := c.WellKnown.Support; s.Page != "" || len(s.Contacts) > 0 {
+		support := obj{}
+		if s.Page != "" {
+			support["support_page"] = s.Page
+		}
+		var contacts []any
+		for _, ct := range s.Contacts {
+			entry := obj{"role": ct.Role}
+			if ct.MatrixID != "" {
+				entry["matrix_id"] = ct.MatrixID
+			}
+			if ct.EmailAddress != "" {
+				entry["email_address"] = ct.EmailAddress
+			}
+			contacts = append(contacts, entry)
+		}
+		if len(contacts) > 0 {
+			support["contacts"] = contacts
+		}
+		docs["support"] = support
+	}
+	return docs
+}

@@ -1,0 +1,245 @@
+package compile
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/matrixgen/matrixgen/internal/plan"
+)
+
+const (
+	synapseUnit           = "matrix-synapse"
+	synapseClientPort     = 8008
+	synapseFederationPort = 8048
+	synapseConfigDir      = "/data"
+	synapseMediaParent    = "/matrix-media-store-parent"
+)
+
+type obj = map[string]any
+
+func addSynapse(b *builder) {
+	s := b.cfg.Synapse
+	db := b.database(synapseUnit, "synapse", true)
+	configDir := b.dataPath("synapse", "config")
+	storage := b.dataPath("synapse", "storage")
+	b.dir(b.dataPath("synapse"), 0o750)
+	b.dir(configDir, 0o750)
+	b.dir(storage, 0o750)
+	b.dir(storage+"/media-store", 0o750)
+
+	secrets := []string{"synapse-macaroon-secret", "synapse-form-secret", "synapse-registration-secret"}
+	for _, name := range secrets {
+		b.secret(name, "Synapse "+strings.TrimPrefix(name, "synapse-"), synapseUnit)
+	}
+	b.plan.Secrets = append(b.plan.Secrets, plan.Secret{
+		Name: "synapse-signing-key", Kind: plan.SigningKey, Description: "Synapse's ed25519 signing key",
+		Readers: []string{synapseUnit}, Path: configDir + "/" + b.cfg.Domain + ".signing.key",
+		ImportFrom: s.SigningKeyImport,
+	})
+	hs := homeserverConfig(b, db)
+	b.file(plan.File{
+		Path: configDir + "/homeserver.yaml", Format: plan.YAML, Value: hs,
+		Secrets: []string{string(db.Password)}, Restarts: []string{synapseUnit},
+	})
+	b.file(plan.File{
+		Path: configDir + "/" + b.cfg.Domain + ".log.config", Format: plan.YAML,
+		Value: synapseLogConfig(s.LogLevel), Restarts: []string{synapseUnit},
+	})
+
+	mounts := []plan.Mount{
+		{Source: configDir, Target: synapseConfigDir, ReadOnly: true},
+		{Source: storage, Target: synapseMediaParent},
+	}
+	for _, name := range secrets {
+		mounts = append(mounts, b.secretFileMount(name))
+	}
+	if b.cfg.Coturn.Enabled {
+		mounts = append(mounts, b.secretFileMount(coturnSecret))
+	}
+	listens := []plan.Listen{{Name: "client", Port: synapseClientPort}}
+	if s.Federation.Enabled {
+		listens = append(listens, plan.Listen{Name: "federation", Port: synapseFederationPort})
+	}
+	if s.Metrics.Enabled {
+		listens = append(listens, plan.Listen{Name: "metrics", Port: s.Metrics.Port})
+	}
+	var requires []string
+	if db.Unit != "" {
+		requires = append(requires, db.Unit)
+	}
+	b.service(plan.Service{
+		Unit:        synapseUnit,
+		Description: "Synapse Matrix homeserver",
+		Image:       s.Image,
+		Entrypoint:  "python3",
+		Command:     []string{"-m", "synapse.app.homeserver", "--config-path=" + synapseConfigDir + "/homeserver.yaml"},
+		Mounts:      mounts,
+		Tmpfs:       []string{"/tmp"},
+		Networks:    []string{b.cfg.Host.Networks.Homeserver, b.cfg.Host.Networks.Proxy},
+		Listens:     listens,
+		Requires:    requires,
+		StopTimeout: 60,
+	})
+	b.health(synapseUnit, 300, "docker", "exec", synapseUnit, "curl", "-fsS", "-o", "/dev/null",
+		fmt.Sprintf("http://localhost:%d/health", synapseClientPort))
+	addSynapseRoutes(b)
+}
+
+func addSynapseRoutes(b *builder) {
+	host := b.cfg.Hostnames.Homeserver
+	client := func(name, prefix string) {
+		b.route(plan.Route{Name: name, Host: host, PathPrefix: prefix, Entrypoint: entrypointHTTPS,
+			Service: synapseUnit, Port: synapseClientPort,
+			Settings: plan.RouteSettings{MaxBodyBytes: int64(b.cfg.Synapse.MaxUploadSizeMB) << 20}})
+	}
+	client("synapse-client", "/_matrix")
+	client("synapse-client-synapse", "/_synapse/client")
+	if !b.cfg.Synapse.Federation.Enabled {
+		return
+	}
+	entry := federationEntrypoint(b)
+	for _, p := range []struct{ name, prefix string }{
+		{"synapse-federation", "/_matrix/federation"},
+		{"synapse-federation-keys", "/_matrix/key"},
+	} {
+		b.route(plan.Route{Name: p.name, Host: host, PathPrefix: p.prefix, Entrypoint: entry,
+			Service: synapseUnit, Port: synapseFederationPort,
+			Settings: plan.RouteSettings{MaxBodyBytes: int64(b.cfg.Synapse.MaxUploadSizeMB) << 20}})
+	}
+}
+
+func homeserverConfig(b *builder, db dbConn) obj {
+	s := b.cfg.Synapse
+	c := b.cfg
+	hs := obj{
+		"server_name":      c.Domain,
+		"public_baseurl":   "https://" + c.Hostnames.Homeserver + "/",
+		"report_stats":     false,
+		"listeners":        synapseListeners(b),
+		"database":         synapseDatabase(db),
+		"log_config":       synapseConfigDir + "/" + c.Domain + ".log.config",
+		"media_store_path": synapseMediaParent + "/media-store",
+		"signing_key_path": synapseConfigDir + "/" + c.Domain + ".signing.key",
+		"max_upload_size":  fmt.Sprintf("%dM", s.MaxUploadSizeMB),
+		"presence":         obj{"enabled": s.Presence},
+		"trusted_key_servers": func() []any {
+			var out []any
+			for _, k := range s.TrustedKeyServer {
+				out = append(out, obj{"server_name": k})
+			}
+			return out
+		}(),
+		"macaroon_secret_key_path":        secretMount("synapse-macaroon-secret"),
+		"form_secret_path":                secretMount("synapse-form-secret"),
+		"registration_shared_secret_path": secretMount("synapse-registration-secret"),
+		"serve_server_wellknown":          false,
+		"limit_remote_rooms": obj{
+			"enabled":         s.LimitRemoteRooms.Enabled,
+			"complexity":      s.LimitRemoteRooms.Complexity,
+			"admins_can_join": s.LimitRemoteRooms.AdminsCanJoin,
+		},
+	}
+	for k, v := range registrationConfig(b) {
+		hs[k] = v
+	}
+	if len(s.AutoJoinRooms) > 0 {
+		hs["auto_join_rooms"] = toAnyList(s.AutoJoinRooms)
+	}
+	if s.AdminContact != "" {
+		hs["admin_contact"] = s.AdminContact
+	}
+	if !s.Federation.Enabled {
+		hs["federation_domain_whitelist"] = []any{}
+	}
+	hs["url_preview_enabled"] = s.URLPreviews.Enabled
+	if s.URLPreviews.Enabled {
+		hs["url_preview_ip_range_blacklist"] = toAnyList(privateRanges)
+	}
+	if s.Metrics.Enabled {
+		hs["enable_metrics"] = true
+	}
+	if c.Mailer.Enabled {
+		hs["email"] = synapseEmail(b)
+	}
+	if c.Coturn.Enabled {
+		for k, v := range synapseTURN(b) {
+			hs[k] = v
+		}
+	}
+	return deepMerge(hs, s.Extra)
+}
+
+func registrationConfig(b *builder) obj {
+	r := b.cfg.Synapse.Registration
+	out := obj{
+		"enable_registration":         r.Mode != "closed",
+		"registration_requires_token": r.Mode == "token",
+	}
+	if r.Mode == "open" && r.AllowUnverified {
+		out["enable_registration_without_verification"] = true
+	}
+	if len(r.Require3PID) > 0 {
+		out["registrations_require_3pid"] = toAnyList(r.Require3PID)
+	}
+	return out
+}
+
+func synapseListeners(b *builder) []any {
+	s := b.cfg.Synapse
+	listener := func(port int, resource string) obj {
+		return obj{
+			"port": port, "type": "http", "tls": false, "x_forwarded": true,
+			"bind_addresses": []any{"::"},
+			"resources":      []any{obj{"names": []any{resource}, "compress": false}},
+		}
+	}
+	out := []any{listener(synapseClientPort, "client")}
+	if s.Federation.Enabled {
+		out = append(out, listener(synapseFederationPort, "federation"))
+	}
+	if s.Metrics.Enabled {
+		out = append(out, obj{"port": s.Metrics.Port, "type": "metrics", "bind_addresses": []any{"0.0.0.0"}})
+	}
+	return out
+}
+
+func synapseDatabase(db dbConn) obj {
+	args := obj{
+		"user": db.User, "password": db.Password, "dbname": db.Database,
+		"host": db.Host, "port": db.Port, "cp_min": 5, "cp_max": 10,
+	}
+	if db.SSLMode != "disable" {
+		args["sslmode"] = db.SSLMode
+	}
+	return obj{"name": "psycopg2", "txn_limit": 10000, "args": args}
+}
+
+func synapseLogConfig(level string) obj {
+	return obj{
+		"version":    1,
+		"formatters": obj{"precise": obj{"format": "%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - %(request)s - %(message)s"}},
+		"handlers": obj{"console": obj{
+			"class": "logging.StreamHandler", "formatter": "precise",
+		}},
+		"loggers":                  obj{"synapse.storage.SQL": obj{"level": "WARNING"}},
+		"root":                     obj{"level": level, "handlers": []any{"console"}},
+		"disable_existing_loggers": false,
+	}
+}
+
+// privateRanges are addresses the server must never fetch on a user's
+// behalf (URL previews) or relay to (TURN).
+var privateRanges = []string{
+	"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+	"192.0.0.0/24", "169.254.0.0/16", "192.88.99.0/24", "198.18.0.0/15", "192.0.2.0/24",
+	"198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "::1/128", "fe80::/10", "fc00::/7",
+	"2001:db8::/32", "ff00::/8", "fec0::/10",
+}
+
+func toAnyList(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}

@@ -1,0 +1,157 @@
+// Package config is the validated, typed form of matrix.yaml, with every
+// default applied. Only internal/validate makes one; later stages trust it.
+package config
+
+// Config mirrors #Config in schema/. Field tags are the option names.
+type Config struct {
+	Version   int       `json:"version"`
+	Domain    string    `json:"domain"`
+	Hostnames Hostnames `json:"hostnames"`
+	Host      Host      `json:"host"`
+	Synapse   Synapse   `json:"synapse"`
+	Postgres  Postgres  `json:"postgres"`
+	Traefik   Traefik   `json:"traefik"`
+	Element   Element   `json:"element"`
+	WellKnown WellKnown `json:"well_known"`
+	Mailer    Mailer    `json:"mailer"`
+	Coturn    Coturn    `json:"coturn"`
+}
+
+type Hostnames struct {
+	Homeserver string `json:"homeserver"`
+	Element    string `json:"element"`
+}
+
+type Host struct {
+	DataDir  string   `json:"data_dir"`
+	User     string   `json:"user"`
+	Group    string   `json:"group"`
+	UID      *int     `json:"uid,omitempty"`
+	GID      *int     `json:"gid,omitempty"`
+	Networks Networks `json:"networks"`
+}
+
+type Networks struct {
+	Homeserver string `json:"homeserver"`
+	Proxy      string `json:"proxy"`
+}
+
+type Synapse struct {
+	Image            string           `json:"image"`
+	Registration     Registration     `json:"registration"`
+	MaxUploadSizeMB  int              `json:"max_upload_size_mb"`
+	Presence         bool             `json:"presence"`
+	Federation       Toggle           `json:"federation"`
+	URLPreviews      Toggle           `json:"url_previews"`
+	AutoJoinRooms    []string         `json:"auto_join_rooms"`
+	LimitRemoteRooms LimitRemoteRooms `json:"limit_remote_rooms"`
+	AdminContact     string           `json:"admin_contact"`
+	TrustedKeyServer []string         `json:"trusted_key_servers"`
+	Metrics          Metrics          `json:"metrics"`
+	LogLevel         string           `json:"log_level"`
+	SigningKeyImport string           `json:"signing_key_import,omitempty"`
+	Extra            map[string]any   `json:"extra"`
+}
+
+type Registration struct {
+	Mode            string   `json:"mode"`
+	Require3PID     []string `json:"require_3pid"`
+	AllowUnverified bool     `json:"allow_unverified"`
+}
+
+type Toggle struct {
+	Enabled bool `json:"enabled"`
+}
+
+type LimitRemoteRooms struct {
+	Enabled       bool    `json:"enabled"`
+	Complexity    float64 `json:"complexity"`
+	AdminsCanJoin bool    `json:"admins_can_join"`
+}
+
+type Metrics struct {
+	Enabled bool `json:"enabled"`
+	Port    int  `json:"port"`
+}
+
+type Postgres struct {
+	Mode     string           `json:"mode"`
+	Bundled  BundledPostgres  `json:"bundled"`
+	External ExternalPostgres `json:"external"`
+}
+
+type BundledPostgres struct {
+	Major          int            `json:"major"`
+	MemoryMB       int            `json:"memory_mb"`
+	MaxConnections int            `json:"max_connections"`
+	Extra          map[string]any `json:"extra"`
+}
+
+type ExternalPostgres struct {
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	Database string `json:"database"`
+	User     string `json:"user"`
+	SSLMode  string `json:"sslmode"`
+}
+
+type Traefik struct {
+	Image          string         `json:"image"`
+	ACMEEmail      string         `json:"acme_email"`
+	ACMEStaging    bool           `json:"acme_staging"`
+	RedirectHTTP   bool           `json:"redirect_http"`
+	HTTP3          bool           `json:"http3"`
+	FederationPort int            `json:"federation_port"`
+	Extra          map[string]any `json:"extra"`
+}
+
+type Element struct {
+	Enabled      bool           `json:"enabled"`
+	Image        string         `json:"image"`
+	Brand        string         `json:"brand"`
+	DefaultTheme string         `json:"default_theme"`
+	Extra        map[string]any `json:"extra"`
+}
+
+type WellKnown struct {
+	Server          bool           `json:"server"`
+	Client          bool           `json:"client"`
+	ServeBaseDomain bool           `json:"serve_base_domain"`
+	Support         Support        `json:"support"`
+	ClientExtra     map[string]any `json:"client_extra"`
+}
+
+type Support struct {
+	Page     string           `json:"page,omitempty"`
+	Contacts []SupportContact `json:"contacts"`
+}
+
+type SupportContact struct {
+	Role         string `json:"role"`
+	MatrixID     string `json:"matrix_id,omitempty"`
+	EmailAddress string `json:"email_address,omitempty"`
+}
+
+type Mailer struct {
+	Enabled    bool       `json:"enabled"`
+	Image      string     `json:"image"`
+	Sender     string     `json:"sender"`
+	SenderName string     `json:"sender_name"`
+	Smarthost  *Smarthost `json:"smarthost,omitempty"`
+}
+
+type Smarthost struct {
+	Host string `json:"host"`
+	Port int    `json:"port"`
+	User string `json:"user,omitempty"`
+}
+
+type Coturn struct {
+	Enabled      bool   `json:"enabled"`
+	Image        string `json:"image"`
+	ExternalIP   string `json:"external_ip,omitempty"`
+	Hostname     string `json:"hostname"`
+	Port         int    `json:"port"`
+	RelayMinPort int    `json:"relay_min_port"`
+	RelayMaxPort int    `json:"relay_max_port"`
+}

@@ -1,0 +1,44 @@
+// Package pipeline runs the stages in order: validate, compile, render. Each
+// stage runs only when the one before it found no problem, and nothing here
+// touches the disk: writing is the caller's last step.
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/matrixgen/matrixgen/internal/compile"
+	"github.com/matrixgen/matrixgen/internal/config"
+	"github.com/matrixgen/matrixgen/internal/diag"
+	"github.com/matrixgen/matrixgen/internal/plan"
+	"github.com/matrixgen/matrixgen/internal/render"
+	"github.com/matrixgen/matrixgen/internal/validate"
+)
+
+// Result is what every stage produced.
+type Result struct {
+	Config *config.Config
+	Plan   *plan.Plan
+	Tree   render.Tree
+}
+
+// Run builds the bundle for one config file's contents.
+func Run(file string, data []byte) (*Result, diag.List) {
+	cfg, problems := validate.Load(file, data)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	p, problems := compile.Compile(cfg)
+	if len(problems) > 0 {
+		for i := range problems {
+			problems[i].Subject.File = file
+		}
+		return nil, problems
+	}
+	tree, err := render.Render(p)
+	if err != nil {
+		// Validation restricts every value to what the formats can carry,
+		// so a render error is a gap in validation: report it, don't panic.
+		return nil, diag.List{{Subject: diag.Range{File: file}, Summary: fmt.Sprintf("cannot render the bundle: %v", err)}}
+	}
+	return &Result{Config: cfg, Plan: p, Tree: tree}, nil
+}

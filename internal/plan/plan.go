@@ -1,0 +1,214 @@
+// Package plan is the compiled form of a config: plain data that every
+// renderer reads and none writes. It knows no file format and no component;
+// where a thing runs (host, address) is data, so that renderers for several
+// hosts can later read the same Plan.
+package plan
+
+import "io/fs"
+
+// Plan is everything one deployment consists of.
+type Plan struct {
+	Host        Host
+	Networks    []string
+	Services    []Service
+	Entrypoints []Entrypoint
+	Routes      []Route
+	Files       []File
+	Dirs        []Dir
+	Secrets     []Secret
+	Databases   []Database
+	// Health lists what install.sh waits for after starting units, in order.
+	Health []HealthCheck
+	// Proxy says which reverse proxy serves Routes and where its
+	// route-derived configuration goes.
+	Proxy Proxy
+}
+
+// Proxy is the reverse proxy in front of the services.
+type Proxy struct {
+	Type      string // "traefik"
+	ConfigDir string // host directory of the proxy's generated route configuration
+	Unit      string // unit to restart when the routes change
+	// CertResolver names the ACME resolver routes on TLS entrypoints use.
+	CertResolver string
+}
+
+// SecretPlaceholder is the text install.sh replaces with the secret's value
+// when it installs a file that names the secret in File.Secrets.
+func SecretPlaceholder(secret string) string {
+	return "__MATRIXGEN_SECRET_" + secret + "__"
+}
+
+// SecretRef marks a string value of a structured file as a secret
+// placeholder, so that encoders can quote it for any value install.sh
+// puts there.
+type SecretRef string
+
+// Placeholder returns the text install.sh replaces.
+func (s SecretRef) Placeholder() string { return SecretPlaceholder(string(s)) }
+
+// Host describes the machine the bundle is applied to.
+type Host struct {
+	Domain  string // the Matrix server name, recorded so a bundle refuses another domain's host
+	DataDir string
+	User    string
+	Group   string
+	UID     *int
+	GID     *int
+	// SecretsDir holds one file per secret, created on the host.
+	SecretsDir string
+}
+
+// Service is one long-running container, run by one systemd unit.
+type Service struct {
+	Unit        string // unit name without ".service"; also the container name
+	Description string
+	Image       string
+	Entrypoint  string   // overrides the image's entrypoint when set
+	Command     []string // arguments after the image
+	Env         []EnvVar // non-secret environment, sorted by the renderer
+	EnvFile     string   // host path of an env file with placeholders filled on the host
+	Mounts      []Mount
+	Tmpfs       []string // container paths of tmpfs mounts
+	Networks    []string // Docker networks; the first is the one the container starts on
+	HostNetwork bool     // share the host's network stack (no Networks then)
+	Publish     []Publish
+	Security    Security
+	Requires    []string // units this one cannot run without (started first, stopped with)
+	Wants       []string // units started first if present
+	// Listens names the ports the container serves, for routes and health checks.
+	Listens []Listen
+	// Address is how other containers on its networks reach it.
+	Address     string
+	StopTimeout int // seconds
+}
+
+// Security is the container's hardening. The zero value is the strictest;
+// each relaxation carries the reason, written next to it in the unit.
+type Security struct {
+	RunAsRoot    bool // run as the image's user instead of the host's matrix user
+	WritableRoot bool
+	CapAdd       []string
+	Why          string
+}
+
+type EnvVar struct{ Name, Value string }
+
+type Mount struct {
+	Source   string // host path
+	Target   string // container path
+	ReadOnly bool
+}
+
+type Publish struct {
+	HostAddress   string // "" for every address
+	HostPort      int
+	ContainerPort int
+	Protocol      string // "tcp" or "udp"
+}
+
+type Listen struct {
+	Name string // "client", "federation", "metrics", "http"
+	Port int
+}
+
+// Entrypoint is a port the reverse proxy accepts requests on.
+type Entrypoint struct {
+	Name          string
+	HostPort      int
+	ContainerPort int
+	TLS           bool
+	HTTP3         bool
+	RedirectTo    string // entrypoint plain HTTP redirects to; "" serves routes
+}
+
+// Route sends requests for Host and a path to a service's port.
+type Route struct {
+	Name       string
+	Host       string
+	PathPrefix string // "/" for everything
+	Entrypoint string
+	Service    string // unit name of the backend
+	Port       int
+	// Priority orders routes whose matches overlap: higher wins.
+	Priority int
+	Settings RouteSettings
+}
+
+type RouteSettings struct {
+	MaxBodyBytes int64
+	Headers      []EnvVar // response headers added by the proxy
+	CORS         bool
+}
+
+// Format tells how a File's Value becomes bytes.
+type Format int
+
+const (
+	Raw  Format = iota // Content is the bytes
+	YAML               // Value is marshalled as YAML 1.1-safe YAML
+	JSON               // Value is marshalled as indented JSON
+)
+
+// File is one file the bundle installs on the host.
+type File struct {
+	Path    string // absolute host path
+	Mode    fs.FileMode
+	Owner   string // "root" or "" for the host's matrix user
+	Format  Format
+	Content []byte
+	Value   any
+	// Secrets names the secrets whose placeholders the file holds;
+	// install.sh fills them on the host, and the file then stays private.
+	Secrets []string
+	// Restarts lists the units to restart when the file changes.
+	Restarts []string
+}
+
+// Dir is a directory install.sh creates.
+type Dir struct {
+	Path  string
+	Mode  fs.FileMode
+	Owner string // "root" or "" for the host's matrix user
+}
+
+// SecretKind says how install.sh makes a missing secret.
+type SecretKind int
+
+const (
+	RandomToken SecretKind = iota // random letters and digits from the kernel CSPRNG
+	Provided                      // the operator must put it in place; install.sh stops if missing
+	SigningKey                    // a Synapse ed25519 signing key: 32 random bytes, never replaced
+)
+
+// Secret is a value that exists only on the host.
+type Secret struct {
+	Name        string // file name in Host.SecretsDir
+	Kind        SecretKind
+	Length      int
+	Description string
+	Readers     []string // units that read it
+	// Path overrides the secret's location (default: Host.SecretsDir/Name).
+	Path string
+	// ImportFrom is a host path copied into place when the secret is missing
+	// (migration from an earlier installation).
+	ImportFrom string
+}
+
+// Database is one PostgreSQL database and its role.
+type Database struct {
+	Name           string
+	Role           string
+	Owner          string // unit of the service that uses it
+	Server         string // unit of the database server that holds it
+	PasswordSecret string
+	// CLocale: created with C collation and ctype (Synapse requires it).
+	CLocale bool
+}
+
+// HealthCheck is how install.sh knows a started unit is ready.
+type HealthCheck struct {
+	Unit    string
+	Command []string // run on the host; exit 0 means healthy
+	Timeout int      // seconds
+}

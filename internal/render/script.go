@@ -1,0 +1,143 @@
+package render
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/matrixgen/matrixgen/internal/plan"
+)
+
+// installData is what install.sh.tmpl prints. Values in heredoc tables are
+// restricted by the schema to characters without meaning to sh (paths,
+// names, modes); values in code pass through the sh escaper.
+type installData struct {
+	Domain, DataDir, User, Group, UID, GID, SecretsDir, HostEnv string
+	Dirs                                                        []dirRow
+	Secrets                                                     []secretRow
+	Files                                                       []fileRow
+	Networks, Images                                            []string
+	Units                                                       []unitRow
+}
+
+type dirRow struct{ Mode, Owner, Path string }
+
+type secretRow struct{ Name, Kind, Length, Path, Import, Description string }
+
+type fileRow struct{ Mode, Owner, Path, Secrets string }
+
+type unitRow struct {
+	Name, Func string
+	Health     []plan.HealthCheck
+	Databases  []plan.Database
+}
+
+func ownerName(owner string) string {
+	if owner == "root" {
+		return "root"
+	}
+	return "matrix"
+}
+
+func optionalID(id *int) string {
+	if id == nil {
+		return ""
+	}
+	return fmt.Sprint(*id)
+}
+
+var secretKinds = map[plan.SecretKind]string{
+	plan.RandomToken: "random", plan.Provided: "provided", plan.SigningKey: "signing-key",
+}
+
+func installScript(p *plan.Plan, t Tree) ([]byte, error) {
+	h := p.Host
+	d := installData{
+		Domain: h.Domain, DataDir: h.DataDir, User: h.User, Group: h.Group,
+		UID: optionalID(h.UID), GID: optionalID(h.GID), SecretsDir: h.SecretsDir, HostEnv: HostEnvFile(h),
+		Networks: p.Networks,
+	}
+	for _, dir := range p.Dirs {
+		d.Dirs = append(d.Dirs, dirRow{fmt.Sprintf("%04o", dir.Mode.Perm()), ownerName(dir.Owner), dir.Path})
+	}
+	for _, s := range p.Secrets {
+		d.Secrets = append(d.Secrets, secretRow{
+			Name: s.Name, Kind: secretKinds[s.Kind], Length: fmt.Sprint(max(s.Length, 0)),
+			Path: secretPath(h, s), Import: orDash(s.ImportFrom), Description: oneLine(s.Description),
+		})
+	}
+	d.Files = installFiles(p, t)
+	images := map[string]bool{}
+	for _, s := range p.Services {
+		images[s.Image] = true
+		d.Units = append(d.Units, unitRow{Name: s.Unit, Func: strings.ReplaceAll(s.Unit, "-", "_"),
+			Health: healthOf(p, s.Unit), Databases: databasesOn(p, s.Unit)})
+	}
+	d.Images = sortedKeys(images)
+	var b strings.Builder
+	if err := parsed.ExecuteTemplate(&b, "install.sh.tmpl", d); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
+
+// installFiles lists every host file of the tree with its owner and the
+// secrets install.sh fills into it.
+func installFiles(p *plan.Plan, t Tree) []fileRow {
+	fromPlan := map[string]plan.File{}
+	for _, f := range p.Files {
+		fromPlan[hostPath(f.Path)] = f
+	}
+	var rows []fileRow
+	for _, path := range t.Paths() {
+		if !strings.Contains(path, "/") {
+			continue // the bundle's own scripts stay in the bundle
+		}
+		f := fromPlan[path]
+		owner := "root"
+		if _, ok := fromPlan[path]; ok {
+			owner = ownerName(f.Owner)
+		}
+		rows = append(rows, fileRow{fmt.Sprintf("%04o", t[path].Mode.Perm()), owner, "/" + path, orDash(strings.Join(f.Secrets, ","))})
+	}
+	return rows
+}
+
+func secretPath(h plan.Host, s plan.Secret) string {
+	if s.Path != "" {
+		return s.Path
+	}
+	return h.SecretsDir + "/" + s.Name
+}
+
+func healthOf(p *plan.Plan, unit string) []plan.HealthCheck {
+	var out []plan.HealthCheck
+	for _, c := range p.Health {
+		if c.Unit == unit {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func databasesOn(p *plan.Plan, server string) []plan.Database {
+	var out []plan.Database
+	for _, db := range p.Databases {
+		if db.Server == server {
+			out = append(out, db)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,146 @@
+package validate
+
+import (
+	"io/fs"
+	"sort"
+	"sync"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/parser"
+
+	"github.com/matrixgen/matrixgen/schema"
+)
+
+// compiled is the schema, built once per process: compiling it is the
+// largest fixed cost of a run.
+var compiled = sync.OnceValues(func() (*cue.Context, cue.Value) {
+	ctx := cuecontext.New()
+	inst := build.NewContext().NewInstance("schema", nil)
+	names, err := fs.Glob(schema.Files, "*.cue")
+	if err != nil {
+		panic(err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		src, err := fs.ReadFile(schema.Files, name)
+		if err != nil {
+			panic(err)
+		}
+		f, err := parser.ParseFile("schema/"+name, src, parser.ParseComments)
+		if err != nil {
+			panic(err) // the embedded schema is ours: a parse error is a bug
+		}
+		if err := inst.AddSyntax(f); err != nil {
+			panic(err)
+		}
+	}
+	v := ctx.BuildInstance(inst)
+	if v.Err() != nil {
+		panic(v.Err())
+	}
+	patternNames = describePatterns(v)
+	return ctx, v.LookupPath(cue.ParsePath("#Config"))
+})
+
+// What each named pattern of the schema accepts, in words.
+var patternDescriptions = map[string]string{
+	"#Hostname": "must be a lowercase DNS hostname such as matrix.example.org",
+	"#AbsPath":  "must be an absolute path of letters, digits, '.', '_', '-' and '/'",
+	"#Image":    "must be a container image reference such as docker.io/library/traefik:v3.6.12",
+	"#Name":     "must be a lowercase name of letters, digits, '_' and '-', at most 32 characters",
+	"#Email":    "must be an e-mail address such as admin@example.org",
+}
+
+type patternName struct{ pattern, want string }
+
+var patternNames []patternName
+
+func describePatterns(root cue.Value) []patternName {
+	var out []patternName
+	for _, def := range sortedKeys(patternDescriptions) {
+		for _, part := range conjuncts(root.LookupPath(cue.ParsePath(def))) {
+			if op, args := part.Expr(); op == cue.RegexMatchOp && len(args) == 1 {
+				if re, err := args[0].String(); err == nil {
+					out = append(out, patternName{re, patternDescriptions[def]})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func conjuncts(v cue.Value) []cue.Value {
+	if op, args := v.Expr(); op == cue.AndOp {
+		return args
+	}
+	return []cue.Value{v}
+}
+
+// Schema returns #Config, for explain and documentation generators.
+func Schema() cue.Value {
+	_, v := compiled()
+	return v
+}
+
+// schemaChild finds the schema of one key or list element below v, looking
+// through optional fields and disjunctions (defaults make most options one).
+func schemaChild(v cue.Value, sel cue.Selector) (cue.Value, bool) {
+	for _, alt := range alternatives(v) {
+		for _, s := range []cue.Selector{sel, optional(sel)} {
+			if c := alt.LookupPath(cue.MakePath(s)); c.Exists() {
+				return c, true
+			}
+		}
+	}
+	return cue.Value{}, false
+}
+
+func optional(sel cue.Selector) cue.Selector {
+	if sel.Type() == cue.StringLabel {
+		return sel.Optional()
+	}
+	return sel
+}
+
+// isOpen tells whether v accepts keys it does not name (the extra mappings).
+func isOpen(v cue.Value) bool {
+	for _, alt := range alternatives(v) {
+		if alt.Allows(cue.Str("\x00any")) {
+			return true
+		}
+	}
+	return false
+}
+
+func alternatives(v cue.Value) []cue.Value {
+	if op, args := v.Expr(); op == cue.OrOp {
+		return args
+	}
+	return []cue.Value{v}
+}
+
+// fieldNames lists the options v defines, for "did you mean".
+func fieldNames(v cue.Value) []string {
+	var names []string
+	for _, alt := range alternatives(v) {
+		it, err := alt.Fields(cue.Optional(true))
+		if err != nil {
+			continue
+		}
+		for it.Next() {
+			names = append(names, it.Selector().Unquoted())
+		}
+	}
+	return names
+}
+
+// Doc returns the doc comment of a schema value, without comment markers.
+func Doc(v cue.Value) string {
+	var text string
+	for _, g := range v.Doc() {
+		text += g.Text()
+	}
+	return text
+}
