@@ -37,6 +37,8 @@ var commands = map[string]command{
 	"validate": validateCommand,
 	"init":     initCommand,
 	"version":  versionCommand,
+	"routes":   routesCommand,
+	"explain":  explainCommand,
 }
 
 // env is what a command may touch: its output streams and the working
