@@ -72,13 +72,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
 	run := cmd.setup(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: matrixgen %s %s\n\n%s\n\nFlags:\n%s", name, cmd.usage, cmd.summary, fs.FlagUsages())
-	}
+	// pflag prints usage itself on --help; we print it once, to stdout.
+	fs.Usage = func() {}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
+			fmt.Fprintf(stdout, "Usage: matrixgen %s %s\n\n%s\n\nFlags:\n%s", name, cmd.usage, cmd.summary, fs.FlagUsages())
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "matrixgen %s: %v\n", name, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"text/template"
@@ -14,6 +15,22 @@ import (
 )
 
 var initTemplate = template.Must(template.ParseFS(templates.Files, "init.yaml.tmpl"))
+
+// checkInitFlags validates the flags on their own, so that a mistake is
+// reported against the flag the user typed, not a line of the template.
+func checkInitFlags(e *env, domain, email string) bool {
+	quoted, _ := json.Marshal(map[string]any{"domain": domain, "traefik": map[string]string{"acme_email": email}})
+	_, problems := validate.Load("flags", quoted)
+	flags := map[string]string{"domain": "--domain", "traefik.acme_email": "--acme-email"}
+	for _, p := range problems.Sorted() {
+		name, ok := flags[p.Path]
+		if !ok {
+			continue // follows from a flag already reported (mailer.sender from --domain)
+		}
+		fmt.Fprintf(e.stderr, "matrixgen init: %s: %s\n", name, p.Summary)
+	}
+	return len(problems) == 0
+}
 
 var initCommand = command{
 	summary: "Write a commented starter config for a domain.",
@@ -28,6 +45,9 @@ var initCommand = command{
 			}
 			if *email == "" {
 				*email = "admin@" + *domain
+			}
+			if !checkInitFlags(e, *domain, *email) {
+				return exitInvalid
 			}
 			var buf bytes.Buffer
 			if err := initTemplate.Execute(&buf, map[string]string{"Domain": *domain, "Email": *email}); err != nil {

@@ -17,6 +17,7 @@ type routeJSON struct {
 	Match      matchJSON   `json:"match"`
 	Entrypoint string      `json:"entrypoint"`
 	Port       int         `json:"port"`
+	TLS        bool        `json:"tls"`
 	Priority   int         `json:"priority"`
 	Backend    backendJSON `json:"backend"`
 }
@@ -70,20 +71,17 @@ var routesCommand = command{
 
 // routeList lists routes in the order the proxy evaluates them.
 func routeList(p *plan.Plan) []routeJSON {
-	ports := map[string]int{}
+	entrypoints := map[string]plan.Entrypoint{}
 	for _, ep := range p.Entrypoints {
-		ports[ep.Name] = ep.HostPort
-	}
-	addresses := map[string]string{}
-	for _, s := range p.Services {
-		addresses[s.Unit] = s.Address
+		entrypoints[ep.Name] = ep
 	}
 	out := []routeJSON{}
 	for _, r := range p.Routes {
+		ep := entrypoints[r.Entrypoint]
 		out = append(out, routeJSON{
 			Host: r.Host, Match: matchJSON{Type: "prefix", Value: r.PathPrefix},
-			Entrypoint: r.Entrypoint, Port: ports[r.Entrypoint], Priority: r.Priority,
-			Backend: backendJSON{Service: r.Service, Address: fmt.Sprintf("%s:%d", addresses[r.Service], r.Port)},
+			Entrypoint: r.Entrypoint, Port: ep.HostPort, TLS: ep.TLS, Priority: r.Priority,
+			Backend: backendJSON{Service: r.Service, Address: r.Upstream},
 		})
 	}
 	return out

@@ -109,8 +109,12 @@ func swap(newDir, dir string) error {
 
 // Read loads a directory as a tree (modes and contents; no restart data).
 // Symlinks are reported, never followed.
+// A missing dir reads as an empty tree: for check, every file is missing.
 func Read(dir string) (render.Tree, error) {
 	t := render.Tree{}
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return t, nil
+	}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -24,11 +24,17 @@ func unified(nameA, nameB, a, b string) string {
 	return out.String()
 }
 
+// splitLines keeps a missing final newline visible: the last line then
+// carries diff's marker, so two texts that differ only there still differ.
 func splitLines(s string) []string {
 	if s == "" {
 		return nil
 	}
-	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	if !strings.HasSuffix(s, "\n") {
+		lines[len(lines)-1] += "\n\\ No newline at end of file"
+	}
+	return lines
 }
 
 type op struct {
@@ -59,12 +65,13 @@ func diffOps(a, b []string) []op {
 		case i < n && j < m && a[i] == b[j]:
 			ops = append(ops, op{' ', a[i], i + 1, j + 1})
 			i, j = i+1, j+1
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			ops = append(ops, op{'+', b[j], i + 1, j + 1})
-			j++
-		default:
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
+			// Deletions before insertions, the order diff and git print.
 			ops = append(ops, op{'-', a[i], i + 1, j + 1})
 			i++
+		default:
+			ops = append(ops, op{'+', b[j], i + 1, j + 1})
+			j++
 		}
 	}
 	return ops

@@ -27,7 +27,7 @@ type component struct {
 var components = []component{
 	{"postgres", func(c *config.Config) bool { return c.Postgres.Mode == "bundled" }, addPostgres},
 	{"synapse", always, addSynapse},
-	{"traefik", always, addTraefik},
+	{"traefik", func(c *config.Config) bool { return c.ReverseProxy.Type == "traefik" }, addTraefik},
 	{"static-files", func(c *config.Config) bool { return c.WellKnown.Server || c.WellKnown.Client }, addStaticFiles},
 	{"element", func(c *config.Config) bool { return c.Element.Enabled }, addElement},
 	{"exim-relay", func(c *config.Config) bool { return c.Mailer.Enabled }, addMailer},
@@ -41,6 +41,7 @@ func always(*config.Config) bool { return true }
 // against the config as a whole.
 func Compile(cfg *config.Config) (*plan.Plan, diag.List) {
 	b := newBuilder(cfg)
+	b.setupProxy()
 	for _, c := range components {
 		if c.enabled(cfg) {
 			c.add(b)
@@ -146,6 +147,7 @@ func (b *builder) health(unit string, timeout int, command ...string) {
 // finish sorts what order does not matter for, so that output never
 // depends on the order components ran in.
 func (b *builder) finish() {
+	b.resolveUpstreams()
 	p := b.plan
 	sort.Slice(p.Secrets, func(i, j int) bool { return p.Secrets[i].Name < p.Secrets[j].Name })
 	for i := range p.Secrets {
@@ -195,8 +197,12 @@ func checkPlan(p *plan.Plan) diag.List {
 	for _, f := range p.Files {
 		claim("file", f.Path, fmt.Sprint(f.Restarts))
 	}
+	ports := map[string]int{}
+	for _, e := range p.Entrypoints {
+		ports[e.Name] = e.HostPort
+	}
 	for _, r := range p.Routes {
-		claim("route", r.Entrypoint+" "+r.Host+r.PathPrefix, r.Name)
+		claim("route", fmt.Sprintf("%d %s%s", ports[r.Entrypoint], r.Host, r.PathPrefix), r.Name)
 	}
 	return out
 }

@@ -4,7 +4,10 @@ import (
 	"github.com/matrixgen/matrixgen/internal/plan"
 )
 
-const elementUnit = "matrix-client-element"
+const (
+	elementUnit     = "matrix-client-element"
+	elementHostPort = 8765
+)
 
 func addElement(b *builder) {
 	c := b.cfg
@@ -21,10 +24,10 @@ func addElement(b *builder) {
 		// start, so those directories are tmpfs under a read-only root.
 		Tmpfs:    []string{"/tmp", "/var/cache/nginx", "/var/run", "/etc/nginx/conf.d"},
 		Networks: []string{c.Host.Networks.Proxy},
-		Listens:  []plan.Listen{{Name: "http", Port: 8080}},
+		Listens:  []plan.Listen{{Name: "http", Port: 8080, HostPort: elementHostPort}},
 	})
 	b.route(plan.Route{Name: "element", Host: c.Hostnames.Element, PathPrefix: "/",
-		Entrypoint: entrypointHTTPS, Service: elementUnit, Port: 8080})
+		Entrypoint: plan.EntrypointClient, Service: elementUnit, Port: 8080})
 }
 
 func elementConfig(b *builder) obj {

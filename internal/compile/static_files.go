@@ -4,7 +4,10 @@ import (
 	"github.com/matrixgen/matrixgen/internal/plan"
 )
 
-const staticFilesUnit = "matrix-static-files"
+const (
+	staticFilesUnit     = "matrix-static-files"
+	staticFilesHostPort = 8766
+)
 
 // addStaticFiles serves /.well-known/matrix/* from a small static web
 // server, on the homeserver's hostname and optionally the base domain.
@@ -31,7 +34,7 @@ func addStaticFiles(b *builder) {
 		},
 		Mounts:   []plan.Mount{{Source: public, Target: "/public", ReadOnly: true}},
 		Networks: []string{b.cfg.Host.Networks.Proxy},
-		Listens:  []plan.Listen{{Name: "http", Port: 8080}},
+		Listens:  []plan.Listen{{Name: "http", Port: 8080, HostPort: staticFilesHostPort}},
 	})
 	hosts := []string{b.cfg.Hostnames.Homeserver}
 	if b.cfg.WellKnown.ServeBaseDomain && b.cfg.Domain != b.cfg.Hostnames.Homeserver {
@@ -40,7 +43,7 @@ func addStaticFiles(b *builder) {
 	for _, host := range hosts {
 		b.route(plan.Route{
 			Name: "well-known-" + host, Host: host, PathPrefix: "/.well-known/matrix",
-			Entrypoint: entrypointHTTPS, Service: staticFilesUnit, Port: 8080,
+			Entrypoint: plan.EntrypointClient, Service: staticFilesUnit, Port: 8080,
 			Settings: plan.RouteSettings{
 				CORS:    true,
 				Headers: []plan.EnvVar{{Name: "Content-Type", Value: "application/json"}},
@@ -55,7 +58,7 @@ func wellKnownDocuments(b *builder) map[string]any {
 	c := b.cfg
 	docs := map[string]any{}
 	if c.WellKnown.Server && c.Synapse.Federation.Enabled {
-		docs["server"] = obj{"m.server": c.Hostnames.Homeserver + ":" + itoa(c.Traefik.FederationPort)}
+		docs["server"] = obj{"m.server": c.Hostnames.Homeserver + ":" + itoa(c.Synapse.Federation.Port)}
 	}
 	if c.WellKnown.Client {
 		client := obj{"m.homeserver": obj{"base_url": "https://" + c.Hostnames.Homeserver}}

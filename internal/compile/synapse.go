@@ -56,9 +56,9 @@ func addSynapse(b *builder) {
 	if b.cfg.Coturn.Enabled {
 		mounts = append(mounts, b.secretFileMount(coturnSecret))
 	}
-	listens := []plan.Listen{{Name: "client", Port: synapseClientPort}}
+	listens := []plan.Listen{{Name: "client", Port: synapseClientPort, HostPort: synapseClientPort}}
 	if s.Federation.Enabled {
-		listens = append(listens, plan.Listen{Name: "federation", Port: synapseFederationPort})
+		listens = append(listens, plan.Listen{Name: "federation", Port: synapseFederationPort, HostPort: synapseFederationPort})
 	}
 	if s.Metrics.Enabled {
 		listens = append(listens, plan.Listen{Name: "metrics", Port: s.Metrics.Port})
@@ -87,25 +87,23 @@ func addSynapse(b *builder) {
 
 func addSynapseRoutes(b *builder) {
 	host := b.cfg.Hostnames.Homeserver
-	client := func(name, prefix string) {
-		b.route(plan.Route{Name: name, Host: host, PathPrefix: prefix, Entrypoint: entrypointHTTPS,
-			Service: synapseUnit, Port: synapseClientPort,
-			Settings: plan.RouteSettings{MaxBodyBytes: int64(b.cfg.Synapse.MaxUploadSizeMB) << 20}})
+	body := plan.RouteSettings{MaxBodyBytes: int64(b.cfg.Synapse.MaxUploadSizeMB) << 20}
+	route := func(name, prefix, entrypoint string, port int, settings plan.RouteSettings) {
+		b.route(plan.Route{Name: name, Host: host, PathPrefix: prefix, Entrypoint: entrypoint,
+			Service: synapseUnit, Port: port, Settings: settings})
 	}
-	client("synapse-client", "/_matrix")
-	client("synapse-client-synapse", "/_synapse/client")
+	route("synapse-client", "/_matrix", plan.EntrypointClient, synapseClientPort, body)
+	route("synapse-client-synapse", "/_synapse/client", plan.EntrypointClient, synapseClientPort, body)
+	route("synapse-health", "/health", plan.EntrypointClient, synapseClientPort, plan.RouteSettings{})
+	if admin := b.cfg.ReverseProxy.AdminAPI; admin.Enabled {
+		route("synapse-admin", "/_synapse/admin", plan.EntrypointClient, synapseClientPort,
+			plan.RouteSettings{MaxBodyBytes: body.MaxBodyBytes, AllowIPs: admin.Allow})
+	}
 	if !b.cfg.Synapse.Federation.Enabled {
 		return
 	}
-	entry := federationEntrypoint(b)
-	for _, p := range []struct{ name, prefix string }{
-		{"synapse-federation", "/_matrix/federation"},
-		{"synapse-federation-keys", "/_matrix/key"},
-	} {
-		b.route(plan.Route{Name: p.name, Host: host, PathPrefix: p.prefix, Entrypoint: entry,
-			Service: synapseUnit, Port: synapseFederationPort,
-			Settings: plan.RouteSettings{MaxBodyBytes: int64(b.cfg.Synapse.MaxUploadSizeMB) << 20}})
-	}
+	route("synapse-federation", "/_matrix/federation", plan.EntrypointFederation, synapseFederationPort, body)
+	route("synapse-federation-keys", "/_matrix/key", plan.EntrypointFederation, synapseFederationPort, body)
 }
 
 func homeserverConfig(b *builder, db dbConn) obj {

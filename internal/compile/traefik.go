@@ -5,21 +5,20 @@ import (
 )
 
 const (
-	traefikUnit          = "matrix-traefik"
-	entrypointHTTP       = "web"
-	entrypointHTTPS      = "web-secure"
-	entrypointFederation = "matrix-federation"
-	certResolver         = "default"
-	traefikPingPort      = 8082
+	traefikUnit     = "matrix-traefik"
+	certResolver    = "default"
+	traefikPingPort = 8082
 )
 
-// federationEntrypoint is where federation routes are served: their own
-// port, or the client port when federation_port is 443.
-func federationEntrypoint(b *builder) string {
-	if b.cfg.Traefik.FederationPort == 443 {
-		return entrypointHTTPS
-	}
-	return entrypointFederation
+// traefikListener is one of Traefik's entrypoints. Traefik listens on
+// unprivileged ports inside the container, so it needs no capability;
+// Docker publishes the public ports onto them.
+type traefikListener struct {
+	name          string
+	publish       plan.Publish
+	tls, http3    bool
+	redirectTo    string
+	trustForwards []string
 }
 
 func addTraefik(b *builder) {
@@ -30,30 +29,22 @@ func addTraefik(b *builder) {
 	b.dir(configDir+"/dynamic", 0o750)
 	b.dir(b.dataPath("traefik", "ssl"), 0o700)
 
-	// Traefik listens on unprivileged ports inside the container, so it needs
-	// no capability; Docker publishes the public ports onto them.
-	entrypoints := []plan.Entrypoint{
-		{Name: entrypointHTTP, HostPort: 80, ContainerPort: 8081},
-		{Name: entrypointHTTPS, HostPort: 443, ContainerPort: 8443, TLS: true, HTTP3: t.HTTP3},
-	}
-	if t.RedirectHTTP {
-		entrypoints[0].RedirectTo = entrypointHTTPS
-	}
-	if b.cfg.Synapse.Federation.Enabled && t.FederationPort != 443 {
-		entrypoints = append(entrypoints, plan.Entrypoint{Name: entrypointFederation, HostPort: t.FederationPort, ContainerPort: 8448, TLS: true})
-	}
-	b.plan.Entrypoints = entrypoints
+	listeners := traefikListeners(b)
 	b.plan.Proxy = plan.Proxy{Type: "traefik", ConfigDir: configDir + "/dynamic", Unit: traefikUnit, CertResolver: certResolver}
-
+	if t.BehindProxy.Enabled {
+		b.plan.Proxy.TrustedProxies = t.BehindProxy.TrustedIPs
+	}
 	var publish []plan.Publish
-	for _, e := range entrypoints {
-		publish = append(publish, plan.Publish{HostPort: e.HostPort, ContainerPort: e.ContainerPort, Protocol: "tcp"})
-		if e.HTTP3 {
-			publish = append(publish, plan.Publish{HostPort: e.HostPort, ContainerPort: e.ContainerPort, Protocol: "udp"})
+	for _, l := range listeners {
+		publish = append(publish, l.publish)
+		if l.http3 {
+			udp := l.publish
+			udp.Protocol = "udp"
+			publish = append(publish, udp)
 		}
 	}
 	b.file(plan.File{Path: configDir + "/traefik.yml", Format: plan.YAML,
-		Value: deepMerge(traefikStatic(b, entrypoints), t.Extra), Restarts: []string{traefikUnit}})
+		Value: deepMerge(traefikStatic(b, listeners), t.Extra), Restarts: []string{traefikUnit}})
 	b.service(plan.Service{
 		Unit:        traefikUnit,
 		Description: "Traefik reverse proxy",
@@ -71,38 +62,78 @@ func addTraefik(b *builder) {
 	b.health(traefikUnit, 60, "docker", "exec", traefikUnit, "traefik", "healthcheck", "--configFile=/config/traefik.yml")
 }
 
-func traefikStatic(b *builder, entrypoints []plan.Entrypoint) obj {
+// traefikListeners maps the public entrypoints onto Traefik's own, and
+// names each role's listener in the plan for the dynamic config.
+func traefikListeners(b *builder) []traefikListener {
 	t := b.cfg.Traefik
-	eps := obj{"ping": obj{"address": ":8082"}}
-	for _, e := range entrypoints {
-		ep := obj{"address": portAddress(e.ContainerPort)}
-		if e.RedirectTo != "" {
-			ep["http"] = obj{"redirections": obj{"entryPoint": obj{"to": e.RedirectTo, "scheme": "https", "permanent": true}}}
+	tcp := func(addr string, host, container int) plan.Publish {
+		return plan.Publish{HostAddress: addr, HostPort: host, ContainerPort: container, Protocol: "tcp"}
+	}
+	if t.BehindProxy.Enabled {
+		setProxyNames(b, map[int]string{t.BehindProxy.Port: "web"})
+		return []traefikListener{{name: "web", trustForwards: t.BehindProxy.TrustedIPs,
+			publish: tcp(b.cfg.ReverseProxy.BindAddress, t.BehindProxy.Port, 8080)}}
+	}
+	listeners := []traefikListener{
+		{name: "web", publish: tcp("", 80, 8081)},
+		{name: "web-secure", publish: tcp("", 443, 8443), tls: true, http3: t.HTTP3},
+	}
+	if t.RedirectHTTP {
+		listeners[0].redirectTo = "web-secure"
+	}
+	names := map[int]string{443: "web-secure"}
+	if fed := b.cfg.Synapse.Federation; fed.Enabled && fed.Port != 443 {
+		listeners = append(listeners, traefikListener{name: "matrix-federation", publish: tcp("", fed.Port, 8448), tls: true})
+		names[fed.Port] = "matrix-federation"
+	}
+	setProxyNames(b, names)
+	return listeners
+}
+
+func setProxyNames(b *builder, byPort map[int]string) {
+	for i := range b.plan.Entrypoints {
+		b.plan.Entrypoints[i].ProxyName = byPort[b.plan.Entrypoints[i].HostPort]
+	}
+}
+
+func traefikStatic(b *builder, listeners []traefikListener) obj {
+	t := b.cfg.Traefik
+	eps := obj{"ping": obj{"address": portAddress(traefikPingPort)}}
+	for _, l := range listeners {
+		ep := obj{"address": portAddress(l.publish.ContainerPort)}
+		if l.redirectTo != "" {
+			ep["http"] = obj{"redirections": obj{"entryPoint": obj{"to": l.redirectTo, "scheme": "https", "permanent": true}}}
 		}
-		if e.TLS {
+		if l.tls {
 			ep["http"] = obj{"tls": obj{"certResolver": certResolver}}
 		}
-		if e.HTTP3 {
-			ep["http3"] = obj{"advertisedPort": e.HostPort}
+		if l.http3 {
+			ep["http3"] = obj{"advertisedPort": l.publish.HostPort}
 		}
-		eps[e.Name] = ep
+		if len(l.trustForwards) > 0 {
+			ep["forwardedHeaders"] = obj{"trustedIPs": toAnyList(l.trustForwards)}
+		}
+		eps[l.name] = ep
 	}
-	acme := obj{
-		"email":         t.ACMEEmail,
-		"storage":       "/ssl/acme.json",
-		"httpChallenge": obj{"entryPoint": entrypointHTTP},
+	static := obj{
+		"global":      obj{"checkNewVersion": false, "sendAnonymousUsage": false},
+		"entryPoints": eps,
+		"providers":   obj{"file": obj{"directory": "/config/dynamic", "watch": true}},
+		"ping":        obj{"entryPoint": "ping"},
+		"log":         obj{"level": "WARN"},
 	}
-	if t.ACMEStaging {
-		acme["caServer"] = "https://acme-staging-v02.api.letsencrypt.org/directory"
+	if !t.BehindProxy.Enabled {
+		acme := obj{
+			"email":         t.ACMEEmail,
+			"storage":       "/ssl/acme.json",
+			"httpChallenge": obj{"entryPoint": "web"},
+		}
+		if t.ACMEStaging {
+			acme["caServer"] = "https://acme-staging-v02.api.letsencrypt.org/directory"
+		}
+		static["certificatesResolvers"] = obj{certResolver: obj{"acme": acme}}
 	}
-	return obj{
-		"global":                obj{"checkNewVersion": false, "sendAnonymousUsage": false},
-		"entryPoints":           eps,
-		"providers":             obj{"file": obj{"directory": "/config/dynamic", "watch": true}},
-		"certificatesResolvers": obj{certResolver: obj{"acme": acme}},
-		"ping":                  obj{"entryPoint": "ping"},
-		"log":                   obj{"level": "WARN"},
-	}
+	return static
 }
 
 func portAddress(port int) string {

@@ -15,6 +15,25 @@ type Config struct {
 	WellKnown WellKnown `json:"well_known"`
 	Mailer    Mailer    `json:"mailer"`
 	Coturn    Coturn    `json:"coturn"`
+
+	ReverseProxy ReverseProxy `json:"reverse_proxy"`
+}
+
+type ReverseProxy struct {
+	Type        string   `json:"type"`
+	BindAddress string   `json:"bind_address"`
+	TLS         ProxyTLS `json:"tls"`
+	AdminAPI    AdminAPI `json:"admin_api"`
+}
+
+type ProxyTLS struct {
+	Mode           string `json:"mode"`
+	CertificateDir string `json:"certificate_dir"`
+}
+
+type AdminAPI struct {
+	Enabled bool     `json:"enabled"`
+	Allow   []string `json:"allow"`
 }
 
 type Hostnames struct {
@@ -41,7 +60,7 @@ type Synapse struct {
 	Registration     Registration     `json:"registration"`
 	MaxUploadSizeMB  int              `json:"max_upload_size_mb"`
 	Presence         bool             `json:"presence"`
-	Federation       Toggle           `json:"federation"`
+	Federation       Federation       `json:"federation"`
 	URLPreviews      Toggle           `json:"url_previews"`
 	AutoJoinRooms    []string         `json:"auto_join_rooms"`
 	LimitRemoteRooms LimitRemoteRooms `json:"limit_remote_rooms"`
@@ -57,6 +76,11 @@ type Registration struct {
 	Mode            string   `json:"mode"`
 	Require3PID     []string `json:"require_3pid"`
 	AllowUnverified bool     `json:"allow_unverified"`
+}
+
+type Federation struct {
+	Enabled bool `json:"enabled"`
+	Port    int  `json:"port"`
 }
 
 type Toggle struct {
@@ -96,13 +120,19 @@ type ExternalPostgres struct {
 }
 
 type Traefik struct {
-	Image          string         `json:"image"`
-	ACMEEmail      string         `json:"acme_email"`
-	ACMEStaging    bool           `json:"acme_staging"`
-	RedirectHTTP   bool           `json:"redirect_http"`
-	HTTP3          bool           `json:"http3"`
-	FederationPort int            `json:"federation_port"`
-	Extra          map[string]any `json:"extra"`
+	Image        string         `json:"image"`
+	ACMEEmail    string         `json:"acme_email"`
+	ACMEStaging  bool           `json:"acme_staging"`
+	RedirectHTTP bool           `json:"redirect_http"`
+	HTTP3        bool           `json:"http3"`
+	BehindProxy  BehindProxy    `json:"behind_proxy"`
+	Extra        map[string]any `json:"extra"`
+}
+
+type BehindProxy struct {
+	Enabled    bool     `json:"enabled"`
+	Port       int      `json:"port"`
+	TrustedIPs []string `json:"trusted_ips"`
 }
 
 type Element struct {

@@ -26,11 +26,16 @@ type Plan struct {
 
 // Proxy is the reverse proxy in front of the services.
 type Proxy struct {
-	Type      string // "traefik"
-	ConfigDir string // host directory of the proxy's generated route configuration
+	Type      string // "traefik", "nginx", "caddy", "apache"
+	ConfigDir string // host directory of Traefik's generated route configuration
 	Unit      string // unit to restart when the routes change
 	// CertResolver names the ACME resolver routes on TLS entrypoints use.
 	CertResolver string
+	// CertificateDir holds <hostname>/fullchain.pem and privkey.pem for
+	// webservers that read certificate files.
+	CertificateDir string
+	// TrustedProxies are networks whose X-Forwarded-* headers are believed.
+	TrustedProxies []string
 }
 
 // SecretPlaceholder is the text install.sh replaces with the secret's value
@@ -110,16 +115,25 @@ type Publish struct {
 type Listen struct {
 	Name string // "client", "federation", "metrics", "http"
 	Port int
+	// HostPort is where the port is published on the proxy's bind address
+	// when the proxy runs outside Docker (the operator's own webserver).
+	HostPort int
 }
 
-// Entrypoint is a port the reverse proxy accepts requests on.
+// The roles of public entrypoints. Components attach routes to a role; the
+// proxy decides which listener serves each role.
+const (
+	EntrypointClient     = "client"
+	EntrypointFederation = "federation"
+)
+
+// Entrypoint is a public port the reverse proxy accepts requests on.
 type Entrypoint struct {
-	Name          string
-	HostPort      int
-	ContainerPort int
-	TLS           bool
-	HTTP3         bool
-	RedirectTo    string // entrypoint plain HTTP redirects to; "" serves routes
+	Name        string // a role: EntrypointClient, EntrypointFederation
+	ProxyName   string // the proxy's own name for its listener, where it has one
+	HostAddress string // "" for every address
+	HostPort    int
+	TLS         bool
 }
 
 // Route sends requests for Host and a path to a service's port.
@@ -129,7 +143,11 @@ type Route struct {
 	PathPrefix string // "/" for everything
 	Entrypoint string
 	Service    string // unit name of the backend
-	Port       int
+	Port       int    // the backend's port inside its container
+	// Upstream is the host:port the proxy connects to, decided once for
+	// the chosen proxy: a container address inside Docker, or the address
+	// a container publishes for a webserver on the host.
+	Upstream string
 	// Priority orders routes whose matches overlap: higher wins.
 	Priority int
 	Settings RouteSettings
@@ -139,6 +157,7 @@ type RouteSettings struct {
 	MaxBodyBytes int64
 	Headers      []EnvVar // response headers added by the proxy
 	CORS         bool
+	AllowIPs     []string // client networks allowed; empty allows all
 }
 
 // Format tells how a File's Value becomes bytes.

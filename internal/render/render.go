@@ -20,10 +20,10 @@ func Render(p *plan.Plan) (Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := t.add("install.sh", 0o755, script); err != nil {
+	if err := t.addBundleFile("install.sh", 0o755, script); err != nil {
 		return nil, err
 	}
-	return t, t.add("MANIFEST", 0o644, t.Manifest())
+	return t, t.addBundleFile("MANIFEST", 0o644, t.Manifest())
 }
 
 func renderFiles(p *plan.Plan, t Tree) error {
@@ -58,8 +58,12 @@ func renderProxy(p *plan.Plan, t Tree) error {
 		}
 		data = append([]byte(generatedHeader+"# Routes, highest priority first:\n"+routeTable(p)), data[len(generatedHeader):]...)
 		return t.add(hostPath(p.Proxy.ConfigDir+"/matrixgen.yml"), 0o644, data)
-	case "":
-		return nil
+	case "nginx":
+		return renderNginx(p, t)
+	case "caddy":
+		return renderCaddy(p, t)
+	case "apache":
+		return renderApache(p, t)
 	}
 	return fmt.Errorf("no renderer for reverse proxy %q", p.Proxy.Type)
 }

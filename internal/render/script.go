@@ -90,8 +90,8 @@ func installFiles(p *plan.Plan, t Tree) []fileRow {
 	}
 	var rows []fileRow
 	for _, path := range t.Paths() {
-		if !strings.Contains(path, "/") {
-			continue // the bundle's own scripts stay in the bundle
+		if t[path].BundleOnly {
+			continue
 		}
 		f := fromPlan[path]
 		owner := "root"

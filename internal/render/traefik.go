@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/plan"
@@ -11,30 +12,35 @@ import (
 // Every router gets an explicit priority: Traefik's default (the rule's
 // length) is an order nobody sees in the file.
 func traefikDynamic(p *plan.Plan) map[string]any {
-	tls := map[string]bool{}
+	entrypoints := map[string]plan.Entrypoint{}
 	for _, e := range p.Entrypoints {
-		tls[e.Name] = e.TLS
+		entrypoints[e.Name] = e
 	}
 	routers, services, middlewares := map[string]any{}, map[string]any{}, map[string]any{}
 	for _, r := range p.Routes {
+		ep := entrypoints[r.Entrypoint]
 		svcName := fmt.Sprintf("%s-%d", r.Service, r.Port)
 		router := map[string]any{
 			"rule":        traefikRule(r),
-			"entryPoints": []any{r.Entrypoint},
+			"entryPoints": []any{ep.ProxyName},
 			"service":     svcName,
 			"priority":    r.Priority,
 		}
-		if tls[r.Entrypoint] {
+		if ep.TLS {
 			router["tls"] = map[string]any{"certResolver": p.Proxy.CertResolver}
 		}
-		if mw := routeMiddleware(r); mw != nil {
-			name := r.Name + "-headers"
-			middlewares[name] = mw
-			router["middlewares"] = []any{name}
+		var chain []any
+		for suffix, mw := range routeMiddlewares(r) {
+			middlewares[r.Name+"-"+suffix] = mw
+			chain = append(chain, r.Name+"-"+suffix)
+		}
+		if len(chain) > 0 {
+			sort.Slice(chain, func(i, j int) bool { return chain[i].(string) < chain[j].(string) })
+			router["middlewares"] = chain
 		}
 		routers[r.Name] = router
 		services[svcName] = map[string]any{"loadBalancer": map[string]any{
-			"servers":        []any{map[string]any{"url": fmt.Sprintf("http://%s:%d", serviceAddress(p, r.Service), r.Port)}},
+			"servers":        []any{map[string]any{"url": "http://" + r.Upstream}},
 			"passHostHeader": true,
 		}}
 	}
@@ -43,15 +49,6 @@ func traefikDynamic(p *plan.Plan) map[string]any {
 		http["middlewares"] = middlewares
 	}
 	return map[string]any{"http": http}
-}
-
-func serviceAddress(p *plan.Plan, unit string) string {
-	for _, s := range p.Services {
-		if s.Unit == unit {
-			return s.Address
-		}
-	}
-	panic("route to unknown service " + unit) // compile checks every route's backend
 }
 
 // traefikRule builds the matcher. Hostnames and prefixes come from the
@@ -65,9 +62,16 @@ func traefikRule(r plan.Route) string {
 	return rule
 }
 
-func routeMiddleware(r plan.Route) map[string]any {
+// routeMiddlewares returns the route's middlewares by name suffix; the
+// router applies them in name order ("allow" sorts before "headers", so a
+// refused client gets no CORS headers).
+func routeMiddlewares(r plan.Route) map[string]any {
+	out := map[string]any{}
+	if len(r.Settings.AllowIPs) > 0 {
+		out["allow"] = map[string]any{"ipAllowList": map[string]any{"sourceRange": toAny(r.Settings.AllowIPs)}}
+	}
 	if len(r.Settings.Headers) == 0 && !r.Settings.CORS {
-		return nil
+		return out
 	}
 	headers := map[string]any{}
 	custom := map[string]any{}
@@ -79,17 +83,32 @@ func routeMiddleware(r plan.Route) map[string]any {
 	}
 	if r.Settings.CORS {
 		headers["accessControlAllowOriginList"] = []any{"*"}
-		headers["accessControlAllowMethods"] = []any{"GET", "HEAD", "OPTIONS"}
-		headers["accessControlAllowHeaders"] = []any{"X-Requested-With", "Content-Type", "Authorization"}
+		headers["accessControlAllowMethods"] = toAny(corsMethods)
+		headers["accessControlAllowHeaders"] = toAny(corsHeaders)
 	}
-	return map[string]any{"headers": headers}
+	out["headers"] = map[string]any{"headers": headers}
+	return out
+}
+
+// The CORS policy of the well-known files, the same for every proxy.
+var (
+	corsMethods = []string{"GET", "HEAD", "OPTIONS"}
+	corsHeaders = []string{"X-Requested-With", "Content-Type", "Authorization"}
+)
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }
 
 // routeTable is a readable listing of the routes for the header comment.
 func routeTable(p *plan.Plan) string {
 	var b strings.Builder
 	for _, r := range p.Routes {
-		fmt.Fprintf(&b, "# %-4d %-18s %s%s -> %s:%d\n", r.Priority, r.Entrypoint, r.Host, r.PathPrefix, r.Service, r.Port)
+		fmt.Fprintf(&b, "# %-4d %-11s %s%s -> %s (%s)\n", r.Priority, r.Entrypoint, r.Host, r.PathPrefix, r.Service, r.Upstream)
 	}
 	return b.String()
 }

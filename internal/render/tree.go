@@ -16,6 +16,10 @@ type Entry struct {
 	Mode     fs.FileMode
 	Data     []byte
 	Restarts []string // units to restart when this file changes
+	// BundleOnly files stay in the bundle (scripts, snippets for the
+	// operator's own webserver); install.sh installs every other file at
+	// its path on the host.
+	BundleOnly bool
 }
 
 // Tree maps slash-separated paths inside the bundle to files.
@@ -36,10 +40,19 @@ func (t Tree) Paths() []string {
 func hostPath(abs string) string { return strings.TrimPrefix(abs, "/") }
 
 func (t Tree) add(path string, mode fs.FileMode, data []byte, restarts ...string) error {
+	return t.put(path, Entry{Mode: mode, Data: data, Restarts: restarts})
+}
+
+// addBundleFile adds a file that is not installed on the host.
+func (t Tree) addBundleFile(path string, mode fs.FileMode, data []byte) error {
+	return t.put(path, Entry{Mode: mode, Data: data, BundleOnly: true})
+}
+
+func (t Tree) put(path string, e Entry) error {
 	if _, dup := t[path]; dup {
 		return fmt.Errorf("two renderers write %s", path)
 	}
-	t[path] = Entry{Mode: mode, Data: data, Restarts: restarts}
+	t[path] = e
 	return nil
 }
 

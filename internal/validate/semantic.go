@@ -18,6 +18,7 @@ var semanticRules = []rule{
 	distinctHostnames,
 	coturnRelayRange,
 	noPortClashes,
+	traefikNeedsACMEEmail,
 }
 
 func semanticChecks(c *config.Config, ix *index) diag.List {
@@ -76,26 +77,55 @@ func coturnRelayRange(c *config.Config, ix *index) diag.List {
 // noPortClashes checks the ports the host publishes: two listeners on one
 // port fail at start, late and far from the config line that caused them.
 func noPortClashes(c *config.Config, ix *index) diag.List {
-	type claim struct{ path, proto string }
-	claims := map[string]claim{"80/tcp": {"(HTTP, Traefik)", "tcp"}, "443/tcp": {"(HTTPS, Traefik)", "tcp"}}
+	claims := map[string]string{}
 	var out diag.List
-	take := func(port int, proto, path string) {
+	take := func(port int, proto, path, what string) {
 		key := fmt.Sprintf("%d/%s", port, proto)
-		if prev, taken := claims[key]; taken && prev.path != path {
-			out = append(out, problem(ix, path, "port %s is already used by %s", key, prev.path)...)
+		if prev, taken := claims[key]; taken {
+			out = append(out, problem(ix, path, "port %s is already used by %s", key, prev)...)
 			return
 		}
-		claims[key] = claim{path, proto}
+		claims[key] = what
 	}
-	if c.Synapse.Federation.Enabled && c.Traefik.FederationPort != 443 {
-		take(c.Traefik.FederationPort, "tcp", "traefik.federation_port")
+	for _, p := range publicPorts(c) {
+		take(p.port, "tcp", p.path, p.what)
 	}
 	if c.Coturn.Enabled {
-		take(c.Coturn.Port, "tcp", "coturn.port")
-		take(c.Coturn.Port, "udp", "coturn.port")
-		if c.Traefik.HTTP3 && c.Coturn.RelayMinPort <= 443 && 443 <= c.Coturn.RelayMaxPort {
+		take(c.Coturn.Port, "tcp", "coturn.port", "coturn.port")
+		take(c.Coturn.Port, "udp", "coturn.port", "coturn.port")
+		if c.ReverseProxy.Type == "traefik" && c.Traefik.HTTP3 && c.Coturn.RelayMinPort <= 443 && 443 <= c.Coturn.RelayMaxPort {
 			out = append(out, problem(ix, "coturn.relay_min_port", "the relay range includes UDP 443, which HTTP/3 uses")...)
 		}
 	}
 	return out
+}
+
+type publicPort struct {
+	port       int
+	path, what string
+}
+
+// publicPorts are the TCP ports the bundle's containers publish on the
+// host, each with the option that chose it.
+func publicPorts(c *config.Config) []publicPort {
+	if c.ReverseProxy.Type != "traefik" {
+		return nil // published on the bind address only, at fixed ports
+	}
+	if c.Traefik.BehindProxy.Enabled {
+		return []publicPort{{c.Traefik.BehindProxy.Port, "traefik.behind_proxy.port", "Traefik (traefik.behind_proxy.port)"}}
+	}
+	ports := []publicPort{{80, "", "Traefik (HTTP)"}, {443, "", "Traefik (HTTPS)"}}
+	if f := c.Synapse.Federation; f.Enabled && f.Port != 443 {
+		ports = append(ports, publicPort{f.Port, "synapse.federation.port", "synapse.federation.port"})
+	}
+	return ports
+}
+
+// traefikNeedsACMEEmail: Let's Encrypt requires a contact when Traefik
+// gets the certificates itself.
+func traefikNeedsACMEEmail(c *config.Config, ix *index) diag.List {
+	if c.ReverseProxy.Type == "traefik" && !c.Traefik.BehindProxy.Enabled && c.Traefik.ACMEEmail == "" {
+		return problem(ix, "traefik.acme_email", "required option is missing: Traefik gets the TLS certificates from Let's Encrypt, which needs a contact address")
+	}
+	return nil
 }

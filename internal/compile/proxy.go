@@ -1,0 +1,94 @@
+package compile
+
+import (
+	"fmt"
+
+	"github.com/matrixgen/matrixgen/internal/plan"
+)
+
+// ownProxy tells whether the operator's webserver, outside Docker, is the
+// reverse proxy.
+func (b *builder) ownProxy() bool { return b.cfg.ReverseProxy.Type != "traefik" }
+
+// publicEntrypoints decides where each role is served. With TLS terminated
+// in front (an outside terminator, or Traefik behind one) everything
+// arrives as plain HTTP on one port; otherwise clients use 443 and
+// federation its own port, which may be 443 too.
+func publicEntrypoints(b *builder) []plan.Entrypoint {
+	c := b.cfg
+	fedPort := c.Synapse.Federation.Port
+	switch {
+	case !b.ownProxy() && c.Traefik.BehindProxy.Enabled:
+		port := c.Traefik.BehindProxy.Port
+		addr := c.ReverseProxy.BindAddress
+		return []plan.Entrypoint{
+			{Name: plan.EntrypointClient, HostAddress: addr, HostPort: port},
+			{Name: plan.EntrypointFederation, HostAddress: addr, HostPort: port},
+		}
+	case b.ownProxy() && c.ReverseProxy.TLS.Mode == "terminated":
+		return []plan.Entrypoint{
+			{Name: plan.EntrypointClient, HostPort: 80},
+			{Name: plan.EntrypointFederation, HostPort: 80},
+		}
+	}
+	return []plan.Entrypoint{
+		{Name: plan.EntrypointClient, HostPort: 443, TLS: true},
+		{Name: plan.EntrypointFederation, HostPort: fedPort, TLS: true},
+	}
+}
+
+func (b *builder) setupProxy() {
+	b.plan.Entrypoints = publicEntrypoints(b)
+	rp := b.cfg.ReverseProxy
+	if b.ownProxy() {
+		b.plan.Proxy = plan.Proxy{Type: rp.Type, CertificateDir: rp.TLS.CertificateDir}
+	}
+}
+
+// resolveUpstreams gives every route the address its proxy connects to.
+// For a webserver on the host, the container publishes the port on the
+// bind address; inside Docker, Traefik reaches the container by name.
+func (b *builder) resolveUpstreams() {
+	services := map[string]*plan.Service{}
+	for i := range b.plan.Services {
+		services[b.plan.Services[i].Unit] = &b.plan.Services[i]
+	}
+	published := map[string]bool{}
+	for i := range b.plan.Routes {
+		r := &b.plan.Routes[i]
+		s := services[r.Service]
+		if s == nil {
+			panic("route " + r.Name + " to unknown service " + r.Service)
+		}
+		if !b.ownProxy() {
+			r.Upstream = fmt.Sprintf("%s:%d", s.Address, r.Port)
+			continue
+		}
+		hostPort := listenHostPort(s, r.Port)
+		addr := b.cfg.ReverseProxy.BindAddress
+		r.Upstream = fmt.Sprintf("%s:%d", hostAddress(addr), hostPort)
+		if key := r.Upstream; !published[key] {
+			published[key] = true
+			s.Publish = append(s.Publish, plan.Publish{HostAddress: addr, HostPort: hostPort, ContainerPort: r.Port, Protocol: "tcp"})
+		}
+	}
+}
+
+func listenHostPort(s *plan.Service, port int) int {
+	for _, l := range s.Listens {
+		if l.Port == port && l.HostPort != 0 {
+			return l.HostPort
+		}
+	}
+	panic(fmt.Sprintf("%s routes to port %d but declares no host port for it", s.Unit, port))
+}
+
+// hostAddress brackets IPv6 addresses for use before ":port".
+func hostAddress(addr string) string {
+	for _, c := range addr {
+		if c == ':' {
+			return "[" + addr + "]"
+		}
+	}
+	return addr
+}

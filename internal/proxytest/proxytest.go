@@ -1,0 +1,316 @@
+// Package proxytest supports routing tests: stub backends on loopback that
+// answer with their own name and the request they saw, the request vectors
+// of ../shared/routes, and a Plan rewired so that a real proxy started by a
+// test listens on free loopback ports in front of the stubs.
+package proxytest
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/matrixgen/matrixgen/internal/compile"
+	"github.com/matrixgen/matrixgen/internal/diag"
+	"github.com/matrixgen/matrixgen/internal/plan"
+	"github.com/matrixgen/matrixgen/internal/validate"
+)
+
+// Vector is one request of route-vectors.tsv.
+type Vector struct {
+	Method, Path, Group, Status, Note string
+}
+
+// Vectors reads ../shared/routes/route-vectors.tsv from the repository root.
+func Vectors(t testing.TB) []Vector {
+	t.Helper()
+	f, err := os.Open(filepath.Join(RepoRoot(t), "..", "shared", "routes", "route-vectors.tsv"))
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("route vectors: %v", err)
+		}
+		t.Skipf("route vectors not found beside the repository: %v", err)
+	}
+	defer f.Close()
+	var out []Vector
+	sc := bufio.NewScanner(f)
+	for first := true; sc.Scan(); first = false {
+		cols := strings.Split(sc.Text(), "\t")
+		if first || len(cols) < 5 {
+			continue
+		}
+		v := Vector{Method: cols[0], Path: cols[1], Group: cols[2], Status: cols[4]}
+		if len(cols) > 5 {
+			v.Note = cols[5]
+		}
+		out = append(out, v)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatal("no route vectors")
+	}
+	return out
+}
+
+// RepoRoot is the directory holding go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// Seen is what a stub backend reports about the request it got.
+type Seen struct {
+	Backend         string `json:"backend"`
+	Method          string `json:"method"`
+	Host            string `json:"host"`
+	URI             string `json:"uri"` // the request target exactly as received
+	XForwardedFor   string `json:"x_forwarded_for"`
+	XForwardedProto string `json:"x_forwarded_proto"`
+	XForwardedHost  string `json:"x_forwarded_host"`
+}
+
+// Stub is a backend that answers every request with a Seen as JSON.
+type Stub struct {
+	Name     string
+	Addr     string // 127.0.0.1:port
+	Requests atomic.Int64
+}
+
+// StartStub starts a stub on a free loopback port; it stops with the test.
+func StartStub(t testing.TB, name string) *Stub {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Stub{Name: name, Addr: ln.Addr().String()}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.Requests.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(Seen{
+			Backend: name, Method: r.Method, Host: r.Host, URI: r.RequestURI,
+			XForwardedFor: r.Header.Get("X-Forwarded-For"), XForwardedProto: r.Header.Get("X-Forwarded-Proto"),
+			XForwardedHost: r.Header.Get("X-Forwarded-Host"),
+		})
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return s
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Setup is a compiled config rewired for a test: stubs stand in for every
+// upstream, and every public port is a free loopback port.
+type Setup struct {
+	Plan  *plan.Plan
+	Stubs map[string]*Stub // by "<unit>:<container port>", the stub's name
+	// Ports maps each public port of the config (443, 8448, 80) to the
+	// loopback port the proxy must listen on instead.
+	Ports map[int]int
+}
+
+// Compile validates and compiles config YAML, then rewires the plan.
+func Compile(t testing.TB, configYAML string) *Setup {
+	t.Helper()
+	cfg, problems := validate.Load("test.yaml", []byte(configYAML))
+	if len(problems) > 0 {
+		var b strings.Builder
+		diag.Print(&b, problems, "")
+		t.Fatalf("test config is invalid:\n%s", b.String())
+	}
+	p, problems := compile.Compile(cfg)
+	if len(problems) > 0 {
+		t.Fatalf("test config does not compile: %v", problems)
+	}
+	s := &Setup{Plan: p, Stubs: map[string]*Stub{}, Ports: map[int]int{}}
+	for i := range p.Routes {
+		r := &p.Routes[i]
+		name := fmt.Sprintf("%s:%d", r.Service, r.Port)
+		if s.Stubs[name] == nil {
+			s.Stubs[name] = StartStub(t, name)
+		}
+		r.Upstream = s.Stubs[name].Addr
+	}
+	for i := range p.Entrypoints {
+		e := &p.Entrypoints[i]
+		if s.Ports[e.HostPort] == 0 {
+			s.Ports[e.HostPort] = FreePort(t)
+		}
+		e.HostAddress, e.HostPort = "127.0.0.1", s.Ports[e.HostPort]
+	}
+	return s
+}
+
+// Certificates writes a self-signed certificate for every route hostname in
+// certbot's layout (<dir>/<host>/fullchain.pem, privkey.pem) and points the
+// plan at it.
+func (s *Setup) Certificates(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	hosts := map[string]bool{}
+	for _, r := range s.Plan.Routes {
+		hosts[r.Host] = true
+	}
+	for host := range hosts {
+		certPEM, keyPEM := selfSigned(t, host)
+		sub := filepath.Join(dir, host)
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range map[string][]byte{"fullchain.pem": certPEM, "privkey.pem": keyPEM} {
+			if err := os.WriteFile(filepath.Join(sub, name), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s.Plan.Proxy.CertificateDir = dir
+	return dir
+}
+
+func selfSigned(t testing.TB, host string) (certPEM, keyPEM []byte) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+}
+
+// Answer is a proxy's response to one request.
+type Answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	Seen   *Seen // set when a stub answered
+}
+
+// Client sends requests for any hostname to the proxy on 127.0.0.1,
+// with the hostname in Host and SNI, and never follows redirects.
+func Client() *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				_, port, _ := net.SplitHostPort(addr)
+				return dialer.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+			},
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, // self-signed test certificates
+			DisableKeepAlives: true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Do sends method to scheme://host:port path (path as raw request target).
+func Do(t testing.TB, c *http.Client, method, scheme, host string, port int, path string) Answer {
+	t.Helper()
+	req, err := http.NewRequest(method, fmt.Sprintf("%s://%s:%d/", scheme, host, port), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.Opaque = path // sent exactly as written: no client-side normalisation
+	req.Host = host
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s%s: %v", method, host, path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	a := Answer{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	var seen Seen
+	if json.Unmarshal(body, &seen) == nil && seen.Backend != "" {
+		a.Seen = &seen
+	}
+	return a
+}
+
+// WaitListening waits until something accepts on 127.0.0.1:port.
+func WaitListening(t testing.TB, port int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on 127.0.0.1:%d after %s", port, within)
+}
+
+// ExpectedBackend is where a deployment without workers sends a vector:
+// federation and key requests to Synapse's federation listener when they
+// arrive on the federation entrypoint, everything else to the client listener.
+func ExpectedBackend(v Vector, onFederationPort bool) string {
+	if onFederationPort {
+		return "matrix-synapse:8048"
+	}
+	return "matrix-synapse:8008"
+}
+
+// IsFederation tells whether a path belongs on the federation entrypoint.
+func IsFederation(path string) bool {
+	return strings.HasPrefix(path, "/_matrix/federation/") || strings.HasPrefix(path, "/_matrix/key/")
+}
