@@ -1,7 +1,7 @@
 # matrixgen — common tasks. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: build test golden bench example fuzz vet
+.PHONY: build test golden bench example fuzz vet docs
 
 build:
 	$(GO) build -o matrixgen ./cmd/matrixgen
@@ -35,3 +35,7 @@ fuzz:
 # Measures build time and memory; writes the table to docs/benchmarks.md.
 bench:
 	./scripts/bench.sh
+
+# Regenerates docs/options.md from the schema.
+docs:
+	$(GO) run ./cmd/matrixgen explain --format markdown > docs/options.md

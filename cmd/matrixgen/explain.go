@@ -11,88 +11,157 @@ import (
 	"github.com/matrixgen/matrixgen/internal/validate"
 )
 
+// option is one leaf of the schema as explain shows it.
+type option struct {
+	Path, Type, Default, Allowed, Doc string
+	Required                          bool
+}
+
 var explainCommand = command{
 	summary: "Show an option's type, default, allowed values and documentation (all options without an argument).",
-	usage:   "[OPTION.PATH]",
+	usage:   "[--format text|markdown] [OPTION.PATH]",
 	setup: func(fs *pflag.FlagSet) func(*env, []string) int {
+		format := fs.String("format", "text", "output format: text or markdown")
 		return func(e *env, args []string) int {
 			if len(args) > 1 {
 				return usageError(e, "explain", "takes at most one option path")
 			}
-			root := validate.Schema()
-			if len(args) == 0 {
-				explainTree(e.stdout, root, "")
-				return exitOK
+			if *format != "text" && *format != "markdown" {
+				return usageError(e, "explain", "unknown --format %q (text or markdown)", *format)
 			}
-			v, ok := lookupOption(root, args[0])
-			if !ok {
-				fmt.Fprintf(e.stderr, "matrixgen explain: no option %q\n", args[0])
-				return exitInvalid
+			v, prefix, optional := validate.Schema(), "", false
+			if len(args) == 1 {
+				var ok bool
+				if v, optional, ok = lookupOption(v, args[0]); !ok {
+					fmt.Fprintf(e.stderr, "matrixgen explain: no option %q\n", args[0])
+					return exitInvalid
+				}
+				prefix = args[0]
 			}
-			explainOne(e.stdout, args[0], v)
-			if isStruct(v) {
-				fmt.Fprintln(e.stdout)
-				explainTree(e.stdout, v, args[0])
+			opts := options(v, prefix, !optional)
+			if *format == "markdown" {
+				writeMarkdown(e.stdout, opts)
+			} else {
+				writeText(e.stdout, opts)
 			}
 			return exitOK
 		}
 	},
 }
 
-func lookupOption(root cue.Value, path string) (cue.Value, bool) {
-	v := root
+// lookupOption finds an option by path and tells whether it is optional.
+func lookupOption(root cue.Value, path string) (v cue.Value, optional, ok bool) {
+	v = root
 	for _, part := range strings.Split(path, ".") {
 		next := v.LookupPath(cue.MakePath(cue.Str(part)))
-		if !next.Exists() {
+		optional = !next.Exists()
+		if optional {
 			next = v.LookupPath(cue.MakePath(cue.Str(part).Optional()))
 		}
 		if !next.Exists() {
-			return cue.Value{}, false
+			return cue.Value{}, false, false
 		}
 		v = next
 	}
-	return v, true
+	return v, optional, true
 }
 
-func isStruct(v cue.Value) bool {
-	return v.IncompleteKind() == cue.StructKind && !openStruct(v)
-}
-
-func openStruct(v cue.Value) bool { return v.Allows(cue.Str("\x00any")) }
-
-func explainTree(w io.Writer, v cue.Value, prefix string) {
+// options lists the leaves under v (v itself when it is a leaf), in schema
+// order. A group of options (a closed struct) is walked; an open mapping
+// (extra) is a leaf.
+func options(v cue.Value, prefix string, regular bool) []option {
+	if !isGroup(v) {
+		return []option{describe(prefix, v, regular)}
+	}
+	var out []option
 	it, err := v.Fields(cue.Optional(true))
 	if err != nil {
-		return
+		return nil
 	}
 	for it.Next() {
 		path := it.Selector().Unquoted()
 		if prefix != "" {
 			path = prefix + "." + path
 		}
-		if isStruct(it.Value()) {
-			explainTree(w, it.Value(), path)
+		if isGroup(it.Value()) {
+			out = append(out, options(it.Value(), path, true)...)
 			continue
 		}
-		explainOne(w, path, it.Value())
-		fmt.Fprintln(w)
+		out = append(out, describe(path, it.Value(), !it.IsOptional()))
+	}
+	return out
+}
+
+func isGroup(v cue.Value) bool {
+	return v.IncompleteKind() == cue.StructKind && !openStruct(v)
+}
+
+func openStruct(v cue.Value) bool { return v.Allows(cue.Str("\x00any")) }
+
+func describe(path string, v cue.Value, regular bool) option {
+	o := option{Path: path, Type: kindName(v), Doc: strings.TrimSpace(validate.Doc(v))}
+	if d, ok := v.Default(); ok && d.IsConcrete() {
+		o.Default = literal(d)
+	} else if v.IsConcrete() {
+		o.Default = literal(v)
+	} else if regular {
+		o.Required = true
+	}
+	o.Allowed = strings.Join(enumValues(v), ", ")
+	return o
+}
+
+func writeText(w io.Writer, opts []option) {
+	for i, o := range opts {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s\n  type:    %s\n", o.Path, o.Type)
+		switch {
+		case o.Default != "":
+			fmt.Fprintf(w, "  default: %s\n", o.Default)
+		case o.Required:
+			fmt.Fprintln(w, "  required")
+		default:
+			fmt.Fprintln(w, "  optional (unset by default)")
+		}
+		if o.Allowed != "" {
+			fmt.Fprintf(w, "  allowed: %s\n", o.Allowed)
+		}
+		for _, line := range strings.Split(o.Doc, "\n") {
+			if line != "" {
+				fmt.Fprintf(w, "  %s\n", line)
+			}
+		}
 	}
 }
 
-func explainOne(w io.Writer, path string, v cue.Value) {
-	fmt.Fprintf(w, "%s\n", path)
-	fmt.Fprintf(w, "  type:    %s\n", kindName(v))
-	if d, ok := v.Default(); ok && d.IsConcrete() {
-		fmt.Fprintf(w, "  default: %s\n", literal(d))
-	} else if !ok && v.IsConcrete() && v.Kind() != cue.StructKind {
-		fmt.Fprintf(w, "  value:   %s\n", literal(v))
-	}
-	if allowed := enumValues(v); len(allowed) > 0 {
-		fmt.Fprintf(w, "  allowed: %s\n", strings.Join(allowed, ", "))
-	}
-	for _, line := range strings.Split(strings.TrimSpace(validate.Doc(v)), "\n") {
-		if line != "" {
-			fmt.Fprintf(w, "  %s\n", line)
+func writeMarkdown(w io.Writer, opts []option) {
+	fmt.Fprintln(w, "# Options")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Generated from the schema by `make docs` (`matrixgen explain --format markdown`); do not edit.")
+	section := ""
+	for _, o := range opts {
+		top := strings.SplitN(o.Path, ".", 2)[0]
+		if top != section && strings.Contains(o.Path, ".") {
+			section = top
+			fmt.Fprintf(w, "\n## %s\n", top)
+		}
+		fmt.Fprintf(w, "\n### `%s`\n\n", o.Path)
+		fmt.Fprintf(w, "- type: %s\n", o.Type)
+		switch {
+		case o.Default != "":
+			fmt.Fprintf(w, "- default: `%s`\n", o.Default)
+		case o.Required:
+			fmt.Fprintln(w, "- required")
+		default:
+			fmt.Fprintln(w, "- optional (unset by default)")
+		}
+		if o.Allowed != "" {
+			fmt.Fprintf(w, "- allowed: `%s`\n", strings.ReplaceAll(o.Allowed, ", ", "`, `"))
+		}
+		if o.Doc != "" {
+			fmt.Fprintf(w, "\n%s\n", strings.Join(strings.Fields(o.Doc), " "))
 		}
 	}
 }

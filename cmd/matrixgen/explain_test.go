@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestEveryOptionDocumented fails on a schema option without a doc
+// comment: explain and docs/options.md are the only manual there is.
+func TestEveryOptionDocumented(t *testing.T) {
+	var out bytes.Buffer
+	if code := Main([]string{"explain"}, &out, &out); code != 0 {
+		t.Fatalf("explain exited %d: %s", code, out.String())
+	}
+	opts := strings.Split(strings.TrimSpace(out.String()), "\n\n")
+	if len(opts) < 50 {
+		t.Fatalf("explain listed only %d options", len(opts))
+	}
+	for _, block := range opts {
+		lines := strings.Split(block, "\n")
+		documented := false
+		for _, l := range lines[1:] {
+			if !strings.HasPrefix(l, "  type:") && !strings.HasPrefix(l, "  default:") &&
+				!strings.HasPrefix(l, "  allowed:") && l != "  required" && !strings.HasPrefix(l, "  optional") {
+				documented = true
+			}
+		}
+		if !documented {
+			t.Errorf("option %s has no doc comment in schema/", lines[0])
+		}
+	}
+}
+
+// TestOptionsDocCurrent fails when docs/options.md differs from what the
+// schema says now; `make docs` rewrites it.
+func TestOptionsDocCurrent(t *testing.T) {
+	var out, errs bytes.Buffer
+	if code := Main([]string{"explain", "--format", "markdown"}, &out, &errs); code != 0 {
+		t.Fatalf("explain exited %d: %s", code, errs.String())
+	}
+	have, err := os.ReadFile(filepath.Join("..", "..", "docs", "options.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(have, out.Bytes()) {
+		t.Error("docs/options.md is stale: run make docs")
+	}
+}
+
+func TestExplainOne(t *testing.T) {
+	cases := map[string]string{
+		"synapse.registration.mode": `allowed: "closed", "open", "token"`,
+		"traefik.acme_email":        "optional (unset by default)",
+		"domain":                    "required",
+		"postgres.bundled.major":    "default: 17",
+	}
+	for path, want := range cases {
+		var out, errs bytes.Buffer
+		if code := Main([]string{"explain", path}, &out, &errs); code != 0 {
+			t.Fatalf("explain %s exited %d: %s", path, code, errs.String())
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("explain %s: want %q in\n%s", path, want, out.String())
+		}
+	}
+	var out, errs bytes.Buffer
+	if code := Main([]string{"explain", "synapse.nope"}, &out, &errs); code != 1 {
+		t.Errorf("explain of an unknown option exited %d, want 1", code)
+	}
+}
