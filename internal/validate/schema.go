@@ -51,19 +51,53 @@ var patternDescriptions = map[string]string{
 	"#Image":    "must be a container image reference such as docker.io/library/traefik:v3.6.12",
 	"#Name":     "must be a lowercase name of letters, digits, '_' and '-', at most 32 characters",
 	"#Email":    "must be an e-mail address such as admin@example.org",
+	"#CIDR":     "must be an IPv4 or IPv6 network such as 192.0.2.0/24 or 2001:db8::/32",
+	"#IP":       "must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1",
 }
 
-type patternName struct{ pattern, want string }
+// What each named negated pattern (!~) of the schema forbids, in words.
+var notPatternDescriptions = map[string]string{
+	"#AbsPath": "must not contain a '..' component",
+}
+
+// What the options with a pattern of their own accept, in words, by option
+// path with * for a list index.
+var formatDescriptions = map[string]string{
+	"coturn.external_ip":                      "must be an IPv4 address such as 203.0.113.10",
+	"element.brand":                           "must be 1 to 64 characters, none of them a control character such as a newline",
+	"mailer.sender_name":                      "must be 1 to 64 letters, digits, spaces, '.', '_' and '-'",
+	"mailer.smarthost.host":                   "must be a hostname or IP address",
+	"mailer.smarthost.user":                   "must be 1 to 128 characters, without spaces or control characters",
+	"postgres.external.host":                  "must be a hostname or IP address",
+	"synapse.admin_contact":                   "must be a mailto: or https:// address without spaces, such as mailto:admin@example.org",
+	"synapse.auto_join_rooms.*":               "must be a room alias such as #welcome:example.org",
+	"well_known.support.contacts.*.matrix_id": "must be a Matrix user ID such as @admin:example.org",
+	"well_known.support.page":                 "must be an https:// address without spaces",
+}
+
+// What the keys of the maps that constrain their keys by a pattern accept,
+// by the map's option path: CUE only says "field not allowed".
+var keyDescriptions = map[string]string{
+	"postgres.bundled.extra": "a PostgreSQL setting name is lowercase letters, '_' and '.'",
+}
+
+type patternName struct{ op, pattern, want string }
 
 var patternNames []patternName
 
 func describePatterns(root cue.Value) []patternName {
 	var out []patternName
-	for _, def := range sortedKeys(patternDescriptions) {
-		for _, part := range conjuncts(root.LookupPath(cue.ParsePath(def))) {
-			if op, args := part.Expr(); op == cue.RegexMatchOp && len(args) == 1 {
-				if re, err := args[0].String(); err == nil {
-					out = append(out, patternName{re, patternDescriptions[def]})
+	for _, table := range []struct {
+		op    cue.Op
+		text  string
+		wants map[string]string
+	}{{cue.RegexMatchOp, "=~", patternDescriptions}, {cue.NotRegexMatchOp, "!~", notPatternDescriptions}} {
+		for _, def := range sortedKeys(table.wants) {
+			for _, part := range conjuncts(root.LookupPath(cue.ParsePath(def))) {
+				if op, args := part.Expr(); op == table.op && len(args) == 1 {
+					if re, err := args[0].String(); err == nil {
+						out = append(out, patternName{table.text, re, table.wants[def]})
+					}
 				}
 			}
 		}

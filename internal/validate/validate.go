@@ -97,6 +97,9 @@ func unknownKeys(schema cue.Value, input any, path string, ix *index) diag.List 
 		if isOpen(schema) {
 			return nil
 		}
+		if schema.IncompleteKind()&cue.StructKind == 0 {
+			return nil // a type error, reported by unification; its keys are no news
+		}
 		for _, key := range sortedKeys(v) {
 			child, ok := schemaChild(schema, cue.Str(key))
 			if !ok {
@@ -162,11 +165,12 @@ func cueProblems(err error, ix *index, known diag.List) diag.List {
 	}
 	byPath := map[string][]string{}
 	for _, e := range cueerrors.Errors(err) {
-		path := strings.TrimPrefix(strings.Join(e.Path(), "."), "#Config.")
-		if path == "#Config" {
-			path = ""
-		}
+		path := cuePath(e)
 		if reported[path] || underReported(path, reported) {
+			continue
+		}
+		// The summary of a failed disjunction; its alternatives follow one by one.
+		if format, args := e.Msg(); strings.Contains(fmt.Sprintf(format, args...), "errors in empty disjunction") {
 			continue
 		}
 		if msg := cueMessage(e, path, ix); msg != "" {
@@ -175,53 +179,237 @@ func cueProblems(err error, ix *index, known diag.List) diag.List {
 	}
 	var out diag.List
 	for _, path := range sortedKeys(byPath) {
-		out = append(out, diag.Diagnostic{Path: path, Summary: oneMessage(byPath[path]), Subject: ix.at(path)})
+		if onlyListLengths(byPath[path]) && childReported(path, byPath) {
+			continue // the default list failed too; the element's own error says why
+		}
+		if againstDefault(path, byPath[path]) {
+			continue
+		}
+		summary, onKey := oneMessage(path, byPath[path], ix)
+		at := ix.at(path)
+		if onKey {
+			at = ix.keyAt(path)
+		}
+		out = append(out, diag.Diagnostic{Path: path, Summary: summary, Subject: at})
+	}
+	if len(out) == 0 && len(known) == 0 && err != nil {
+		// Never let an error through as a valid config, even one folded away above.
+		out = append(out, diag.Diagnostic{Summary: err.Error(), Subject: ix.at("")})
 	}
 	return out
 }
 
+// cuePath is the option path of an error, with CUE's quotes taken off labels
+// such as "Shared-Buffers" so that it matches the user's keys.
+func cuePath(e cueerrors.Error) string {
+	var labels []string
+	for i, l := range e.Path() {
+		if i == 0 && l == "#Config" {
+			continue
+		}
+		if u, err := strconv.Unquote(l); err == nil {
+			l = u
+		}
+		labels = append(labels, l)
+	}
+	return strings.Join(labels, ".")
+}
+
+const listLengths = "incompatible list lengths"
+
+func onlyListLengths(msgs []string) bool {
+	for _, m := range msgs {
+		if !strings.HasPrefix(m, listLengths) {
+			return false
+		}
+	}
+	return true
+}
+
+// againstDefault tells a value that conflicts only with a concrete default
+// (an element of a default list, say) while the option also takes other
+// values: it was checked against the alternative the user replaced, and
+// fits the one that applies, or a bound error would be there too.
+func againstDefault(path string, msgs []string) bool {
+	for _, m := range msgs {
+		if !strings.HasPrefix(m, "conflicting values ") || strings.Contains(m, "(mismatched types ") {
+			return false
+		}
+	}
+	v, ok := schemaAt(path)
+	if !ok {
+		return false
+	}
+	for _, alt := range alternatives(v) {
+		if !alt.IsConcrete() {
+			return true
+		}
+	}
+	return false
+}
+
+// schemaAt is the schema of an option path; a list index stands for any element.
+func schemaAt(path string) (cue.Value, bool) {
+	v := Schema()
+	if path == "" {
+		return v, true
+	}
+	for _, label := range strings.Split(path, ".") {
+		sel := cue.Str(label)
+		if _, err := strconv.Atoi(label); err == nil {
+			sel = cue.AnyIndex
+		}
+		var ok bool
+		if v, ok = schemaChild(v, sel); !ok {
+			return cue.Value{}, false
+		}
+	}
+	return v, true
+}
+
+func childReported(path string, byPath map[string][]string) bool {
+	for p := range byPath {
+		if strings.HasPrefix(p, path+".") {
+			return true
+		}
+	}
+	return false
+}
+
 // oneMessage folds the messages CUE gives for one option into one. A value
 // that fails a disjunction with a default gets one message per alternative:
-// the bound it broke says most; a list of rejected enum members becomes
-// "must be one of".
-func oneMessage(msgs []string) string {
-	var bounds, conflicts []string
+// the bound it broke says most; then a type mismatch, said in plain words;
+// a list of rejected enum members becomes "must be one of". onKey is set
+// when the key, not its value, is at fault.
+func oneMessage(path string, msgs []string, ix *index) (summary string, onKey bool) {
+	var bounds, conflicts, mismatches, notAllowed []string
 	for _, m := range msgs {
 		switch {
-		case strings.Contains(m, "errors in empty disjunction"):
+		case m == "field not allowed":
+			notAllowed = append(notAllowed, m)
+		case strings.HasPrefix(m, listLengths):
+		case strings.HasPrefix(m, "conflicting values ") && strings.Contains(m, "(mismatched types "):
+			mismatches = append(mismatches, m)
 		case strings.HasPrefix(m, "conflicting values "):
 			conflicts = append(conflicts, m)
 		default:
 			bounds = append(bounds, m)
 		}
 	}
-	if len(bounds) > 0 {
-		return strings.Join(dedupeSorted(bounds), "; ")
+	loc, given := ix.nodes[path]
+	switch {
+	case len(bounds) > 0:
+		return strings.Join(dedupeSorted(bounds), "; "), false
+	case len(mismatches) > 0 && given && loc.kind != "":
+		return typeMessage(mismatches, loc.kind), false
+	case len(conflicts) > 0:
+		return enumMessage(conflicts, loc.text), false
+	case len(notAllowed) > 0:
+		// Only the maps with a pattern for their keys get here: closed
+		// structs are checked, with suggestions, by unknownKeys.
+		if want, ok := keyDescriptions[genericPath(parentPath(path))]; ok {
+			return "invalid name: " + want, true
+		}
+		return "unknown option", true
 	}
-	if len(conflicts) > 1 {
-		return enumMessage(conflicts)
-	}
-	if len(conflicts) == 1 {
-		return conflicts[0]
-	}
-	return strings.Join(msgs, "; ")
+	return strings.Join(msgs, "; "), false
 }
 
-func enumMessage(conflicts []string) string {
+// typeMessage says which kinds of value the option takes, from the
+// "(mismatched types X and Y)" of each alternative, and which kind was given.
+func typeMessage(mismatches []string, given string) string {
+	want := map[string]bool{}
+	for _, m := range mismatches {
+		i := strings.LastIndex(m, "(mismatched types ")
+		pair := strings.TrimSuffix(m[i+len("(mismatched types "):], ")")
+		for _, k := range strings.Split(pair, " and ") {
+			if k != given {
+				want[k] = true
+			}
+		}
+	}
+	if want["number"] {
+		delete(want, "int")
+		delete(want, "float")
+	}
+	var names []string
+	for _, k := range kindOrder {
+		if want[k] {
+			names = append(names, kindName(k, len(want) == 1))
+		}
+	}
+	if len(names) == 0 {
+		return strings.Join(mismatches, "; ")
+	}
+	list := names[len(names)-1]
+	if len(names) > 1 {
+		list = strings.Join(names[:len(names)-1], ", ") + " or " + list
+	}
+	return fmt.Sprintf("must be %s, not %s", list, givenKindName(given))
+}
+
+var kindOrder = []string{"struct", "list", "string", "int", "float", "number", "bool", "null", "bytes"}
+
+func kindName(k string, only bool) string {
+	switch k {
+	case "struct":
+		return "a mapping"
+	case "list":
+		return "a list"
+	case "string":
+		return "a string"
+	case "int":
+		return "an integer"
+	case "float":
+		return "a floating-point number"
+	case "number":
+		return "a number"
+	case "bool":
+		if only {
+			return "true or false"
+		}
+		return "a boolean"
+	case "null":
+		return "null"
+	}
+	return k
+}
+
+func givenKindName(k string) string {
+	switch k {
+	case "bool":
+		return "a boolean"
+	case "null":
+		return "an empty value"
+	}
+	return kindName(k, false)
+}
+
+// enumMessage lists the values the option accepts. given is the user's value
+// as CUE prints it, when known: CUE names it first or last depending on the
+// schema, so the side that is not the user's value is the allowed one.
+func enumMessage(conflicts []string, given string) string {
 	var allowed []string
-	given := ""
 	for _, m := range conflicts {
 		var a, b string
 		rest := strings.TrimPrefix(m, "conflicting values ")
 		if i := strings.Index(rest, " and "); i >= 0 {
 			a, b = rest[:i], rest[i+len(" and "):]
-			if j := strings.Index(b, " ("); j >= 0 {
-				b = b[:j]
-			}
 		}
-		allowed, given = append(allowed, a), b
+		switch {
+		case given != "" && a == given:
+			allowed = append(allowed, b)
+		case given != "" && b == given:
+			allowed = append(allowed, a)
+		default:
+			allowed, given = append(allowed, a), b
+		}
 	}
-	return fmt.Sprintf("invalid value %s: must be one of %s", given, strings.Join(dedupeSorted(allowed), ", "))
+	allowed = dedupeSorted(allowed)
+	if len(allowed) == 1 {
+		return fmt.Sprintf("invalid value %s: must be %s", given, allowed[0])
+	}
+	return fmt.Sprintf("invalid value %s: must be one of %s", given, strings.Join(allowed, ", "))
 }
 
 func underReported(path string, reported map[string]bool) bool {
@@ -242,7 +430,7 @@ func cueMessage(e cueerrors.Error, path string, ix *index) string {
 		}
 		return "required option is missing"
 	}
-	return friendlier(msg)
+	return friendlier(msg, path)
 }
 
 // derivedDefault tells whether the schema has a default for path, so that
@@ -251,15 +439,73 @@ func derivedDefault(path string) bool {
 	return len(alternatives(Schema().LookupPath(cue.ParsePath(path)))) > 1
 }
 
-// friendlier replaces the schema's regular expressions in messages by the
-// name of what they describe: nobody should have to read a hostname regex.
-func friendlier(msg string) string {
-	for _, r := range patternNames {
-		if i := strings.Index(msg, "(out of bound =~"+strconv.Quote(r.pattern)); i >= 0 {
-			return strings.TrimSpace(msg[:i]) + ": " + r.want
-		}
+// friendlier says in words what a bound CUE reports as broken requires:
+// nobody should have to read a hostname regex or ">=1".
+func friendlier(msg, path string) string {
+	value, bound, ok := splitBound(msg)
+	if !ok {
+		return msg
+	}
+	if want := describeBound(bound, path); want != "" {
+		return "invalid value " + value + ": " + want
 	}
 	return msg
+}
+
+// splitBound takes apart CUE's "invalid value V (out of bound B)" and
+// "invalid value V (does not satisfy B)". The bound comes last, so a value
+// that itself contains such text cannot mislead it.
+func splitBound(msg string) (value, bound string, ok bool) {
+	rest, found := strings.CutPrefix(msg, "invalid value ")
+	if !found || !strings.HasSuffix(rest, ")") {
+		return "", "", false
+	}
+	for _, sep := range []string{" (out of bound ", " (does not satisfy "} {
+		if i := strings.LastIndex(rest, sep); i >= 0 {
+			return rest[:i], rest[i+len(sep) : len(rest)-1], true
+		}
+	}
+	return "", "", false
+}
+
+func describeBound(bound, path string) string {
+	for _, op := range []struct{ prefix, want string }{
+		{">=", "must be at least "}, {"<=", "must be at most "}, {">", "must be above "}, {"<", "must be below "},
+	} {
+		if n, ok := strings.CutPrefix(bound, op.prefix); ok {
+			if _, err := strconv.ParseFloat(n, 64); err == nil {
+				return op.want + n
+			}
+		}
+	}
+	if len(bound) > 2 && (bound[:2] == "=~" || bound[:2] == "!~") {
+		re, err := strconv.Unquote(bound[2:])
+		if err != nil {
+			return ""
+		}
+		for _, r := range patternNames {
+			if r.op == bound[:2] && r.pattern == re {
+				return r.want
+			}
+		}
+		return formatDescriptions[genericPath(path)]
+	}
+	if n, ok := strings.CutPrefix(bound, "strings.MaxRunes("); ok {
+		return "must be at most " + strings.TrimSuffix(n, ")") + " characters"
+	}
+	return ""
+}
+
+// genericPath replaces list indices by "*", the form of the description
+// tables' keys: every element of a list follows the same rule.
+func genericPath(path string) string {
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		if _, err := strconv.Atoi(p); err == nil {
+			parts[i] = "*"
+		}
+	}
+	return strings.Join(parts, ".")
 }
 
 // didYouMean returns the candidate closest to name at an edit distance

@@ -1,8 +1,12 @@
 package validate
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"math"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -20,6 +24,8 @@ const (
 type location struct {
 	key   diag.Range // the mapping key; zero for list items and the root
 	value diag.Range
+	kind  string // the CUE kind of the value as written: "string", "int", "struct", …
+	text  string // a scalar as CUE prints it, to tell it apart in CUE's messages
 }
 
 // index maps config paths to where the user wrote them, so that every later
@@ -73,9 +79,21 @@ func nodeRange(file string, n *yaml.Node) diag.Range {
 // expansion bomb), duplicate keys, non-string keys and absurd nesting.
 func parseYAML(file string, data []byte) (any, *index, diag.List) {
 	ix := &index{file: file, nodes: map[string]location{}}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, ix, diag.List{yamlError(file, err)}
+	if err := dec.Decode(&doc); err == io.EOF {
+		return map[string]any{}, ix, nil
+	} else if err != nil {
+		return nil, ix, diag.List{yamlError(file, data, err)}
+	}
+	// yaml.Unmarshal would silently drop every document after the first.
+	var next yaml.Node
+	if err := dec.Decode(&next); err != io.EOF {
+		at := diag.Range{File: file, Start: diag.Pos{Line: 1, Col: 1}}
+		if err == nil {
+			at = nodeRange(file, &next)
+		}
+		return nil, ix, diag.List{{Summary: "the file holds more than one YAML document (---); a config is one", Subject: at}}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return map[string]any{}, ix, nil
@@ -107,11 +125,18 @@ func (b *builder) value(n *yaml.Node, path string, key diag.Range, depth int) an
 	case n.Kind == yaml.AliasNode || n.Anchor != "":
 		b.problems.Addf(at, path, "YAML anchors and aliases are not supported; write the value out")
 		return nil
+	case strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!"):
+		// yaml.v3 decodes "!include x" as the string "x": refuse rather
+		// than let a file name stand in for its contents.
+		b.problems.Addf(at, path, "YAML tags such as %s are not supported; write the value out", n.Tag)
+		return nil
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
+		b.setKind(path, "struct", "")
 		return b.mapping(n, path, depth)
 	case yaml.SequenceNode:
+		b.setKind(path, "list", "")
 		list := make([]any, 0, len(n.Content))
 		for i, item := range n.Content {
 			list = append(list, b.value(item, joinPath(path, strconv.Itoa(i)), diag.Range{}, depth+1))
@@ -128,6 +153,10 @@ func (b *builder) mapping(n *yaml.Node, path string, depth int) any {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		keyAt := nodeRange(b.ix.file, k)
+		if k.Tag == "!!merge" {
+			b.problems.Addf(keyAt, path, "YAML merge keys (<<) are not supported; write the options out")
+			continue
+		}
 		if k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
 			b.problems.Addf(keyAt, path, "option names must be plain strings, not %s", describeTag(k))
 			continue
@@ -146,13 +175,37 @@ func (b *builder) mapping(n *yaml.Node, path string, depth int) any {
 func (b *builder) scalar(n *yaml.Node, path string) any {
 	var v any
 	if err := n.Decode(&v); err != nil {
-		b.problems.Addf(nodeRange(b.ix.file, n), path, "cannot read value: %v", err)
+		// Only an explicit tag can make a scalar undecodable: !!int fifty.
+		b.problems.Addf(nodeRange(b.ix.file, n), path, "%q is not a valid %s; write the value without the tag", n.Value, n.Tag)
+		return nil
+	}
+	if f, ok := v.(float64); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
+		// CUE has no infinity or NaN; they would reach the typed config as garbage.
+		b.problems.Addf(nodeRange(b.ix.file, n), path, "%s is not a number a config can use", n.Value)
 		return nil
 	}
 	if n.Tag == "!!binary" || n.Tag == "!!timestamp" {
-		return n.Value
+		v = n.Value
+	}
+	switch v := v.(type) {
+	case string:
+		b.setKind(path, "string", strconv.Quote(v))
+	case bool:
+		b.setKind(path, "bool", strconv.FormatBool(v))
+	case int, int64, uint64:
+		b.setKind(path, "int", fmt.Sprint(v))
+	case float64:
+		b.setKind(path, "float", "")
+	case nil:
+		b.setKind(path, "null", "null")
 	}
 	return v
+}
+
+func (b *builder) setKind(path, kind, text string) {
+	loc := b.ix.nodes[path]
+	loc.kind, loc.text = kind, text
+	b.ix.nodes[path] = loc
 }
 
 func describeTag(n *yaml.Node) string {
@@ -162,10 +215,15 @@ func describeTag(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	}
-	return fmt.Sprintf("%s %q", n.ShortTag(), n.Value)
+	kind := map[string]string{"!!int": "an integer", "!!float": "a number", "!!bool": "a boolean", "!!null": "null"}[n.ShortTag()]
+	if kind == "" {
+		kind = n.ShortTag()
+	}
+	// YAML reads true, 1 and ~ as values even as keys; quotes make them names.
+	return fmt.Sprintf("%s (%s); put the name in quotes", kind, n.Value)
 }
 
-func yamlError(file string, err error) diag.Diagnostic {
+func yamlError(file string, data []byte, err error) diag.Diagnostic {
 	line, msg := 0, err.Error()
 	if te, ok := err.(*yaml.TypeError); ok && len(te.Errors) > 0 {
 		msg = te.Errors[0]
@@ -176,5 +234,41 @@ func yamlError(file string, err error) diag.Diagnostic {
 			msg = msg[i:]
 		}
 	}
-	return diag.Diagnostic{Summary: "invalid YAML: " + msg, Subject: diag.Range{File: file, Start: diag.Pos{Line: line, Col: 1}}}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if parserError(msg) {
+		// yaml.v3 counts lines from 0 for parser errors (but not for
+		// scanner errors), and names where the enclosing block starts.
+		line++
+		msg += " (here, or in the block that starts here)"
+	}
+	if strings.HasPrefix(msg, "found character that cannot start any token") && tabIndented(data, line) {
+		msg = "a tab in the indentation; YAML indents with spaces only"
+	}
+	at := diag.Range{File: file, Start: diag.Pos{Line: line, Col: 1}}
+	var anchor string
+	if n, _ := fmt.Sscanf(msg, "unknown anchor '%s", &anchor); n == 1 {
+		// This error comes without a line; the first use of the alias is it.
+		if i := bytes.Index(data, []byte("*"+strings.TrimSuffix(anchor, "'"))); i >= 0 {
+			at.Start = offsetPos(data, i)
+		}
+	}
+	return diag.Diagnostic{Summary: "invalid YAML: " + msg, Subject: at}
+}
+
+// parserError tells libyaml's parser errors from its scanner errors, which
+// differ in how yaml.v3 numbers their lines.
+func parserError(msg string) bool {
+	return strings.HasPrefix(msg, "did not find expected ") ||
+		strings.HasPrefix(msg, "found undefined tag handle") ||
+		strings.HasPrefix(msg, "found duplicate %") ||
+		strings.HasPrefix(msg, "found incompatible YAML document")
+}
+
+func tabIndented(data []byte, line int) bool {
+	lines := bytes.Split(data, []byte("\n"))
+	if line < 1 || line > len(lines) {
+		return false
+	}
+	indent := lines[line-1][:len(lines[line-1])-len(bytes.TrimLeft(lines[line-1], " \t"))]
+	return bytes.IndexByte(indent, '\t') >= 0
 }
