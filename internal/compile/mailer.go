@@ -7,21 +7,24 @@ import (
 )
 
 const (
-	mailerUnit = "matrix-exim-relay"
-	mailerPort = 8025
+	mailerUnit    = "matrix-exim-relay"
+	mailerPort    = 8025
+	eximImageUser = "100:101"
 )
 
 func addMailer(b *builder) {
 	m := b.cfg.Mailer
 	dir := b.dataPath("exim-relay")
 	b.dir(dir, 0o750)
-	b.dir(dir+"/spool", 0o750)
+	b.plan.Dirs = append(b.plan.Dirs, plan.Dir{Path: dir + "/spool", Mode: 0o750, Owner: eximImageUser})
 	env := []plan.EnvVar{{Name: "HOSTNAME", Value: b.cfg.Hostnames.Homeserver}}
 	svc := plan.Service{
 		Unit:        mailerUnit,
 		Description: "Exim mail relay",
 		Image:       m.Image,
-		Mounts:      []plan.Mount{{Source: dir + "/spool", Target: "/var/spool/exim4"}},
+		Mounts:      []plan.Mount{{Source: dir + "/spool", Target: "/var/spool/exim"}},
+		Security: plan.Security{ImageUser: true,
+			Why: "exim runs only as the image's own exim user (uid 100, gid 101), which owns the spool"},
 		Tmpfs:       []string{"/tmp"},
 		Networks:    []string{b.cfg.Host.Networks.Homeserver},
 		Listens:     []plan.Listen{{Name: "smtp", Port: mailerPort}},

@@ -91,7 +91,7 @@ type Service struct {
 // Security is the container's hardening. The zero value is the strictest;
 // each relaxation carries the reason, written next to it in the unit.
 type Security struct {
-	RunAsRoot    bool // run as the image's user instead of the host's matrix user
+	ImageUser    bool // run as the image's own user instead of the host's matrix user
 	WritableRoot bool
 	CapAdd       []string
 	Why          string
@@ -188,7 +188,7 @@ type File struct {
 type Dir struct {
 	Path  string
 	Mode  fs.FileMode
-	Owner string // "root" or "" for the host's matrix user
+	Owner string // "root", "" for the host's matrix user, or a numeric "uid:gid" of an image's own user
 }
 
 // SecretKind says how install.sh makes a missing secret.

@@ -32,11 +32,13 @@ type unitRow struct {
 	Databases  []plan.Database
 }
 
+// ownerName is the owner column of install.sh's tables: root, matrix (the
+// configured user) or a numeric uid:gid.
 func ownerName(owner string) string {
-	if owner == "root" {
-		return "root"
+	if owner == "" {
+		return "matrix"
 	}
-	return "matrix"
+	return owner
 }
 
 func optionalID(id *int) string {

@@ -104,7 +104,7 @@ func unitFile(p *plan.Plan, s plan.Service) ([]byte, error) {
 		TimeoutStop: s.StopTimeout + 30,
 	}
 	d.After[0] = "docker.service"
-	if !s.Security.RunAsRoot && !fixedIDs(p.Host) {
+	if !s.Security.ImageUser && !fixedIDs(p.Host) {
 		d.HostEnv = HostEnvFile(p.Host)
 	}
 	if s.Security.Why != "" {
@@ -138,7 +138,7 @@ func suffix(units []string) []string {
 // logs straight to journald through the attached start.
 func createLine(p *plan.Plan, s plan.Service) string {
 	args := []string{dockerEnv, "docker", "create", "--rm", "--name=" + s.Unit, "--log-driver=none"}
-	if !s.Security.RunAsRoot {
+	if !s.Security.ImageUser {
 		args = append(args, userArg(p.Host))
 	}
 	args = append(args, "--cap-drop=ALL")
