@@ -25,9 +25,9 @@ func addMailer(b *builder) {
 		Mounts:      []plan.Mount{{Source: dir + "/spool", Target: "/var/spool/exim"}},
 		Security: plan.Security{ImageUser: true,
 			Why: "exim runs only as the image's own exim user (uid 100, gid 101), which owns the spool"},
-		Tmpfs:       []string{"/tmp"},
-		Networks:    []string{b.cfg.Host.Networks.Homeserver},
-		Listens:     []plan.Listen{{Name: "smtp", Port: mailerPort}},
+		Tmpfs:    []string{"/tmp"},
+		Networks: []string{b.cfg.Host.Networks.Homeserver},
+		Listens:  []plan.Listen{{Name: "smtp", Port: mailerPort}},
 	}
 	if sh := m.Smarthost; sh != nil {
 		env = append(env, plan.EnvVar{Name: "SMARTHOST", Value: fmt.Sprintf("%s::%d", sh.Host, sh.Port)})
