@@ -12,6 +12,9 @@
 #   --root DIR  apply under DIR instead of / (for tests and image builds)
 #   --force     apply even though the host belongs to another domain
 set -eu
+# Files this script creates are never writable by others, whatever the
+# caller's umask: the units trust host.env for the uid containers run as.
+umask 022
 
 DOMAIN=example.org
 DATA_DIR=/matrix
@@ -75,13 +78,16 @@ preflight() {
 	fi
 	command -v docker >/dev/null 2>&1 || die "docker is not installed"
 	docker info >/dev/null 2>&1 || die "the Docker daemon is not running (systemctl start docker)"
-	installed_domain=
-	if [ -f "$ROOT$DATA_DIR/matrixgen/domain" ]; then
-		installed_domain=$(cat "$ROOT$DATA_DIR/matrixgen/domain")
-	fi
-	if [ -n "$installed_domain" ] && [ "$installed_domain" != "$DOMAIN" ] && [ "$FORCE" = 0 ]; then
-		die "this host serves $installed_domain, the bundle is for $DOMAIN (--force to apply anyway)"
-	fi
+	# The marker in /etc catches a bundle for another domain even when it
+	# uses another data directory; the one in the data directory catches a
+	# copied or restored data directory.
+	for marker in "$ROOT/etc/matrixgen/domain" "$ROOT$DATA_DIR/matrixgen/domain"; do
+		[ -f "$marker" ] || continue
+		installed_domain=$(cat "$marker")
+		if [ "$installed_domain" != "$DOMAIN" ] && [ "$FORCE" = 0 ]; then
+			die "this host serves $installed_domain, the bundle is for $DOMAIN (--force to apply anyway)"
+		fi
+	done
 }
 
 ensure_user() {
@@ -101,7 +107,8 @@ ensure_user() {
 owner_of() {
 	case $1 in
 	root) echo root:root ;;
-	*) echo "$MATRIX_USER:$MATRIX_GROUP" ;;
+	matrix) echo "$MATRIX_USER:$MATRIX_GROUP" ;;
+	*) echo "$1" ;;
 	esac
 }
 
@@ -117,7 +124,7 @@ ensure_dirs() {
 	done <<'DIRS'
 0750 matrix /matrix/client-element
 0750 matrix /matrix/exim-relay
-0750 matrix /matrix/exim-relay/spool
+0750 100:101 /matrix/exim-relay/spool
 0750 matrix /matrix/postgres
 0700 matrix /matrix/postgres/data
 0750 matrix /matrix/static-files
@@ -136,10 +143,12 @@ DIRS
 }
 
 # Secret values end up inside quoted YAML and JSON strings and env files, so
-# they are limited to characters none of those formats treats specially.
+# they are limited to characters none of those formats treats specially. Final
+# newlines (as echo writes) are allowed: they are dropped when filled in.
 check_secret() {
-	bad=$(LC_ALL=C tr -d 'A-Za-z0-9._~+/=:@%!#*,?^&-' <"$1" | wc -c)
-	[ "$bad" -eq 0 ] || die "$1 holds characters other than letters, digits and ._~+/=:@%!#*,?^&-"
+	value=$(cat "$1")
+	bad=$(printf '%s' "$value" | LC_ALL=C tr -d 'A-Za-z0-9._~+/=:@%!#*,?^&-' | wc -c)
+	[ "$bad" -eq 0 ] || die "$1 holds a newline inside or characters other than letters, digits and ._~+/=:@%!#*,?^&-"
 }
 
 random_token() {
@@ -163,6 +172,17 @@ ensure_secret() { # name kind length path import-from description
 	file=$ROOT$4
 	if [ -s "$file" ]; then
 		[ "$2" = signing-key ] || check_secret "$file"
+		# A secret put in place by hand or by a migration must still be
+		# readable by the containers' user and by no one else.
+		run chown "$MATRIX_USER:$MATRIX_GROUP" "$file"
+		run chmod 0600 "$file"
+		return
+	fi
+	if [ "$DRY_RUN" = 1 ]; then
+		case $2 in
+		provided) say "would stop: secret $1 ($6) is missing: put it in $4" ;;
+		*) say "would create secret $1" ;;
+		esac
 		return
 	fi
 	if [ -n "$5" ] && [ -s "$ROOT$5" ]; then
@@ -202,8 +222,10 @@ fill_secrets() { # file secret...
 	target=$1
 	shift
 	for secret in "$@"; do
-		SECRET_VALUE=$(cat "$ROOT$SECRETS_DIR/$secret") PLACEHOLDER="__MATRIXGEN_SECRET_${secret}__" \
-			awk '{
+		(
+			umask 077
+			SECRET_VALUE=$(cat "$ROOT$SECRETS_DIR/$secret") PLACEHOLDER="__MATRIXGEN_SECRET_${secret}__" \
+				awk '{
 				out = ""; line = $0; p = ENVIRON["PLACEHOLDER"]
 				while ((i = index(line, p)) > 0) {
 					out = out substr(line, 1, i - 1) ENVIRON["SECRET_VALUE"]
@@ -211,6 +233,7 @@ fill_secrets() { # file secret...
 				}
 				print out line
 			}' "$target" >"$target.filled"
+		)
 		mv "$target.filled" "$target"
 	done
 }
@@ -258,6 +281,8 @@ FILES
 	if [ "$DRY_RUN" = 0 ]; then
 		printf 'MATRIX_UID=%s\nMATRIX_GID=%s\n' "$MATRIX_UID" "$MATRIX_GID" >"$ROOT$HOST_ENV"
 		printf '%s\n' "$DOMAIN" >"$ROOT$DATA_DIR/matrixgen/domain"
+		mkdir -p "$ROOT/etc/matrixgen"
+		printf '%s\n' "$DOMAIN" >"$ROOT/etc/matrixgen/domain"
 	fi
 }
 
@@ -268,7 +293,7 @@ ensure_networks() {
 }
 
 pull_images() {
-	for image in docker.io/joseluisq/static-web-server:2.38.1 docker.io/library/postgres:17-alpine docker.io/library/traefik:v3.6.12 docker.io/vectorim/element-web:v1.12.4 ghcr.io/devture/exim-relay:4.99-r0-0 ghcr.io/element-hq/synapse:v1.157.1 ; do
+	for image in docker.io/devture/exim-relay:4.98-r0-4 docker.io/joseluisq/static-web-server:2.38.1 docker.io/library/postgres:17-alpine docker.io/library/traefik:v3.6.12 docker.io/vectorim/element-web:v1.12.4 ghcr.io/element-hq/synapse:v1.157.1 ; do
 		run docker pull --quiet "$image"
 	done
 }
