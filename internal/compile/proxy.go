@@ -42,6 +42,9 @@ func (b *builder) setupProxy() {
 	rp := b.cfg.ReverseProxy
 	if b.ownProxy() {
 		b.plan.Proxy = plan.Proxy{Type: rp.Type, CertificateDir: rp.TLS.CertificateDir}
+		if rp.TLS.Mode == "terminated" {
+			b.plan.Proxy.TrustedProxies = rp.TLS.TrustedProxies
+		}
 	}
 }
 

@@ -27,8 +27,9 @@ type ReverseProxy struct {
 }
 
 type ProxyTLS struct {
-	Mode           string `json:"mode"`
-	CertificateDir string `json:"certificate_dir"`
+	Mode           string   `json:"mode"`
+	CertificateDir string   `json:"certificate_dir"`
+	TrustedProxies []string `json:"trusted_proxies"`
 }
 
 type AdminAPI struct {
