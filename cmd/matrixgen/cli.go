@@ -32,13 +32,14 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"build":    buildCommand,
-	"check":    checkCommand,
-	"validate": validateCommand,
-	"init":     initCommand,
-	"version":  versionCommand,
-	"routes":   routesCommand,
-	"explain":  explainCommand,
+	"build":       buildCommand,
+	"check":       checkCommand,
+	"validate":    validateCommand,
+	"init":        initCommand,
+	"version":     versionCommand,
+	"routes":      routesCommand,
+	"explain":     explainCommand,
+	"import-mdad": importMDADCommand,
 }
 
 // env is what a command may touch: its output streams and the working

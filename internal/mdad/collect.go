@@ -1,0 +1,80 @@
+package mdad
+
+import "fmt"
+
+// secretOrder is the order secrets are reported and written in.
+var secretOrder = []string{
+	"synapse-db-password", "synapse-macaroon-secret", "synapse-form-secret", "synapse-registration-secret",
+	"postgres-password", "coturn-shared-secret", "mailer-smarthost-password",
+}
+
+// derivedSalts are the salts the playbook derives a secret with, for the
+// secrets whose salt is known. Without one, install.sh makes a new value,
+// which is what the playbook would do on a fresh server too.
+var derivedSalts = map[string]string{
+	"synapse-db-password":     "synapse.db",
+	"synapse-macaroon-secret": "synapse.mac",
+}
+
+// collectSecrets decides, for each secret the bundle of this config reads,
+// where its value comes from: vars.yml, the playbook's derivation, or
+// nowhere (then install.sh makes or asks for it).
+func (t *translator) collectSecrets() {
+	external := t.postgresExternal()
+	_, smarthostUser := t.out.get("mailer.smarthost.user")
+	needed := map[string]bool{
+		"synapse-db-password":         true,
+		"synapse-macaroon-secret":     true,
+		"synapse-form-secret":         true,
+		"synapse-registration-secret": true,
+		"postgres-password":           !external,
+		"coturn-shared-secret":        t.coturnEnabled(),
+		"mailer-smarthost-password":   t.mailerEnabled() && smarthostUser,
+	}
+	// A secret the operator provides, not one install.sh can make.
+	provided := map[string]bool{
+		"synapse-db-password":       external,
+		"mailer-smarthost-password": true,
+	}
+	key, keyVar := "", t.vf.byName["matrix_homeserver_generic_secret_key"]
+	if keyVar != nil && keyVar.overriddenAt == 0 {
+		if n, err := t.r.variable(keyVar.name); err == nil {
+			key, _ = scalarText(n)
+		}
+	}
+	for _, name := range secretOrder {
+		if !needed[name] {
+			if v, ok := t.secretBy[name]; ok {
+				delete(t.secrets, name)
+				t.unread(v)
+				t.notTranslated(v, "the bundle of this config has no secret "+name+" to give it to")
+			}
+			continue
+		}
+		if _, ok := t.secrets[name]; ok {
+			continue
+		}
+		salt, derivable := derivedSalts[name]
+		switch {
+		case derivable && key != "" && !provided[name]:
+			t.secrets[name] = Secret{Name: name, Value: DeriveSecret(key, salt),
+				Source: fmt.Sprintf("derived from matrix_homeserver_generic_secret_key (line %d), salt %s", keyVar.line, salt)}
+		case provided[name]:
+			t.missing = append(t.missing, MissingSecret{name, "not in vars.yml: install.sh stops until you put it in /matrix/secrets/" + name})
+		case derivable && keyVar != nil:
+			t.missing = append(t.missing, MissingSecret{name, "not derived (matrix_homeserver_generic_secret_key is empty or unreadable): install.sh will create a new one"})
+		default:
+			t.missing = append(t.missing, MissingSecret{name, "not derived: install.sh will create a new one"})
+		}
+	}
+}
+
+// unread takes a variable off the list of those read, to report it instead.
+func (t *translator) unread(v *variable) {
+	for i, r := range t.read {
+		if r.Name == v.name && r.Line == v.line {
+			t.read = append(t.read[:i], t.read[i+1:]...)
+			return
+		}
+	}
+}

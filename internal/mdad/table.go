@@ -1,0 +1,121 @@
+package mdad
+
+import "go.yaml.in/yaml/v3"
+
+// row says what becomes of one playbook variable. Most rows name the option
+// a variable sets and how its value converts; the few variables that take a
+// decision, or more than one option, have a function.
+type row struct {
+	// name is a variable, or a family of variables when it ends in "*".
+	name string
+	// option is the matrixgen option the value goes to, converted by conv.
+	option string
+	conv   converter
+	// secret is the bundle secret the value goes to instead.
+	secret string
+	// when, if set, returns why the row does not apply to this vars.yml.
+	when func(*translator) string
+	// fn handles variables that need more than a conversion; raw gives it
+	// the value as written, before references are resolved.
+	fn  func(*translator, *variable, *yaml.Node)
+	raw bool
+	// why is the reason a variable is reported rather than translated.
+	why string
+}
+
+// table is in the order the rows apply: when two variables set one option
+// (a current name and the one it replaced), the first row wins and the other
+// is reported.
+var table = []row{
+	// The server.
+	{name: "matrix_domain", option: "domain", conv: str},
+	{name: "matrix_server_fqn_matrix", option: "hostnames.homeserver", conv: str},
+	{name: "matrix_server_fqn_element", option: "hostnames.element", conv: str},
+	{name: "matrix_homeserver_implementation", fn: implementation},
+	{name: "matrix_homeserver_generic_secret_key", fn: genericSecretKey},
+
+	// The reverse proxy.
+	{name: "matrix_playbook_reverse_proxy_type", fn: reverseProxyType},
+	{name: "matrix_playbook_ssl_enabled", fn: sslEnabled},
+	{name: "traefik_config_entrypoint_web_secure_enabled", fn: webSecureEnabled},
+	{name: "traefik_container_web_host_bind_port", fn: bindPort, when: behindProxy},
+	{name: "matrix_playbook_public_matrix_federation_api_traefik_entrypoint_host_bind_port", fn: bindPort, when: behindProxy},
+	{name: "traefik_config_entrypoint_web_forwardedHeaders_*", why: whyForwarded},
+	{name: "matrix_playbook_public_matrix_federation_api_traefik_entrypoint_config_custom", why: whyForwarded},
+	{name: "traefik_config_certificatesResolvers_acme_email", option: "traefik.acme_email", conv: str},
+	{name: "devture_traefik_config_certificatesResolvers_acme_email", option: "traefik.acme_email", conv: str},
+
+	// PostgreSQL.
+	{name: "postgres_enabled", option: "postgres.mode", conv: choice("bundled", "external")},
+	{name: "devture_postgres_enabled", option: "postgres.mode", conv: choice("bundled", "external")},
+	{name: "matrix_synapse_database_host", option: "postgres.external.host", conv: str, when: externalPostgres},
+	{name: "matrix_synapse_database_port", option: "postgres.external.port", conv: integer, when: externalPostgres},
+	{name: "matrix_synapse_database_database", option: "postgres.external.database", conv: str, when: externalPostgres},
+	{name: "matrix_synapse_database_user", option: "postgres.external.user", conv: str, when: externalPostgres},
+	{name: "matrix_synapse_database_password", secret: "synapse-db-password"},
+	{name: "matrix_synapse_connection_password", secret: "synapse-db-password"},
+	{name: "postgres_connection_password", secret: "postgres-password", when: bundledPostgres},
+	{name: "devture_postgres_connection_password", secret: "postgres-password", when: bundledPostgres},
+
+	// Synapse.
+	{name: "matrix_synapse_enable_registration", fn: registration},
+	{name: "matrix_synapse_registration_requires_token", fn: registrationToken},
+	{name: "matrix_synapse_enable_registration_without_verification", option: "synapse.registration.allow_unverified", conv: boolean},
+	{name: "matrix_synapse_registrations_require_3pid", option: "synapse.registration.require_3pid", conv: stringList},
+	{name: "matrix_synapse_max_upload_size_mb", option: "synapse.max_upload_size_mb", conv: integer},
+	{name: "matrix_synapse_presence_enabled", option: "synapse.presence", conv: boolean},
+	{name: "matrix_homeserver_federation_enabled", option: "synapse.federation.enabled", conv: boolean},
+	{name: "matrix_synapse_auto_join_rooms", option: "synapse.auto_join_rooms", conv: stringList},
+	{name: "matrix_synapse_limit_remote_rooms_enabled", option: "synapse.limit_remote_rooms.enabled", conv: boolean},
+	{name: "matrix_synapse_limit_remote_rooms_complexity", option: "synapse.limit_remote_rooms.complexity", conv: number},
+	{name: "matrix_synapse_limit_remote_rooms_admins_can_join", option: "synapse.limit_remote_rooms.admins_can_join", conv: boolean},
+	{name: "matrix_synapse_metrics_enabled", option: "synapse.metrics.enabled", conv: boolean},
+	{name: "matrix_synapse_macaroon_secret_key", secret: "synapse-macaroon-secret"},
+	{name: "matrix_synapse_form_secret", secret: "synapse-form-secret"},
+	{name: "matrix_synapse_registration_shared_secret", secret: "synapse-registration-secret"},
+	// The extension applies last in the playbook, so it goes before the
+	// variables whose Synapse options it may also set.
+	{name: "matrix_synapse_configuration_extension_yaml", fn: extensionYAML, raw: true},
+	{name: "matrix_synapse_allow_public_rooms_over_federation", option: "synapse.extra.allow_public_rooms_over_federation", conv: boolean},
+	{name: "matrix_synapse_allow_public_rooms_without_auth", option: "synapse.extra.allow_public_rooms_without_auth", conv: boolean},
+	{name: "matrix_synapse_allow_public_rooms_*", why: "matrixgen has no option for it; Synapse's own option can go into synapse.extra"},
+	{name: "matrix_synapse_workers_*", why: "Synapse workers are not supported yet: the bundle runs Synapse as one process (matrix-synapse.service)"},
+	{name: "matrix_synapse_turn_*", why: "matrixgen points Synapse at its own coturn (coturn.enabled); a TURN server elsewhere has no option yet"},
+
+	// Element and the well-known files.
+	{name: "matrix_client_element_enabled", option: "element.enabled", conv: boolean},
+	{name: "matrix_static_files_container_labels_base_domain_enabled", option: "well_known.serve_base_domain", conv: boolean},
+
+	// Mail.
+	{name: "exim_relay_enabled", option: "mailer.enabled", conv: boolean},
+	{name: "matrix_mailer_enabled", option: "mailer.enabled", conv: boolean},
+	{name: "exim_relay_sender_address", option: "mailer.sender", conv: str},
+	{name: "matrix_mailer_sender_address", option: "mailer.sender", conv: str},
+	{name: "exim_relay_relay_use", fn: relayUse},
+	{name: "matrix_mailer_relay_use", fn: relayUse},
+	{name: "exim_relay_relay_host_name", option: "mailer.smarthost.host", conv: str, when: relayUsed},
+	{name: "matrix_mailer_relay_host_name", option: "mailer.smarthost.host", conv: str, when: relayUsed},
+	{name: "exim_relay_relay_host_port", option: "mailer.smarthost.port", conv: integer, when: relayUsed},
+	{name: "matrix_mailer_relay_host_port", option: "mailer.smarthost.port", conv: integer, when: relayUsed},
+	{name: "exim_relay_relay_auth", fn: relayAuth, when: relayUsed},
+	{name: "matrix_mailer_relay_auth", fn: relayAuth, when: relayUsed},
+	{name: "exim_relay_relay_auth_username", option: "mailer.smarthost.user", conv: str, when: relayAuthUsed},
+	{name: "matrix_mailer_relay_auth_username", option: "mailer.smarthost.user", conv: str, when: relayAuthUsed},
+	{name: "exim_relay_relay_auth_password", secret: "mailer-smarthost-password", when: relayAuthUsed},
+	{name: "matrix_mailer_relay_auth_password", secret: "mailer-smarthost-password", when: relayAuthUsed},
+	{name: "matrix_synapse_email_enabled", fn: emailEnabled},
+	{name: "matrix_synapse_email_notif_from", fn: notifFrom},
+	{name: "matrix_synapse_email_*", why: "matrixgen points Synapse at its own mail relay; to send through another SMTP server, set mailer.smarthost"},
+
+	// TURN.
+	{name: "matrix_coturn_enabled", option: "coturn.enabled", conv: boolean},
+	{name: "matrix_coturn_turn_external_ip_address", option: "coturn.external_ip", conv: str, when: coturnOn},
+	{name: "matrix_coturn_turn_static_auth_secret", secret: "coturn-shared-secret", when: coturnOn},
+
+	// The host and the playbook itself.
+	{name: "matrix_playbook_docker_installation_enabled", why: "matrixgen does not install Docker (there is no host.install_docker option yet): install it before running install.sh"},
+	{name: "matrix_playbook_migration_validated_version", why: "only the playbook reads it; there is nothing to carry over"},
+	{name: "devture_systemd_docker_base_ipv6_enabled", why: "matrixgen has no option for IPv6 on its Docker networks"},
+}
+
+const whyForwarded = "matrixgen's Traefik trusts X-Forwarded-* headers from traefik.behind_proxy.trusted_ips (loopback by default); add your proxy's address there if it runs on another machine"
