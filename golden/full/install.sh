@@ -324,7 +324,7 @@ wait_healthy() { # unit timeout command...
 # ensure_database creates a role and database if missing and sets the
 # role's password from its secret, passed through the environment so it
 # shows on no command line.
-ensure_database() { # server database role secret c-locale
+ensure_database() { # server database role secret c-locale superuser
 	locale=
 	[ "$5" = yes ] && locale="ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
 	if [ "$DRY_RUN" = 1 ]; then
@@ -332,7 +332,7 @@ ensure_database() { # server database role secret c-locale
 		return
 	fi
 	DB_PASSWORD=$(cat "$ROOT$SECRETS_DIR/$4") docker exec -i -e DB_PASSWORD "$1" \
-		psql -v ON_ERROR_STOP=1 -U postgres -d postgres <<SQL
+		psql -v ON_ERROR_STOP=1 -U "$6" -d postgres <<SQL
 \getenv password DB_PASSWORD
 SELECT 'CREATE ROLE $3 LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$3')\gexec
 ALTER ROLE $3 WITH LOGIN PASSWORD :'password';
@@ -343,8 +343,8 @@ SQL
 
 start_matrix_postgres() {
 	run systemctl start matrix-postgres.service
-	wait_healthy matrix-postgres 120 docker exec matrix-postgres pg_isready -U postgres
-	ensure_database matrix-postgres synapse synapse synapse-db-password yes
+	wait_healthy matrix-postgres 120 docker exec matrix-postgres pg_isready -U matrix
+	ensure_database matrix-postgres synapse synapse synapse-db-password yes matrix
 }
 
 start_matrix_synapse() {

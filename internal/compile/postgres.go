@@ -37,7 +37,8 @@ func (b *builder) database(owner, name string, cLocale bool) dbConn {
 	}
 	conn.Password = b.secret(secret, "password of database role "+name, owner, postgresUnit)
 	b.plan.Databases = append(b.plan.Databases, plan.Database{
-		Name: name, Role: name, Owner: owner, Server: postgresUnit, PasswordSecret: secret, CLocale: cLocale,
+		Name: name, Role: name, Owner: owner, Server: postgresUnit, Superuser: pg.Bundled.Superuser,
+		PasswordSecret: secret, CLocale: cLocale,
 	})
 	return conn
 }
@@ -54,7 +55,8 @@ func addPostgres(b *builder) {
 		Image:       fmt.Sprintf("docker.io/library/postgres:%d-alpine", pg.Major),
 		Command:     append([]string{"postgres"}, postgresSettings(b)...),
 		Env: []plan.EnvVar{
-			{Name: "POSTGRES_USER", Value: "postgres"},
+			{Name: "POSTGRES_USER", Value: pg.Superuser},
+			{Name: "POSTGRES_DB", Value: pg.Superuser},
 			{Name: "POSTGRES_PASSWORD_FILE", Value: secretMount(string(superuser))},
 			{Name: "POSTGRES_INITDB_ARGS", Value: "--encoding=UTF8 --locale=C"},
 			{Name: "PGDATA", Value: "/var/lib/postgresql/data"},
@@ -68,7 +70,7 @@ func addPostgres(b *builder) {
 		Listens:     []plan.Listen{{Name: "postgres", Port: 5432}},
 		StopTimeout: 120, // a clean shutdown avoids crash recovery on the next start
 	})
-	b.health(postgresUnit, 120, "docker", "exec", postgresUnit, "pg_isready", "-U", "postgres")
+	b.health(postgresUnit, 120, "docker", "exec", postgresUnit, "pg_isready", "-U", pg.Superuser)
 }
 
 // postgresSettings derives memory settings from the memory PostgreSQL may

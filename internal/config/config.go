@@ -108,6 +108,7 @@ type Postgres struct {
 type BundledPostgres struct {
 	Major          int            `json:"major"`
 	MemoryMB       int            `json:"memory_mb"`
+	Superuser      string         `json:"superuser"`
 	MaxConnections int            `json:"max_connections"`
 	Extra          map[string]any `json:"extra"`
 }

@@ -220,6 +220,7 @@ type Database struct {
 	Role           string
 	Owner          string // unit of the service that uses it
 	Server         string // unit of the database server that holds it
+	Superuser      string // role that creates it on that server
 	PasswordSecret string
 	// CLocale: created with C collation and ctype (Synapse requires it).
 	CLocale bool
