@@ -1,0 +1,317 @@
+package escape
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Apache returns s as exactly one argument of an Apache httpd 2.4
+// directive.
+//
+// httpd reads a directive line by splitting it into words at spaces; a word
+// that starts with a double quote runs to the next unescaped one, and inside
+// it \" and \\ stand for " and \ (any other backslash is kept as it is). A
+// word made of harmless bytes is written bare; anything else is
+// double-quoted with those two escaped. What the reader cannot carry is
+// refused:
+//
+//   - "${": httpd replaces ${NAME} on every line, inside quotes too, with a
+//     Define or an environment variable before it splits the line, and has
+//     no escape for it.
+//   - control characters: the file is read line by line, so a newline would
+//     end the directive and start another; the others have no business in a
+//     hostname, path, address or HTTP header.
+//   - bytes outside printable ASCII, which no value matrixgen writes needs.
+//   - the empty string: most directives read an empty quoted word as a
+//     missing argument.
+//   - a word longer than apacheMaxWord.
+//
+// Quoting keeps a value in one word; it does not stop the directive from
+// reading meaning into it ("!" after ProxyPass, "~" after <Location, "*"
+// in a <Location> path, "%" in a header value, "expr=" in front of one).
+// Those positions take their values through the stricter helpers below.
+func Apache(s string) (string, error) {
+	if s == "" {
+		return "", fmt.Errorf("escape: an empty value cannot be an Apache argument")
+	}
+	if err := apachePrintable(s); err != nil {
+		return "", err
+	}
+	if isApacheBare(s) && len(s) <= apacheMaxWord {
+		return s, nil
+	}
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	b = append(b, '"')
+	if len(b) > apacheMaxWord {
+		return "", fmt.Errorf("escape: a value of %d bytes is too long for one Apache argument (at most %d)", len(s), apacheMaxWord)
+	}
+	return string(b), nil
+}
+
+// apacheMaxWord keeps every line well under httpd's limit for one
+// configuration line (MAX_STRING_LEN, 8 KiB, with the directive name and
+// the other arguments on the same line).
+const apacheMaxWord = 4096
+
+func apachePrintable(s string) error {
+	if strings.Contains(s, "${") {
+		return fmt.Errorf("escape: %q contains \"${\", which Apache replaces with a variable on every line and cannot escape", s)
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c == 0x7f:
+			return fmt.Errorf("escape: %q contains control character %q, which an Apache argument cannot carry", s, c)
+		case c >= 0x80:
+			return fmt.Errorf("escape: %q contains a byte outside printable ASCII, which matrixgen does not write into Apache configuration", s)
+		}
+	}
+	return nil
+}
+
+// isApacheBare reports whether s reads back as itself without quotes: no
+// space, quote, backslash (a trailing one would continue the line), '#',
+// '<' or '>' (section syntax), '$', '%' or other punctuation a reader
+// might take for syntax.
+func isApacheBare(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+			continue
+		}
+		if !strings.ContainsRune("_-./:,+=@[]*", rune(c)) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// ApacheComment returns s for use after "# " on one line. httpd skips a
+// line that starts with '#' before it replaces variables, so '$' is
+// harmless there; but a line ending in a backslash continues onto the next
+// one, comments included, and would swallow the directive below it.
+func ApacheComment(s string) (string, error) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return "", fmt.Errorf("escape: %q contains control character %q, which would end an Apache comment", s, c)
+		}
+	}
+	if strings.HasSuffix(strings.TrimRight(s, " \t"), `\`) {
+		return "", fmt.Errorf("escape: %q ends in a backslash, which would join the next line to an Apache comment", s)
+	}
+	return s, nil
+}
+
+// ApacheHostname returns a hostname for ServerName. httpd reads
+// "scheme://name:port" there, so only a plain lowercase DNS name passes.
+func ApacheHostname(host string) (string, error) {
+	if !isApacheDNSName(host) {
+		return "", fmt.Errorf("escape: %q is not a lowercase DNS hostname", host)
+	}
+	return host, nil
+}
+
+func isApacheDNSName(host string) bool {
+	if host == "" || len(host) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ApachePathPrefix returns a URL path prefix for ProxyPass and <Location>.
+// It must start with '/': a first word of "!" tells ProxyPass not to
+// proxy, "~" turns <Location> into a regular expression, and '*', '?' and
+// '[' make a <Location> path a wildcard. Letters, digits and / . _ - cover
+// every prefix matrixgen routes.
+func ApachePathPrefix(prefix string) (string, error) {
+	if !strings.HasPrefix(prefix, "/") {
+		return "", fmt.Errorf("escape: path prefix %q does not start with '/'", prefix)
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := prefix[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("/._-", c) >= 0) {
+			return "", fmt.Errorf("escape: path prefix %q contains %q; prefixes are limited to letters, digits and / . _ -", prefix, c)
+		}
+	}
+	return Apache(prefix)
+}
+
+// ApachePrefixRegexp returns, as one argument, the regular expression of
+// a <LocationMatch> that matches the request paths "ProxyPass PREFIX" takes
+// (PREFIX, and what continues it after a '/'), less those under each
+// longer prefix in except, which an earlier ProxyPass takes. Every prefix
+// must pass ApachePathPrefix, and each of except must lie under prefix.
+func ApachePrefixRegexp(prefix string, except []string) (string, error) {
+	for _, p := range append([]string{prefix}, except...) {
+		if _, err := ApachePathPrefix(p); err != nil {
+			return "", err
+		}
+	}
+	base := strings.TrimSuffix(prefix, "/")
+	var alts []string
+	for _, x := range except {
+		rest, ok := strings.CutPrefix(x, base+"/")
+		if !ok || x == prefix {
+			return "", fmt.Errorf("escape: %q does not lie under %q", x, prefix)
+		}
+		alt := apacheLiteralRegexp("/" + rest)
+		if !strings.HasSuffix(x, "/") {
+			alt += "(?:/|$)"
+		}
+		alts = append(alts, alt)
+	}
+	re := "^" + apacheLiteralRegexp(base)
+	if len(alts) > 0 {
+		re += "(?!" + strings.Join(alts, "|") + ")"
+	}
+	if strings.HasSuffix(prefix, "/") {
+		re += "/"
+	} else {
+		re += "(?:/|$)"
+	}
+	return Apache(re)
+}
+
+// apacheLiteralRegexp matches s literally. Of the bytes a prefix may hold,
+// only '.' means something in a regular expression; "[.]" keeps the
+// configuration free of backslashes.
+func apacheLiteralRegexp(s string) string { return strings.ReplaceAll(s, ".", "[.]") }
+
+// ApacheBackendURL returns "http://host:port/path" for ProxyPass: an IPv4
+// address, a bracketed IPv6 address or a DNS name, a port, and a path that
+// ApachePathPrefix accepts. A user name, query or fragment would change
+// where or what httpd forwards.
+func ApacheBackendURL(hostport, path string) (string, error) {
+	hp, err := apacheHostPort(hostport)
+	if err != nil {
+		return "", err
+	}
+	if _, err := ApachePathPrefix(path); err != nil {
+		return "", err
+	}
+	return Apache("http://" + hp + path)
+}
+
+func apacheHostPort(hostport string) (string, error) {
+	i := strings.LastIndexByte(hostport, ':')
+	if i < 0 {
+		return "", fmt.Errorf("escape: %q is not host:port: no port", hostport)
+	}
+	host, port := hostport[:i], hostport[i+1:]
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+		return "", fmt.Errorf("escape: %q is not host:port: port %q is not a number from 1 to 65535", hostport, port)
+	}
+	bracketed := strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]")
+	if bracketed {
+		host = host[1 : len(host)-1]
+	}
+	if addr, err := netip.ParseAddr(host); err == nil {
+		switch {
+		case addr.Zone() != "":
+			return "", fmt.Errorf("escape: %q has an IPv6 zone, which matrixgen does not write for Apache", hostport)
+		case addr.Is6() && !bracketed, addr.Is4() && bracketed:
+			return "", fmt.Errorf("escape: %q: only an IPv6 address goes in brackets, and it needs them", hostport)
+		case addr.Is6():
+			return "[" + addr.String() + "]:" + port, nil
+		}
+		return addr.String() + ":" + port, nil
+	}
+	if bracketed || !isApacheDNSName(host) {
+		return "", fmt.Errorf("escape: %q: %q is neither an IP address nor a lowercase DNS hostname", hostport, host)
+	}
+	return host + ":" + port, nil
+}
+
+// ApacheFilePath returns an absolute file path as one argument. httpd
+// takes a relative path from its ServerRoot, which is not what the config
+// meant.
+func ApacheFilePath(path string) (string, error) {
+	if !strings.HasPrefix(path, "/") {
+		return "", fmt.Errorf("escape: %q is not an absolute path", path)
+	}
+	return Apache(path)
+}
+
+// ApacheVirtualHostAddress returns the address of <VirtualHost>: "*" for
+// every address when ip is empty, else the address, with IPv6 bracketed.
+func ApacheVirtualHostAddress(ip string, port int) (string, error) {
+	if port < 1 || port > 65535 {
+		return "", fmt.Errorf("escape: port %d is not a number from 1 to 65535", port)
+	}
+	if ip == "" {
+		return "*:" + strconv.Itoa(port), nil
+	}
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || addr.Zone() != "" {
+		return "", fmt.Errorf("escape: %q is not an IP address without zone", ip)
+	}
+	if addr.Is6() {
+		return "[" + addr.String() + "]:" + strconv.Itoa(port), nil
+	}
+	return addr.String() + ":" + strconv.Itoa(port), nil
+}
+
+// ApacheIPRange returns a network for "Require ip". The schema checks the
+// shape only; the network is parsed and written in its masked form, so
+// that what httpd allows is exactly what the config names.
+func ApacheIPRange(cidr string) (string, error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return "", fmt.Errorf("escape: %q is not a network in CIDR notation: %v", cidr, err)
+	}
+	return p.Masked().String(), nil
+}
+
+// ApacheHeaderName returns an HTTP header name for Header and
+// RequestHeader: an RFC 9110 token.
+func ApacheHeaderName(name string) (string, error) {
+	if name == "" {
+		return "", fmt.Errorf("escape: empty header name")
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#%&'*+-.^_`|~", c) >= 0) {
+			return "", fmt.Errorf("escape: header name %q contains %q, which is not allowed in an HTTP field name", name, c)
+		}
+	}
+	return Apache(name)
+}
+
+// ApacheHeaderValue returns value as the value argument of
+// "Header set NAME VALUE" or "RequestHeader set NAME VALUE".
+//
+// mod_headers reads that argument as a format: "%%" is a percent sign and
+// any other '%' starts a tag (%{NAME}e, %t, …); a backslash starts an
+// escape (\n becomes a newline, \\ a backslash); and a value that begins
+// with "expr=" is an expression. So '%' and '\' are doubled before the
+// word is quoted, and a leading "expr=" is refused, having no escape.
+func ApacheHeaderValue(value string) (string, error) {
+	if strings.HasPrefix(strings.ToLower(value), "expr=") {
+		return "", fmt.Errorf("escape: header value %q starts with \"expr=\", which mod_headers reads as an expression", value)
+	}
+	if err := apachePrintable(value); err != nil {
+		return "", err
+	}
+	r := strings.NewReplacer(`%`, `%%`, `\`, `\\`)
+	return Apache(r.Replace(value))
+}
