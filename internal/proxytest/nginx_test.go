@@ -65,10 +65,12 @@ synapse: {max_upload_size_mb: 2}
 	},
 	{
 		name: "terminated",
+		// The test client is not the terminator here, so what it claims in
+		// X-Forwarded-For must be ignored.
 		config: `domain: example.org
 reverse_proxy:
   type: nginx
-  tls: {mode: terminated}
+  tls: {mode: terminated, trusted_proxies: ["192.0.2.0/24"]}
   admin_api: {enabled: true, allow: ["10.0.0.0/8"]}
 synapse: {max_upload_size_mb: 2}
 `,
