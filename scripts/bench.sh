@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-21}
 work=.bench
+echo
+echo 'install.sh with logging stand-ins for host commands (go test -bench Apply ./internal/pipeline):'
+go test -run '^$' -bench 'Apply' -benchtime 20x ./internal/pipeline | grep -E '^Benchmark'
 rm -rf "$work"
 mkdir -p "$work"
 go build -o "$work/matrixgen" ./cmd/matrixgen
@@ -44,4 +47,7 @@ done
 echo
 echo 'In-process, per stage (go test -bench Stage -benchmem ./internal/pipeline):'
 go test -run '^$' -bench 'Stage' -benchmem ./internal/pipeline | grep -E '^Benchmark'
+echo
+echo 'install.sh with logging stand-ins for host commands (go test -bench Apply ./internal/pipeline):'
+go test -run '^$' -bench 'Apply' -benchtime 20x ./internal/pipeline | grep -E '^Benchmark'
 rm -rf "$work"

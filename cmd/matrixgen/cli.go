@@ -40,6 +40,7 @@ var commands = map[string]command{
 	"routes":      routesCommand,
 	"explain":     explainCommand,
 	"import-mdad": importMDADCommand,
+	"diff":        diffCommand,
 }
 
 // env is what a command may touch: its output streams and the working

@@ -13,23 +13,36 @@ import (
 // routeJSON is one route as `routes --format json` prints it; other tools
 // read this, so fields are only ever added.
 type routeJSON struct {
+	Name       string      `json:"name"`
 	Host       string      `json:"host"`
 	Match      matchJSON   `json:"match"`
 	Entrypoint string      `json:"entrypoint"`
 	Port       int         `json:"port"`
 	TLS        bool        `json:"tls"`
 	Priority   int         `json:"priority"`
-	Backend    backendJSON `json:"backend"`
+	Backend    backendJSON `json:"backend"` // the only backend, or a pool's first
+	// Backends lists every server of the route: one, or a pool's.
+	Backends []backendJSON `json:"backends"`
+	// Balance says how a pool chooses among Backends; absent for one.
+	Balance *balanceJSON `json:"balance,omitempty"`
 }
 
 type matchJSON struct {
-	Type  string `json:"type"` // "prefix"
+	Type  string `json:"type"` // "prefix", or "regex" on the request path
 	Value string `json:"value"`
 }
 
 type backendJSON struct {
 	Service string `json:"service"`
 	Address string `json:"address"` // host:port the proxy connects to
+}
+
+type balanceJSON struct {
+	Pool   string `json:"pool"`
+	Policy string `json:"policy"` // "least-conn", "user" or "room" (plan.Balance*)
+	// Strict: one key must reach one backend; a proxy that cannot hash on
+	// it sends every request to the first backend.
+	Strict bool `json:"strict"`
 }
 
 var routesCommand = command{
@@ -59,9 +72,20 @@ var routesCommand = command{
 				return exitOK
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PRIORITY\tENTRYPOINT\tPORT\tHOST\tPATH PREFIX\tBACKEND")
+			fmt.Fprintln(tw, "PRIORITY\tENTRYPOINT\tPORT\tHOST\tPATH\tBACKEND")
 			for _, r := range routes {
-				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s (%s)\n", r.Priority, r.Entrypoint, r.Port, r.Host, r.Match.Value, r.Backend.Service, r.Backend.Address)
+				match := r.Match.Value
+				if r.Match.Type == "regex" {
+					match = "~ " + match
+				}
+				backend := fmt.Sprintf("%s (%s)", r.Backend.Service, r.Backend.Address)
+				if r.Balance != nil {
+					backend = fmt.Sprintf("%s: %d servers, %s", r.Balance.Pool, len(r.Backends), r.Balance.Policy)
+					if r.Balance.Strict {
+						backend += " (strict)"
+					}
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", r.Priority, r.Entrypoint, r.Port, r.Host, match, backend)
 			}
 			_ = tw.Flush()
 			return exitOK
@@ -78,11 +102,22 @@ func routeList(p *plan.Plan) []routeJSON {
 	out := []routeJSON{}
 	for _, r := range p.Routes {
 		ep := entrypoints[r.Entrypoint]
-		out = append(out, routeJSON{
-			Host: r.Host, Match: matchJSON{Type: "prefix", Value: r.PathPrefix},
+		match := matchJSON{Type: "prefix", Value: r.PathPrefix}
+		if r.PathRegex != "" {
+			match = matchJSON{Type: "regex", Value: r.PathRegex}
+		}
+		rj := routeJSON{
+			Name: r.Name, Host: r.Host, Match: match,
 			Entrypoint: r.Entrypoint, Port: ep.HostPort, TLS: ep.TLS, Priority: r.Priority,
 			Backend: backendJSON{Service: r.Service, Address: r.Upstream},
-		})
+		}
+		for _, be := range r.Servers() {
+			rj.Backends = append(rj.Backends, backendJSON{Service: be.Service, Address: be.Upstream})
+		}
+		if len(r.Backends) > 0 {
+			rj.Balance = &balanceJSON{Pool: r.Pool, Policy: r.Balance.By, Strict: r.Balance.Strict}
+		}
+		out = append(out, rj)
 	}
 	return out
 }

@@ -3,14 +3,21 @@
 #
 # Applies this bundle to the host: user and group, directories, secrets
 # (made from the kernel's random generator when missing, never replaced),
-# files, Docker networks and systemd units; then starts the units in
-# dependency order and waits until each answers its health check.
+# files, Docker networks and systemd units. It compares the bundle with the
+# one applied last (kept in DATA_DIR/matrixgen/current) and touches only
+# what differs: changed files, images whose tag changed, units whose inputs
+# changed (restarted in dependency order, each waited for until healthy),
+# units the config no longer has (stopped and removed; their data stays).
+# The bundle it replaces is kept in DATA_DIR/matrixgen/previous, which
+# rollback.sh applies again.
 #
-# Usage: install.sh [--dry-run] [--no-start] [--root DIR] [--force]
-#   --dry-run   print what would be done, change nothing
-#   --no-start  install everything, start nothing (e.g. to import data first)
-#   --root DIR  apply under DIR instead of / (for tests and image builds)
-#   --force     apply even though the host belongs to another domain
+# Usage: install.sh [--dry-run] [--no-start] [--only UNIT] [--root DIR] [--force] [--timeout SECONDS]
+#   --dry-run    print what would change, change nothing
+#   --no-start   install everything, start or restart nothing (e.g. to import data first)
+#   --only UNIT  start or restart only UNIT; the others' restarts are kept for the next run
+#   --root DIR   apply under DIR instead of / (for tests and image builds)
+#   --force      apply even though the host belongs to another domain
+#   --timeout S  wait at most S seconds for each health check instead of each service's own
 set -eu
 # Files this script creates are never writable by others, whatever the
 # caller's umask: the units trust host.env for the uid containers run as.
@@ -24,20 +31,30 @@ FIXED_UID=''
 FIXED_GID=''
 SECRETS_DIR=/matrix/secrets
 HOST_ENV=/matrix/matrixgen/host.env
+UNIT_DIR=/etc/systemd/system
 
 ROOT=
 DRY_RUN=0
 NO_START=0
 FORCE=0
+ONLY=
+TIMEOUT=
 
 usage() {
 	cat <<'USAGE'
-Usage: install.sh [--dry-run] [--no-start] [--root DIR] [--force]
-  --dry-run   print what would be done, change nothing
-  --no-start  install everything, start nothing (e.g. to import data first)
-  --root DIR  apply under DIR instead of / (for tests and image builds)
-  --force     apply even though the host belongs to another domain
+Usage: install.sh [--dry-run] [--no-start] [--only UNIT] [--root DIR] [--force] [--timeout SECONDS]
+  --dry-run    print what would change, change nothing
+  --no-start   install everything, start or restart nothing (e.g. to import data first)
+  --only UNIT  start or restart only UNIT; the others' restarts are kept for the next run
+  --root DIR   apply under DIR instead of / (for tests and image builds)
+  --force      apply even though the host belongs to another domain
+  --timeout S  wait at most S seconds for each health check instead of each service's own
 USAGE
+}
+
+# value OPTION ARGC: an option's argument must be there.
+value() {
+	[ "$2" -ge 2 ] || { printf 'install.sh: %s needs a value\n' "$1" >&2; usage >&2; exit 2; }
 }
 
 while [ $# -gt 0 ]; do
@@ -45,19 +62,27 @@ while [ $# -gt 0 ]; do
 	--dry-run) DRY_RUN=1 ;;
 	--no-start) NO_START=1 ;;
 	--force) FORCE=1 ;;
-	--root)
-		[ $# -ge 2 ] || { usage >&2; exit 2; }
-		ROOT=$2
-		shift
-		;;
+	--root) value "$1" $#; ROOT=$2; shift ;;
 	--root=*) ROOT=${1#--root=} ;;
+	--only) value "$1" $#; ONLY=${2%.service}; shift ;;
+	--only=*) ONLY=${1#--only=}; ONLY=${ONLY%.service} ;;
+	--timeout) value "$1" $#; TIMEOUT=$2; shift ;;
+	--timeout=*) TIMEOUT=${1#--timeout=} ;;
 	-h | --help) usage; exit 0 ;;
 	*) printf 'install.sh: unknown option %s\n' "$1" >&2; usage >&2; exit 2 ;;
 	esac
 	shift
 done
+case $TIMEOUT in
+*[!0-9]*) printf 'install.sh: --timeout wants whole seconds, not %s\n' "$TIMEOUT" >&2; exit 2 ;;
+esac
 
 BUNDLE=$(cd "$(dirname "$0")" && pwd)
+# What the host keeps between runs: the bundle applied last, the one before
+# it, and restarts that --only or --no-start left for the next run.
+STATE=$ROOT$DATA_DIR/matrixgen
+CURRENT=$STATE/current
+PENDING=$STATE/pending-restarts
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
@@ -239,7 +264,7 @@ fill_secrets() { # file secret...
 }
 
 install_file() { # mode owner path secrets
-	src=$BUNDLE${3}
+	src=$BUNDLE$3
 	dst=$ROOT$3
 	if [ "$DRY_RUN" = 1 ]; then
 		say "would install $3"
@@ -256,31 +281,126 @@ install_file() { # mode owner path secrets
 	mv "$dst.new" "$dst"
 }
 
+NL='
+'
+CHANGES=
+
+# planned STEP: whether the plan holds the step, word for word.
+planned() {
+	case "$NL$CHANGES$NL" in
+	*"$NL$1$NL"*) return 0 ;;
+	esac
+	return 1
+}
+
+# own_restarts lists the units restarted for their own changes, not only
+# with a unit they require.
+own_restarts() {
+	printf '%s\n' "$CHANGES" | awk '$1 == "restart" && NF == 2 { printf " %s", $2 }'
+}
+
+# steps ACTION prints the subjects of the planned steps of one kind.
+steps() {
+	printf '%s\n' "$CHANGES" | awk -v action="$1" '$1 == action { print $2 }'
+}
+
+# table is a file to read, or nothing when there is none.
+table() {
+	if [ -f "$1" ]; then echo "$1"; else echo /dev/null; fi
+}
+
+# plan_changes prints the steps from the bundle applied last to this one,
+# one a line. internal/apply makes the same decision for matrixgen diff:
+# change both together. Files compare by the bundle's bytes (before secrets
+# are filled in); a file missing on the host is installed again.
+plan_changes() {
+	old=$CURRENT
+	[ -f "$old/MANIFEST" ] || old=/nonexistent
+	om=$(table "$old/MANIFEST") of=$(table "$old/FILES") ou=$(table "$old/UNITS") pending=$(table "$PENDING")
+	OM=$om OF=$of OU=$ou NM=$BUNDLE/MANIFEST NF=$BUNDLE/FILES NU=$BUNDLE/UNITS PENDING=$pending \
+		HOST_ROOT=$ROOT UNIT_DIR=$UNIT_DIR/ awk '
+	function mark(list, i, n, u) {
+		n = split(list, u, ",")
+		for (i = 1; i <= n; i++) changed[u[i]] = 1
+	}
+	function missing(path, line, r) {
+		r = (getline line <path)
+		close(path)
+		return r < 0
+	}
+	function is_unit(path) { return index(path, ENVIRON["UNIT_DIR"]) == 1 }
+	FILENAME == ENVIRON["OM"] { osum[$3] = $1 " " $2; ounits[$3] = $4; next }
+	FILENAME == ENVIRON["OF"] { was[$3] = 1; ofile[++nof] = $3; next }
+	FILENAME == ENVIRON["OU"] { oimage[$1] = $2; ounit[++nou] = $1; next }
+	FILENAME == ENVIRON["NM"] { nsum[$3] = $1 " " $2; nunits[$3] = $4; next }
+	FILENAME == ENVIRON["NF"] { now[$3] = 1; nfile[++nnf] = $3; next }
+	FILENAME == ENVIRON["NU"] { unit[++nnu] = $1; image[$1] = $2; requires[$1] = $3; next }
+	FILENAME == ENVIRON["PENDING"] { changed[$1] = 1; next }
+	END {
+		for (i = 1; i <= nnf; i++) {
+			p = nfile[i]
+			rel = substr(p, 2)
+			if ((p in was) && (rel in osum) && osum[rel] == nsum[rel] && !missing(ENVIRON["HOST_ROOT"] p)) continue
+			print "install " p
+			mark(nunits[rel])
+			if (is_unit(p)) reload = 1
+		}
+		for (i = 1; i <= nof; i++) {
+			p = ofile[i]
+			if (p in now) continue
+			print "remove " p
+			mark(ounits[substr(p, 2)])
+			if (is_unit(p)) reload = 1
+		}
+		if (reload) print "daemon-reload"
+		for (i = 1; i <= nnu; i++) {
+			u = unit[i]
+			if (((u in oimage) && oimage[u] == image[u]) || (image[u] in pulled)) continue
+			pulled[image[u]] = 1
+			print "pull " image[u]
+		}
+		for (i = nou; i >= 1; i--)
+			if (!(ounit[i] in image)) print "stop " ounit[i]
+		for (i = 1; i <= nnu; i++) {
+			u = unit[i]
+			if (!(u in oimage)) {
+				print "start " u
+				continue
+			}
+			# Units are PartOf= the units they require: systemd restarts
+			# them with those, so a restart of their own would be a second.
+			with = ""
+			n = split(requires[u], r, ",")
+			for (k = 1; k <= n && with == ""; k++)
+				if (r[k] in restarted) with = r[k]
+			if (with != "") print "restart " u " with " with
+			else if (u in changed) print "restart " u
+			else continue
+			restarted[u] = 1
+		}
+	}' "$om" "$of" "$ou" "$BUNDLE/MANIFEST" "$BUNDLE/FILES" "$BUNDLE/UNITS" "$pending"
+}
+
+show_changes() {
+	if [ -z "$CHANGES" ]; then
+		say "no changes"
+		return
+	fi
+	say "changes:"
+	printf '%s\n' "$CHANGES" | sed 's/^/  /'
+}
+
 install_files() {
 	while read -r mode owner path secrets; do
-		install_file "$mode" "$owner" "$path" "$secrets"
-	done <<'FILES'
-0644 root /etc/systemd/system/matrix-client-element.service -
-0644 root /etc/systemd/system/matrix-exim-relay.service -
-0644 root /etc/systemd/system/matrix-postgres.service -
-0644 root /etc/systemd/system/matrix-static-files.service -
-0644 root /etc/systemd/system/matrix-synapse.service -
-0644 root /etc/systemd/system/matrix-traefik.service -
-0644 matrix /matrix/client-element/config.json -
-0644 root /matrix/matrixgen/env/matrix-client-element.env -
-0644 root /matrix/matrixgen/env/matrix-exim-relay.env -
-0644 root /matrix/matrixgen/env/matrix-postgres.env -
-0644 root /matrix/matrixgen/env/matrix-static-files.env -
-0644 matrix /matrix/static-files/public/.well-known/matrix/client -
-0644 matrix /matrix/static-files/public/.well-known/matrix/server -
-0644 matrix /matrix/synapse/config/example.org.log.config -
-0600 matrix /matrix/synapse/config/homeserver.yaml synapse-db-password
-0644 root /matrix/traefik/config/dynamic/matrixgen.yml -
-0644 matrix /matrix/traefik/config/traefik.yml -
-FILES
+		planned "install $path" && install_file "$mode" "$owner" "$path" "$secrets"
+	done <"$BUNDLE/FILES"
+	for path in $(steps remove); do
+		run rm -f "$ROOT$path"
+	done
 	if [ "$DRY_RUN" = 0 ]; then
-		printf 'MATRIX_UID=%s\nMATRIX_GID=%s\n' "$MATRIX_UID" "$MATRIX_GID" >"$ROOT$HOST_ENV"
-		printf '%s\n' "$DOMAIN" >"$ROOT$DATA_DIR/matrixgen/domain"
+		printf 'MATRIX_UID=%s\nMATRIX_GID=%s\n' "$MATRIX_UID" "$MATRIX_GID" >"$ROOT$HOST_ENV.new"
+		mv "$ROOT$HOST_ENV.new" "$ROOT$HOST_ENV"
+		printf '%s\n' "$DOMAIN" >"$STATE/domain"
 		mkdir -p "$ROOT/etc/matrixgen"
 		printf '%s\n' "$DOMAIN" >"$ROOT/etc/matrixgen/domain"
 	fi
@@ -292,15 +412,45 @@ ensure_networks() {
 	done
 }
 
+# Images are pulled before anything stops, so that the time a service is
+# down does not include a download.
 pull_images() {
-	for image in docker.io/devture/exim-relay:4.98-r0-4 docker.io/joseluisq/static-web-server:2.38.1 docker.io/library/postgres:17-alpine docker.io/library/traefik:v3.6.12 docker.io/vectorim/element-web:v1.12.4 ghcr.io/element-hq/synapse:v1.157.1 ; do
+	for image in $(steps pull); do
 		run docker pull --quiet "$image"
 	done
 }
 
+# stop_removed stops the units the config no longer has; their unit files
+# go with the other removed files, their data stays.
+stop_removed() {
+	for unit in $(steps stop); do
+		run systemctl stop "$unit.service"
+		run systemctl disable "$unit.service"
+	done
+}
+
+units() { awk '{ print $1 }' "$BUNDLE/UNITS"; }
+
+# units_not STATE-QUERY STATE prints this bundle's units for which
+# systemctl is-active or is-enabled does not answer STATE; it prints one
+# answer a unit, in order.
+units_not() {
+	# shellcheck disable=SC2046 # unit names are single words
+	{ systemctl "$1" $(units | sed 's/$/.service/') 2>/dev/null || true; } |
+		UNITS=$(units) awk -v want="$2" 'BEGIN { n = split(ENVIRON["UNITS"], u, "\n") }
+		$1 == want { ok[u[NR]] = 1 }
+		END { for (i = 1; i <= n; i++) if (!(u[i] in ok)) print u[i] }'
+}
+
+enable_units() {
+	disabled=$(units_not is-enabled enabled | sed 's/$/.service/')
+	# shellcheck disable=SC2086 # unit names are single words
+	[ -z "$disabled" ] || run systemctl enable $disabled
+}
+
 wait_healthy() { # unit timeout command...
 	unit=$1
-	timeout=$2
+	timeout=${TIMEOUT:-$2}
 	shift 2
 	[ "$DRY_RUN" = 1 ] && return
 	waited=0
@@ -314,12 +464,29 @@ wait_healthy() { # unit timeout command...
 	say "$unit is healthy"
 }
 
+# wait_ready waits for a started unit's health checks.
+wait_ready() {
+	case $1 in
+	matrix-postgres)
+		wait_healthy matrix-postgres 120 docker exec matrix-postgres pg_isready -U matrix
+		;;
+	matrix-synapse)
+		wait_healthy matrix-synapse 300 docker exec matrix-synapse curl -fsS -o /dev/null http://localhost:8008/health
+		;;
+	matrix-traefik)
+		wait_healthy matrix-traefik 60 docker exec matrix-traefik traefik healthcheck --configFile=/config/traefik.yml
+		;;
+	*) ;;
+	esac
+}
+
 # ensure_database creates a role and database if missing and sets the
 # role's password from its secret, passed through the environment so it
 # shows on no command line.
 ensure_database() { # server database role secret c-locale superuser
 	locale=
-	[ "$5" = yes ] && locale="ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+	# Doubled quotes: the statement is itself inside a string literal.
+	[ "$5" = yes ] && locale="ENCODING ''UTF8'' LC_COLLATE ''C'' LC_CTYPE ''C'' TEMPLATE template0"
 	if [ "$DRY_RUN" = 1 ]; then
 		say "would create database $2 owned by $3 on $1"
 		return
@@ -333,59 +500,133 @@ SELECT 'CREATE DATABASE $2 OWNER $3 $locale' WHERE NOT EXISTS (SELECT FROM pg_da
 SQL
 }
 
-
-start_matrix_postgres() {
-	run systemctl start matrix-postgres.service
-	wait_healthy matrix-postgres 120 docker exec matrix-postgres pg_isready -U matrix
-	ensure_database matrix-postgres synapse synapse synapse-db-password yes matrix
+# ensure_databases makes the databases a unit uses before it starts.
+ensure_databases() {
+	case $1 in
+	matrix-synapse)
+		ensure_database matrix-postgres synapse synapse synapse-db-password yes matrix
+		;;
+	*) ;;
+	esac
 }
 
-start_matrix_synapse() {
-	run systemctl start matrix-synapse.service
-	wait_healthy matrix-synapse 300 docker exec matrix-synapse curl -fsS -o /dev/null http://localhost:8008/health
+# unit_action says what the plan does with a unit: start, restart, follow
+# (restarted by systemd with a unit it requires) or nothing.
+unit_action() {
+	if planned "start $1"; then
+		echo start
+	elif planned "restart $1"; then
+		echo restart
+	else
+		case "$NL$CHANGES$NL" in
+		*"${NL}restart $1 with "*) echo follow ;;
+		esac
+	fi
 }
 
-start_matrix_traefik() {
-	run systemctl start matrix-traefik.service
-	wait_healthy matrix-traefik 60 docker exec matrix-traefik traefik healthcheck --configFile=/config/traefik.yml
+# apply_unit starts or restarts one unit as planned, or starts it when it is
+# not running, then waits until it is healthy.
+apply_unit() { # unit action running
+	case $2 in
+	start | restart)
+		ensure_databases "$1"
+		run systemctl "$2" "$1.service"
+		;;
+	follow)
+		if [ -n "$ONLY" ]; then
+			run systemctl restart "$1.service"
+		elif [ "$3" = no ]; then
+			run systemctl start "$1.service"
+		fi
+		;;
+	*)
+		[ "$3" = no ] || return 0
+		ensure_databases "$1"
+		run systemctl start "$1.service"
+		;;
+	esac
+	wait_ready "$1"
 }
 
-start_matrix_static_files() {
-	run systemctl start matrix-static-files.service
+apply_units() {
+	stopped=$NL$(units_not is-active active)$NL
+	skipped=
+	for unit in $(units); do
+		action=$(unit_action "$unit")
+		running=yes
+		case $stopped in *"$NL$unit$NL"*) running=no ;; esac
+		if [ -n "$ONLY" ] && [ "$unit" != "$ONLY" ]; then
+			[ "$action" = restart ] && skipped="$skipped $unit"
+			continue
+		fi
+		apply_unit "$unit" "$action" "$running"
+	done
+	remember_restarts "$skipped"
 }
 
-start_matrix_client_element() {
-	run systemctl start matrix-client-element.service
+# remember_restarts keeps the restarts --only or --no-start left out, so
+# that the next run makes them although the files no longer differ.
+remember_restarts() { # units, separated by spaces
+	[ "$DRY_RUN" = 0 ] || return 0
+	if [ -n "${1# }" ]; then
+		# shellcheck disable=SC2086 # one unit name a word
+		printf '%s\n' $1 >"$PENDING.new"
+		mv "$PENDING.new" "$PENDING"
+		say "not restarted, kept for the next run:$1"
+	else
+		rm -f "$PENDING"
+	fi
 }
 
-start_matrix_exim_relay() {
-	run systemctl start matrix-exim-relay.service
+# keep_bundle records this bundle as the one applied, for the next run to
+# compare with, and keeps the one it replaces for rollback.sh.
+keep_bundle() {
+	[ "$DRY_RUN" = 0 ] || return 0
+	if [ -f "$CURRENT/MANIFEST" ] && cmp -s "$CURRENT/MANIFEST" "$BUNDLE/MANIFEST"; then
+		return
+	fi
+	rm -rf "$STATE/current.new"
+	cp -R "$BUNDLE" "$STATE/current.new"
+	chmod 0700 "$STATE/current.new"
+	if [ -d "$CURRENT" ]; then
+		rm -rf "$STATE/previous"
+		mv "$CURRENT" "$STATE/previous"
+	fi
+	mv "$STATE/current.new" "$CURRENT"
 }
 
-start_units() {
-	start_matrix_postgres
-	start_matrix_synapse
-	start_matrix_traefik
-	start_matrix_static_files
-	start_matrix_client_element
-	start_matrix_exim_relay
+check_only() {
+	[ -n "$ONLY" ] || return 0
+	case "$NL$(units)$NL" in
+	*"$NL$ONLY$NL"*) ;;
+	*) die "--only $ONLY: no such unit in this bundle (units: $(units | tr '\n' ' '))" ;;
+	esac
 }
 
 main() {
+	check_only
 	preflight
 	ensure_user
 	ensure_dirs
 	ensure_secrets
+	CHANGES=$(plan_changes)
+	show_changes
+	ensure_networks
+	pull_images
+	stop_removed
 	install_files
-	run systemctl daemon-reload
-	run systemctl enable matrix-postgres.service matrix-synapse.service matrix-traefik.service matrix-static-files.service matrix-client-element.service matrix-exim-relay.service 
+	if planned daemon-reload; then
+		run systemctl daemon-reload
+	fi
+	enable_units
 	if [ "$NO_START" = 1 ]; then
+		remember_restarts "$(own_restarts)"
+		keep_bundle
 		say "installed; not starting (--no-start)"
 		return
 	fi
-	ensure_networks
-	pull_images
-	start_units
+	apply_units
+	keep_bundle
 	say "done"
 }
 

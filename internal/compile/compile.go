@@ -26,12 +26,16 @@ type component struct {
 // added (the reverse proxy reads nothing: routes are rendered later).
 var components = []component{
 	{"postgres", func(c *config.Config) bool { return c.Postgres.Mode == "bundled" }, addPostgres},
+	{"valkey", hasWorkers, addValkey},
 	{"synapse", always, addSynapse},
 	{"traefik", func(c *config.Config) bool { return c.ReverseProxy.Type == "traefik" }, addTraefik},
 	{"static-files", func(c *config.Config) bool { return c.WellKnown.Server || c.WellKnown.Client }, addStaticFiles},
 	{"element", func(c *config.Config) bool { return c.Element.Enabled }, addElement},
 	{"exim-relay", func(c *config.Config) bool { return c.Mailer.Enabled }, addMailer},
 	{"coturn", func(c *config.Config) bool { return c.Coturn.Enabled }, addCoturn},
+	// Last: workers read every file and secret the main process does,
+	// including those of the components above.
+	{"synapse-workers", hasWorkers, addSynapseWorkers},
 }
 
 func always(*config.Config) bool { return true }
@@ -202,7 +206,11 @@ func checkPlan(p *plan.Plan) diag.List {
 		ports[e.Name] = e.HostPort
 	}
 	for _, r := range p.Routes {
-		claim("route", fmt.Sprintf("%d %s%s", ports[r.Entrypoint], r.Host, r.PathPrefix), r.Name)
+		match := r.PathPrefix
+		if r.PathRegex != "" {
+			match = " ~" + r.PathRegex
+		}
+		claim("route", fmt.Sprintf("%d %s%s", ports[r.Entrypoint], r.Host, match), r.Name)
 	}
 	return out
 }

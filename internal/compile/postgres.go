@@ -78,12 +78,13 @@ func addPostgres(b *builder) {
 func postgresSettings(b *builder) []string {
 	pg := b.cfg.Postgres.Bundled
 	mem := pg.MemoryMB
+	conns := postgresMaxConnections(b)
 	settings := map[string]string{
-		"max_connections":      strconv.Itoa(pg.MaxConnections),
+		"max_connections":      strconv.Itoa(conns),
 		"shared_buffers":       fmt.Sprintf("%dMB", mem/4),
 		"effective_cache_size": fmt.Sprintf("%dMB", mem*3/4),
 		"maintenance_work_mem": fmt.Sprintf("%dMB", max(mem/16, 16)),
-		"work_mem":             fmt.Sprintf("%dkB", max(mem*1024/(4*pg.MaxConnections), 1024)),
+		"work_mem":             fmt.Sprintf("%dkB", max(mem*1024/(4*conns), 1024)),
 		"wal_buffers":          "16MB",
 		"listen_addresses":     "*",
 	}
@@ -100,4 +101,16 @@ func postgresSettings(b *builder) []string {
 		args = append(args, "-c", k+"="+settings[k])
 	}
 	return args
+}
+
+// postgresConnectionHeadroom is left for everything but Synapse's pools:
+// other services' databases, maintenance sessions, a migration running
+// beside the server.
+const postgresConnectionHeadroom = 50
+
+// postgresMaxConnections is the configured limit, raised when Synapse's
+// processes could open more: every worker has a pool of its own, and a
+// server that runs out of connections fails requests at random.
+func postgresMaxConnections(b *builder) int {
+	return max(b.cfg.Postgres.Bundled.MaxConnections, synapseProcesses(b.cfg)*synapseCPMax+postgresConnectionHeadroom)
 }

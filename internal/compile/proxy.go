@@ -57,22 +57,30 @@ func (b *builder) resolveUpstreams() {
 		services[b.plan.Services[i].Unit] = &b.plan.Services[i]
 	}
 	published := map[string]bool{}
-	for i := range b.plan.Routes {
-		r := &b.plan.Routes[i]
-		s := services[r.Service]
+	resolve := func(route string, be *plan.Backend) {
+		s := services[be.Service]
 		if s == nil {
-			panic("route " + r.Name + " to unknown service " + r.Service)
+			panic("route " + route + " to unknown service " + be.Service)
 		}
 		if !b.ownProxy() {
-			r.Upstream = fmt.Sprintf("%s:%d", s.Address, r.Port)
-			continue
+			be.Upstream = fmt.Sprintf("%s:%d", s.Address, be.Port)
+			return
 		}
-		hostPort := listenHostPort(s, r.Port)
+		hostPort := listenHostPort(s, be.Port)
 		addr := b.cfg.ReverseProxy.BindAddress
-		r.Upstream = fmt.Sprintf("%s:%d", hostAddress(addr), hostPort)
-		if key := r.Upstream; !published[key] {
+		be.Upstream = fmt.Sprintf("%s:%d", hostAddress(addr), hostPort)
+		if key := be.Upstream; !published[key] {
 			published[key] = true
-			s.Publish = append(s.Publish, plan.Publish{HostAddress: addr, HostPort: hostPort, ContainerPort: r.Port, Protocol: "tcp"})
+			s.Publish = append(s.Publish, plan.Publish{HostAddress: addr, HostPort: hostPort, ContainerPort: be.Port, Protocol: "tcp"})
+		}
+	}
+	for i := range b.plan.Routes {
+		r := &b.plan.Routes[i]
+		first := plan.Backend{Service: r.Service, Port: r.Port}
+		resolve(r.Name, &first)
+		r.Upstream = first.Upstream
+		for j := range r.Backends {
+			resolve(r.Name, &r.Backends[j])
 		}
 	}
 }

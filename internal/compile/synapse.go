@@ -28,6 +28,10 @@ func addSynapse(b *builder) {
 	b.dir(storage+"/media-store", 0o750)
 
 	secrets := []string{"synapse-macaroon-secret", "synapse-form-secret", "synapse-registration-secret"}
+	workers := synapseWorkers(b.cfg)
+	if len(workers) > 0 {
+		secrets = append(secrets, replicationSecret)
+	}
 	for _, name := range secrets {
 		b.secret(name, "Synapse "+strings.TrimPrefix(name, "synapse-"), synapseUnit)
 	}
@@ -36,7 +40,7 @@ func addSynapse(b *builder) {
 		Readers: []string{synapseUnit}, Path: configDir + "/" + b.cfg.Domain + ".signing.key",
 		ImportFrom: s.SigningKeyImport,
 	})
-	hs := homeserverConfig(b, db)
+	hs := homeserverConfig(b, db, workers)
 	b.file(plan.File{
 		Path: configDir + "/homeserver.yaml", Format: plan.YAML, Value: hs,
 		Secrets: []string{string(db.Password)}, Restarts: []string{synapseUnit},
@@ -66,6 +70,10 @@ func addSynapse(b *builder) {
 	var requires []string
 	if db.Unit != "" {
 		requires = append(requires, db.Unit)
+	}
+	if len(workers) > 0 {
+		listens = append(listens, plan.Listen{Name: "replication", Port: replicationPort})
+		requires = append(requires, valkeyUnit)
 	}
 	b.service(plan.Service{
 		Unit:        synapseUnit,
@@ -106,14 +114,14 @@ func addSynapseRoutes(b *builder) {
 	route("synapse-federation-keys", "/_matrix/key", plan.EntrypointFederation, synapseFederationPort, body)
 }
 
-func homeserverConfig(b *builder, db dbConn) obj {
+func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 	s := b.cfg.Synapse
 	c := b.cfg
 	hs := obj{
 		"server_name":      c.Domain,
 		"public_baseurl":   "https://" + c.Hostnames.Homeserver + "/",
 		"report_stats":     false,
-		"listeners":        synapseListeners(b),
+		"listeners":        synapseListeners(b, len(workers) > 0),
 		"database":         synapseDatabase(db),
 		"log_config":       synapseConfigDir + "/" + c.Domain + ".log.config",
 		"media_store_path": synapseMediaParent + "/media-store",
@@ -164,6 +172,9 @@ func homeserverConfig(b *builder, db dbConn) obj {
 			hs[k] = v
 		}
 	}
+	for k, v := range workerSharedConfig(workers) {
+		hs[k] = v
+	}
 	return deepMerge(hs, s.Extra)
 }
 
@@ -182,29 +193,39 @@ func registrationConfig(b *builder) obj {
 	return out
 }
 
-func synapseListeners(b *builder) []any {
+func synapseListeners(b *builder, replication bool) []any {
 	s := b.cfg.Synapse
-	listener := func(port int, resource string) obj {
-		return obj{
-			"port": port, "type": "http", "tls": false, "x_forwarded": true,
-			"bind_addresses": []any{"::"},
-			"resources":      []any{obj{"names": []any{resource}, "compress": false}},
-		}
-	}
-	out := []any{listener(synapseClientPort, "client")}
+	out := []any{httpListener(synapseClientPort, "client")}
 	if s.Federation.Enabled {
-		out = append(out, listener(synapseFederationPort, "federation"))
+		out = append(out, httpListener(synapseFederationPort, "federation"))
 	}
 	if s.Metrics.Enabled {
-		out = append(out, obj{"port": s.Metrics.Port, "type": "metrics", "bind_addresses": []any{"0.0.0.0"}})
+		out = append(out, metricsListener(s.Metrics.Port))
+	}
+	if replication {
+		out = append(out, replicationListener())
 	}
 	return out
+}
+
+// httpListener serves one resource to the reverse proxy, whose
+// X-Forwarded-For gives the client's address.
+func httpListener(port int, resource string) obj {
+	return obj{
+		"port": port, "type": "http", "tls": false, "x_forwarded": true,
+		"bind_addresses": []any{"::"},
+		"resources":      []any{obj{"names": []any{resource}, "compress": false}},
+	}
+}
+
+func metricsListener(port int) obj {
+	return obj{"port": port, "type": "metrics", "bind_addresses": []any{"0.0.0.0"}}
 }
 
 func synapseDatabase(db dbConn) obj {
 	args := obj{
 		"user": db.User, "password": db.Password, "dbname": db.Database,
-		"host": db.Host, "port": db.Port, "cp_min": 5, "cp_max": 10,
+		"host": db.Host, "port": db.Port, "cp_min": 5, "cp_max": synapseCPMax,
 	}
 	if db.SSLMode != "disable" {
 		args["sslmode"] = db.SSLMode

@@ -15,6 +15,7 @@ type Config struct {
 	WellKnown WellKnown `json:"well_known"`
 	Mailer    Mailer    `json:"mailer"`
 	Coturn    Coturn    `json:"coturn"`
+	Valkey    Valkey    `json:"valkey"`
 
 	ReverseProxy ReverseProxy `json:"reverse_proxy"`
 }
@@ -70,6 +71,7 @@ type Synapse struct {
 	Metrics          Metrics          `json:"metrics"`
 	LogLevel         string           `json:"log_level"`
 	SigningKeyImport string           `json:"signing_key_import,omitempty"`
+	Workers          Workers          `json:"workers"`
 	Extra            map[string]any   `json:"extra"`
 }
 
@@ -186,4 +188,8 @@ type Coturn struct {
 	Port         int    `json:"port"`
 	RelayMinPort int    `json:"relay_min_port"`
 	RelayMaxPort int    `json:"relay_max_port"`
+}
+
+type Valkey struct {
+	Image string `json:"image"`
 }

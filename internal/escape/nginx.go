@@ -154,6 +154,27 @@ func NginxPrefixRegexp(prefix string) (string, error) {
 	return Nginx("^" + strings.ReplaceAll(prefix, ".", `\.`))
 }
 
+// NginxLocationRegexp returns a path regex for "location ~ REGEX" and a
+// map's "~REGEX" key, written bare. nginx expands no variables there, so
+// '$' is an anchor; it must start with "^/" (so it is no other location
+// modifier), and it may not hold what would end or quote the word (space,
+// ';', braces, quotes, '#', '\'), which matrixgen's patterns never need.
+func NginxLocationRegexp(re string) (string, error) {
+	if !strings.HasPrefix(re, "^/") {
+		return "", fmt.Errorf("escape: location regex %q does not start with ^/", re)
+	}
+	if len(re) >= nginxMaxWord {
+		return "", fmt.Errorf("escape: location regex %q is too long for nginx", re)
+	}
+	for i := 0; i < len(re); i++ {
+		c := re[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(";{}\"'#\\", c) >= 0 {
+			return "", fmt.Errorf("escape: location regex %q contains %q, which matrixgen does not write into an nginx regex", re, c)
+		}
+	}
+	return re, nil
+}
+
 // NginxCIDR returns a network for allow and deny. The schema checks the
 // shape only; nginx refuses an address out of range, and it warns about
 // host bits under the mask, so the network is written in its masked form.

@@ -57,3 +57,34 @@ func BenchmarkStage(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApply times install.sh with the logging stand-ins for host
+// commands, so it measures the script's own work: a re-run of the bundle
+// applied last, and a change of one option (synapse.max_upload_size_mb).
+// restarts/op counts the units restarted; commands/op the host commands run.
+func BenchmarkApply(b *testing.B) {
+	const example = "quickstart"
+	old := writeBundle(b, example, buildExample(b, example))
+	next := buildVariant(b, example, "synapse:\n  max_upload_size_mb: 77\n")
+	for _, c := range []struct {
+		name  string
+		first builtBundle // applied before each timed run
+	}{{"no-op", next}, {"one-option", old}} {
+		b.Run(c.name, func(b *testing.B) {
+			h := newTestHost(b)
+			c.first.provide(b, h)
+			restarts, commands := 0, 0
+			for b.Loop() {
+				b.StopTimer()
+				h.install(b, c.first.out).mustSucceed(b)
+				b.StartTimer()
+				r := h.install(b, next.out)
+				r.mustSucceed(b)
+				restarts += len(r.ran("systemctl restart")) + len(r.ran("systemctl start"))
+				commands += len(r.commands)
+			}
+			b.ReportMetric(float64(restarts)/float64(b.N), "restarts/op")
+			b.ReportMetric(float64(commands)/float64(b.N), "commands/op")
+		})
+	}
+}

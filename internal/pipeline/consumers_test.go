@@ -216,6 +216,11 @@ func (b *consumerBundle) checkSynapse(t *testing.T) {
 	if len(configs) == 0 {
 		t.Fatal("no homeserver.yaml in the bundle")
 	}
+	// Each worker reads its own file after homeserver.yaml; Synapse checks
+	// both against the one schema.
+	configs = append(configs, b.paths(func(p string) bool {
+		return path.Base(path.Dir(p)) == "workers" && strings.HasSuffix(p, ".yaml") && strings.Contains(p, "/synapse/")
+	})...)
 	for _, p := range configs {
 		consumers.SynapseSchema(t, synapseSchemaView(t, p, b.filled[p].Data))
 
@@ -257,7 +262,42 @@ func synapseSchemaView(t *testing.T, p string, data []byte) []byte {
 			t.Errorf("%s: email.smtp_port is %T %v; Twisted takes only an integer", p, port, port)
 		}
 	}
-	return smtpPortRE.ReplaceAll(data, []byte(`$1"$2"`))
+	return streamWritersView(t, p, smtpPortRE.ReplaceAll(data, []byte(`$1"$2"`)))
+}
+
+// streamWritersView shows the schema each stream_writers entry as one
+// worker name. The schema (v1.157) types every entry as a single name, yet
+// Synapse reads a name or a list of names (WriterLocations converts one to
+// the other), and the events stream is sharded only through a list. So
+// each entry must be a non-empty list of names here, and the schema checks
+// its first name and everything else in the file as it is.
+func streamWritersView(t *testing.T, p string, data []byte) []byte {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) != 1 {
+		t.Fatalf("%s: %v", p, err)
+	}
+	top := doc.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value != "stream_writers" {
+			continue
+		}
+		writers := top.Content[i+1]
+		for j := 0; j+1 < len(writers.Content); j += 2 {
+			names := writers.Content[j+1]
+			if names.Kind != yaml.SequenceNode || len(names.Content) == 0 || names.Content[0].Kind != yaml.ScalarNode {
+				t.Errorf("%s: stream_writers.%s is not a list of worker names", p, writers.Content[j].Value)
+				continue
+			}
+			writers.Content[j+1] = names.Content[0]
+		}
+		out, err := yaml.Marshal(&doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	return data
 }
 
 // fillValues replaces placeholders inside every string of a decoded document.
@@ -299,7 +339,7 @@ func (b *consumerBundle) checkSynapsePaths(t *testing.T, p string, doc any) {
 	top, _ := doc.(map[string]any)
 	var keys []string
 	for k := range top {
-		if strings.HasSuffix(k, "_path") || k == "log_config" {
+		if strings.HasSuffix(k, "_path") || k == "log_config" || k == "worker_log_config" {
 			keys = append(keys, k)
 		}
 	}
@@ -813,7 +853,8 @@ func nested(doc map[string]any, keys ...string) string {
 }
 
 // routeServing finds the route the proxy uses for a request on an
-// entrypoint role for host and path: the highest-priority matching prefix.
+// entrypoint role for host and path: the highest-priority matching prefix
+// or regex.
 func (b *consumerBundle) routeServing(role, host, reqPath string) (plan.Route, plan.Entrypoint, bool) {
 	pl := b.res.Plan
 	i := slices.IndexFunc(pl.Entrypoints, func(e plan.Entrypoint) bool { return e.Name == role })
@@ -824,6 +865,9 @@ func (b *consumerBundle) routeServing(role, host, reqPath string) (plan.Route, p
 	found := false
 	for _, r := range pl.Routes {
 		prefixOK := r.PathPrefix == "/" || reqPath == r.PathPrefix || strings.HasPrefix(reqPath, strings.TrimSuffix(r.PathPrefix, "/")+"/")
+		if r.PathRegex != "" {
+			prefixOK = regexp.MustCompile(r.PathRegex).MatchString(reqPath)
+		}
 		if r.Entrypoint == role && r.Host == host && prefixOK && (!found || r.Priority > best.Priority) {
 			best, found = r, true
 		}

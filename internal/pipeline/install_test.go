@@ -44,7 +44,7 @@ const installTimeout = 60 * time.Second
 // skips would prove nothing.
 var (
 	requiredTools = []string{"sh", "awk", "tr", "head", "base64", "cat", "mkdir", "chmod", "cp", "mv", "cut", "wc", "dirname"}
-	optionalTools = []string{"sleep", "rm", "ln", "touch", "sort", "grep", "sed", "sha256sum", "cmp", "basename", "stat", "od"}
+	optionalTools = []string{"sleep", "rm", "ln", "touch", "sort", "grep", "sed", "sha256sum", "cmp", "basename", "stat", "od", "tail", "diff"}
 )
 
 // shimBodies are the host commands install.sh changes the machine with.
@@ -52,8 +52,27 @@ var (
 // groups, networks) lives in $state, so a second run sees what the first
 // one created, as on a real host.
 var shimBodies = map[string]string{
-	"systemctl": `exit 0`,
-	"chown":     `exit 0`,
+	// systemctl keeps which units run and which are enabled, and answers
+	// is-active and is-enabled from that, one line a unit as systemd does.
+	"systemctl": `cmd=$1
+shift
+case $cmd in
+start | restart) for u in "$@"; do : >"$state/active-$u"; done ;;
+stop) for u in "$@"; do rm -f "$state/active-$u"; done ;;
+enable) for u in "$@"; do : >"$state/enabled-$u"; done ;;
+disable) for u in "$@"; do rm -f "$state/enabled-$u"; done ;;
+is-active | is-enabled)
+	yes=active no=inactive file=active
+	[ "$cmd" = is-enabled ] && yes=enabled no=disabled file=enabled
+	rc=0
+	for u in "$@"; do
+		if [ -e "$state/$file-$u" ]; then echo "$yes"; else echo "$no"; rc=3; fi
+	done
+	exit "$rc"
+	;;
+esac
+exit 0`,
+	"chown": `exit 0`,
 	"groupadd": `gid=1000
 while [ $# -gt 1 ]; do
 	[ "$1" = --gid ] && gid=$2
@@ -91,6 +110,8 @@ exec)
 	if [ "$2" = -i ]; then
 		cat >>"$state/exec-stdin"
 		printf '%s\n' "${DB_PASSWORD-}" >>"$state/db-passwords"
+	elif [ -e "$state/unhealthy-$2" ]; then
+		exit 1
 	fi
 	;;
 esac
@@ -103,7 +124,7 @@ type testHost struct {
 	root, bin, tools, state, log, home string
 }
 
-func newTestHost(t *testing.T) *testHost {
+func newTestHost(t testing.TB) *testHost {
 	t.Helper()
 	dir := t.TempDir()
 	h := &testHost{
@@ -120,11 +141,7 @@ func newTestHost(t *testing.T) *testHost {
 		}
 	}
 	for name, body := range shimBodies {
-		script := fmt.Sprintf("#!/bin/sh\nlog=%s\nstate=%s\n{ printf '%%s' %s; for a in \"$@\"; do printf ' %%s' \"$a\"; done; printf '\\n'; } >>\"$log\"\n%s\n",
-			shQuote(h.log), shQuote(h.state), name, body)
-		if err := os.WriteFile(filepath.Join(h.bin, name), []byte(script), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		h.shim(t, name, body)
 	}
 	for _, tool := range append(slices.Clone(requiredTools), optionalTools...) {
 		real, err := exec.LookPath(tool)
@@ -141,6 +158,17 @@ func newTestHost(t *testing.T) *testHost {
 	return h
 }
 
+// shim writes a logging stand-in for a host command; body runs after the
+// call is logged, with $log and $state set.
+func (h *testHost) shim(t testing.TB, name, body string) {
+	t.Helper()
+	script := fmt.Sprintf("#!/bin/sh\nlog=%s\nstate=%s\n{ printf '%%s' %s; for a in \"$@\"; do printf ' %%s' \"$a\"; done; printf '\\n'; } >>\"$log\"\n%s\n",
+		shQuote(h.log), shQuote(h.state), name, body)
+	if err := os.WriteFile(filepath.Join(h.bin, name), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // at is where a host path is under the root.
@@ -148,7 +176,7 @@ func (h *testHost) at(hostPath string) string {
 	return filepath.Join(h.root, filepath.FromSlash(hostPath))
 }
 
-func (h *testHost) logLines(t *testing.T) []string {
+func (h *testHost) logLines(t testing.TB) []string {
 	t.Helper()
 	data, err := os.ReadFile(h.log)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -173,7 +201,7 @@ func (r installRun) String() string {
 	return fmt.Sprintf("install.sh %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
 }
 
-func (r installRun) mustSucceed(t *testing.T) {
+func (r installRun) mustSucceed(t testing.TB) {
 	t.Helper()
 	if r.code != 0 {
 		t.Fatalf("%s", r)
@@ -199,13 +227,18 @@ func (r installRun) index(prefix string) int {
 
 // install runs bundleDir/install.sh --root h.root args... under the umask
 // root usually has, so that modes do not depend on the developer's.
-func (h *testHost) install(t *testing.T, bundleDir string, args ...string) installRun {
+func (h *testHost) install(t testing.TB, bundleDir string, args ...string) installRun {
+	t.Helper()
+	return h.runScript(t, filepath.Join(bundleDir, "install.sh"), args...)
+}
+
+// runScript runs one of the bundle's scripts as install does install.sh.
+func (h *testHost) runScript(t testing.TB, script string, args ...string) installRun {
 	t.Helper()
 	before := len(h.logLines(t))
 	args = append([]string{"--root", h.root}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), installTimeout)
 	defer cancel()
-	script := filepath.Join(bundleDir, "install.sh")
 	cmd := exec.CommandContext(ctx, filepath.Join(h.tools, "sh"),
 		append([]string{"-c", `umask 022 && exec sh "$@"`, "sh", script}, args...)...)
 	cmd.Env = []string{"PATH=" + h.bin + ":" + h.tools, "LC_ALL=C", "HOME=" + h.home, "TMPDIR=" + h.home}
@@ -236,7 +269,7 @@ type builtBundle struct {
 	out  string
 }
 
-func writeBundle(t *testing.T, name string, res *Result) builtBundle {
+func writeBundle(t testing.TB, name string, res *Result) builtBundle {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "out")
 	if err := bundle.Write(out, res.Tree); err != nil {
@@ -276,7 +309,7 @@ func providedValue(name string) string {
 	return "Pr0vided-" + strings.ReplaceAll(name, "-", "") + "!#%&*,:=?@^~+/._"
 }
 
-func writeSecret(t *testing.T, path, value string) {
+func writeSecret(t testing.TB, path, value string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
@@ -288,7 +321,7 @@ func writeSecret(t *testing.T, path, value string) {
 
 // provide puts every provided secret in place, as the operator must
 // before the first run.
-func (b builtBundle) provide(t *testing.T, h *testHost) map[string]string {
+func (b builtBundle) provide(t testing.TB, h *testHost) map[string]string {
 	t.Helper()
 	values := map[string]string{}
 	for _, s := range b.secretsOf(plan.Provided) {
@@ -514,8 +547,13 @@ func (b builtBundle) checkInstalled(t *testing.T, h *testHost, secrets map[strin
 			t.Errorf("/%s installed as\n%s\nwant\n%s", m.path, got, want)
 		}
 	}
-	if hits := grepTree(t, h.root, "__MATRIXGEN_SECRET_"); len(hits) > 0 {
-		t.Errorf("placeholders left on the host in %q", hits)
+	// The copies of applied bundles install.sh keeps are bundles, with
+	// placeholders; every installed file has them filled.
+	kept := filepath.Join(strings.TrimPrefix(b.host().DataDir, "/"), "matrixgen")
+	for _, hit := range grepTree(t, h.root, "__MATRIXGEN_SECRET_") {
+		if !strings.HasPrefix(hit, filepath.Join(kept, "current")+"/") && !strings.HasPrefix(hit, filepath.Join(kept, "previous")+"/") {
+			t.Errorf("placeholders left on the host in %s", hit)
+		}
 	}
 	for _, d := range b.res.Plan.Dirs {
 		info, err := os.Stat(h.at(d.Path))
@@ -855,7 +893,8 @@ func TestInstallDryRun(t *testing.T) {
 		}
 		for _, c := range r.commands {
 			if c != "docker info" && !strings.HasPrefix(c, "docker network inspect ") &&
-				!strings.HasPrefix(c, "getent ") && !strings.HasPrefix(c, "id ") {
+				!strings.HasPrefix(c, "getent ") && !strings.HasPrefix(c, "id ") &&
+				!strings.HasPrefix(c, "systemctl is-active ") && !strings.HasPrefix(c, "systemctl is-enabled ") {
 				t.Errorf("--dry-run ran %q", c)
 			}
 		}

@@ -4,7 +4,11 @@
 // hosts can later read the same Plan.
 package plan
 
-import "io/fs"
+import (
+	"io/fs"
+	"regexp/syntax"
+	"strings"
+)
 
 // Plan is everything one deployment consists of.
 type Plan struct {
@@ -136,21 +140,115 @@ type Entrypoint struct {
 	TLS         bool
 }
 
-// Route sends requests for Host and a path to a service's port.
+// Route sends requests for Host and a path to a service's port, or to a
+// pool of them.
+//
+// A request is matched against the routes of its hostname and entrypoint,
+// and the matching route with the highest Priority wins. A route matches
+// by PathPrefix or, when that is empty, by PathRegex; never both.
 type Route struct {
 	Name       string
 	Host       string
-	PathPrefix string // "/" for everything
+	PathPrefix string // "/" for everything; "" when PathRegex is set
+	// PathRegex matches the request path (without the query string). It
+	// starts with "^" and a literal prefix of at least "/_", and uses only
+	// the syntax RE2 (Go, Traefik) and PCRE (nginx, Apache, Caddy) read the
+	// same way: no lookaround, no backreferences, no \d-style classes.
+	// Proxies match it against the path as they route (nginx and Apache:
+	// the decoded path); RegexPrefix gives its literal prefix.
+	PathRegex  string
 	Entrypoint string
-	Service    string // unit name of the backend
+	Service    string // unit name of the backend; of the first of Backends
 	Port       int    // the backend's port inside its container
 	// Upstream is the host:port the proxy connects to, decided once for
 	// the chosen proxy: a container address inside Docker, or the address
 	// a container publishes for a webserver on the host.
 	Upstream string
+	// Backends is set when the route spreads requests over several
+	// servers (at least two); Service, Port and Upstream then repeat
+	// Backends[0]. Servers() lists the backends of any route.
+	Backends []Backend
+	// Pool names Backends together with Balance: routes with one Pool have
+	// the same servers and policy, so a renderer declares the group once.
+	Pool    string
+	Balance Balance
 	// Priority orders routes whose matches overlap: higher wins.
 	Priority int
 	Settings RouteSettings
+}
+
+// Backend is one server a route sends requests to.
+type Backend struct {
+	Service  string // unit name
+	Port     int    // port inside its container
+	Upstream string // host:port the proxy connects to, as Route.Upstream
+}
+
+// Servers lists the route's backends: Backends, or the single one.
+func (r Route) Servers() []Backend {
+	if len(r.Backends) > 0 {
+		return r.Backends
+	}
+	return []Backend{{Service: r.Service, Port: r.Port, Upstream: r.Upstream}}
+}
+
+// Balance says how a route with several Backends chooses one.
+type Balance struct {
+	// By is the policy: BalanceLeastConn, BalanceUser or BalanceRoom.
+	By string
+	// Strict: requests with one key must reach one server for Synapse to
+	// answer correctly, not only to find warm caches. A proxy that cannot
+	// hash on the key then sends every request of the route to
+	// Backends[0]; without Strict it may spread them as it can.
+	Strict bool
+}
+
+// Balance policies.
+const (
+	// BalanceLeastConn sends a request to the server with the fewest open
+	// requests; round robin where the proxy has nothing better.
+	BalanceLeastConn = "least-conn"
+	// BalanceUser hashes on the access token, so that one session's
+	// requests (its /sync long-polls) meet one worker's caches: the token of
+	// the "Authorization: Bearer" header, else the access_token query
+	// parameter. Consistent hashing, so that a change in the pool moves few
+	// users.
+	BalanceUser = "user"
+	// BalanceRoom hashes on the room ID in the path (RoomIDPattern), so
+	// that one room's requests reach one worker. Consistent hashing.
+	BalanceRoom = "room"
+)
+
+// RoomIDPattern finds the room of a request for BalanceRoom: its one
+// group is the path segment after /rooms/ in the client API, or after the
+// endpoint's name in the federation API. Proxies apply it to the decoded
+// path where they can, so that "!a:b" and "%21a%3Ab" are one room.
+// Requests it does not match hash on the whole path.
+const RoomIDPattern = `^/_matrix/(?:client/[^/]+(?:/[^/]+)?/rooms|federation/v[0-9]+/[a-z_]+)/([^/]+)`
+
+// RegexPrefix is the literal text every path PathRegex matches starts with.
+func RegexPrefix(re string) string {
+	parsed, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	subs := []*syntax.Regexp{parsed}
+	if parsed.Op == syntax.OpConcat {
+		subs = parsed.Sub
+	}
+	if subs[0].Op != syntax.OpBeginText {
+		return "" // unanchored: a match may start anywhere
+	}
+	var b strings.Builder
+	for _, sub := range subs[1:] {
+		switch {
+		case sub.Op == syntax.OpLiteral && sub.Flags&syntax.FoldCase == 0:
+			b.WriteString(string(sub.Rune))
+		default:
+			return b.String()
+		}
+	}
+	return b.String()
 }
 
 type RouteSettings struct {
@@ -231,4 +329,78 @@ type HealthCheck struct {
 	Unit    string
 	Command []string // run on the host; exit 0 means healthy
 	Timeout int      // seconds
+}
+
+// RegexCanMatchUnder tells whether regex re (anchored with "^") matches
+// some path that starts with prefix. Renderers that nest regex routes in
+// prefix locations use it to nest each only where it can apply. It runs
+// re's automaton over the prefix: the answer is yes when a thread of it
+// survives the whole prefix or matched on the way.
+func RegexCanMatchUnder(re, prefix string) bool {
+	parsed, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		return true // not ours to judge: keep the route everywhere
+	}
+	prog, err := syntax.Compile(parsed.Simplify())
+	if err != nil {
+		return true
+	}
+	var threads []uint32
+	seen := map[uint32]bool{}
+	matched := false
+	// add follows the instructions that consume nothing from pc.
+	var add func(pc uint32, atStart bool)
+	add = func(pc uint32, atStart bool) {
+		if seen[pc] {
+			return
+		}
+		seen[pc] = true
+		in := prog.Inst[pc]
+		switch in.Op {
+		case syntax.InstAlt, syntax.InstAltMatch:
+			add(in.Out, atStart)
+			add(in.Arg, atStart)
+		case syntax.InstCapture, syntax.InstNop:
+			add(in.Out, atStart)
+		case syntax.InstEmptyWidth:
+			op := syntax.EmptyOp(in.Arg)
+			switch {
+			case op&(syntax.EmptyEndText|syntax.EmptyEndLine) != 0:
+				// Holds only where the path ends: alive if the prefix
+				// ends here, dead at its next character.
+				threads = append(threads, pc)
+			case op&(syntax.EmptyBeginText|syntax.EmptyBeginLine) != 0:
+				if atStart {
+					add(in.Out, atStart)
+				}
+			default:
+				add(in.Out, atStart) // a word boundary: never in routes; assume it holds
+			}
+		case syntax.InstMatch:
+			matched = true
+		default:
+			threads = append(threads, pc)
+		}
+	}
+	add(uint32(prog.Start), true)
+	for _, r := range prefix {
+		if matched {
+			return true
+		}
+		current := threads
+		threads, seen = nil, map[uint32]bool{}
+		for _, pc := range current {
+			in := prog.Inst[pc]
+			if in.Op == syntax.InstEmptyWidth {
+				continue // "$" before more of the prefix
+			}
+			if in.MatchRune(r) {
+				add(in.Out, false)
+			}
+		}
+		if len(threads) == 0 && !matched {
+			return false
+		}
+	}
+	return matched || len(threads) > 0
 }

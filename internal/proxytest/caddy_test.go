@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -184,6 +185,9 @@ func TestCaddyExamples(t *testing.T) {
 			t.Parallel()
 			p := compileAsCaddy(t, path)
 			tree, err := render.Render(p)
+			if errors.Is(err, render.ErrRouteUnsupported) {
+				t.Skipf("render: %v", err)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -702,7 +706,10 @@ func (c *caddyRun) checkBodySize(t *testing.T, limit int) {
 	t.Helper()
 	synapse := c.setup.Stubs["matrix-synapse:8008"]
 	before := synapse.Requests.Load()
-	a := c.do(t, "POST", caddyHomeserver, c.clientPort, "/_matrix/media/v3/upload", nil, bytes.Repeat([]byte("x"), 2*limit))
+	// Caddy answers 413 as soon as it reads the declared length; expecting
+	// 100-continue keeps the client from writing into a closed connection.
+	expect := http.Header{"Expect": {"100-continue"}}
+	a := c.do(t, "POST", caddyHomeserver, c.clientPort, "/_matrix/media/v3/upload", expect, bytes.Repeat([]byte("x"), 2*limit))
 	if a.Status != http.StatusRequestEntityTooLarge {
 		t.Errorf("POST of %d bytes with a limit of %d: %d %s, want 413", 2*limit, limit, a.Status, a.Body)
 	}

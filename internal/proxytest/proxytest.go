@@ -36,6 +36,8 @@ import (
 // Vector is one request of route-vectors.tsv.
 type Vector struct {
 	Method, Path, Group, Status, Note string
+	// Matched lists every group whose patterns match the path.
+	Matched []string
 }
 
 // Vectors reads ../shared/routes/route-vectors.tsv from the repository root.
@@ -57,6 +59,9 @@ func Vectors(t testing.TB) []Vector {
 			continue
 		}
 		v := Vector{Method: cols[0], Path: cols[1], Group: cols[2], Status: cols[4]}
+		if cols[3] != "-" {
+			v.Matched = strings.Split(cols[3], "|")
+		}
 		if len(cols) > 5 {
 			v.Note = cols[5]
 		}
@@ -170,13 +175,19 @@ func Compile(t testing.TB, configYAML string) *Setup {
 		t.Fatalf("test config does not compile: %v", problems)
 	}
 	s := &Setup{Plan: p, Stubs: map[string]*Stub{}, Ports: map[int]int{}}
-	for i := range p.Routes {
-		r := &p.Routes[i]
-		name := fmt.Sprintf("%s:%d", r.Service, r.Port)
+	stub := func(service string, port int) string {
+		name := fmt.Sprintf("%s:%d", service, port)
 		if s.Stubs[name] == nil {
 			s.Stubs[name] = StartStub(t, name)
 		}
-		r.Upstream = s.Stubs[name].Addr
+		return s.Stubs[name].Addr
+	}
+	for i := range p.Routes {
+		r := &p.Routes[i]
+		r.Upstream = stub(r.Service, r.Port)
+		for j := range r.Backends {
+			r.Backends[j].Upstream = stub(r.Backends[j].Service, r.Backends[j].Port)
+		}
 	}
 	for i := range p.Entrypoints {
 		e := &p.Entrypoints[i]
@@ -257,6 +268,9 @@ func Client() *http.Client {
 			},
 			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, // self-signed test certificates
 			DisableKeepAlives: true,
+			// With "Expect: 100-continue" a refused upload gets its answer
+			// before the body is sent, instead of a broken pipe mid-body.
+			ExpectContinueTimeout: 5 * time.Second,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

@@ -26,6 +26,9 @@ const apacheWellKnown = "/.well-known/matrix"
 const apacheDefaultName = "unknown-host.invalid"
 
 func renderApache(p *plan.Plan, t Tree) error {
+	if err := refuseWorkerRoutes("apache", p); err != nil {
+		return err
+	}
 	conf, err := apacheMatrixConf(p)
 	if err != nil {
 		return fmt.Errorf("apache: %w", err)

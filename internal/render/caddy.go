@@ -33,6 +33,9 @@ const (
 )
 
 func renderCaddy(p *plan.Plan, t Tree) error {
+	if err := refuseWorkerRoutes("caddy", p); err != nil {
+		return err
+	}
 	sites, err := caddySites(p)
 	if err != nil {
 		return fmt.Errorf("caddy: %w", err)

@@ -80,7 +80,7 @@ func (b *ngxBuilder) comment(format string, args ...any) string {
 func nginxMatrixConf(p *plan.Plan) ([]byte, error) {
 	b := &ngxBuilder{}
 	hosts := vhosts(p)
-	var servers []ngxDirective
+	servers := nginxPools(b, p)
 	for _, v := range hosts {
 		s, err := nginxServer(b, p, v)
 		if err != nil {
@@ -124,6 +124,9 @@ func nginxMatrixConf(p *plan.Plan) ([]byte, error) {
 			"or nginx -t fails with \"could not build server_names_hash\".")
 	}
 	head = append(head, nginxWhy...)
+	if nginxHasPools(p) {
+		head = append(head, nginxPoolsWhy...)
+	}
 	head = append(head, "", "Routes, highest priority first:")
 	head = append(head, nginxRouteTable(b, p)...)
 	if b.err != nil {
@@ -185,8 +188,17 @@ func nginxRouteTable(b *ngxBuilder, p *plan.Plan) []string {
 	}
 	var out []string
 	for _, r := range p.Routes {
+		match := r.PathPrefix
+		if r.PathRegex != "" {
+			match = " ~ " + r.PathRegex
+		}
+		if len(r.Backends) > 0 {
+			out = append(out, b.comment("  %-4d %-10s %s:%d%s -> %s (%d servers, %s)",
+				r.Priority, r.Entrypoint, r.Host, ports[r.Entrypoint], match, nginxUpstreamName(r.Pool), len(r.Backends), r.Balance.By))
+			continue
+		}
 		out = append(out, b.comment("  %-4d %-10s %s:%d%s -> %s port %d (%s)",
-			r.Priority, r.Entrypoint, r.Host, ports[r.Entrypoint], r.PathPrefix, r.Service, r.Port, r.Upstream))
+			r.Priority, r.Entrypoint, r.Host, ports[r.Entrypoint], match, r.Service, r.Port, r.Upstream))
 	}
 	return out
 }
@@ -218,13 +230,31 @@ func nginxServer(b *ngxBuilder, p *plan.Plan, v vhost) (ngxDirective, error) {
 	}
 	body = append(body, ngxBlock("if", []string{"($host", "!=", host + ")"}, ngx("return", "404")))
 	hasRoot := false
+	nested := map[string]bool{}
 	for _, r := range v.Routes {
-		loc, err := nginxLocation(b, r, r.PathPrefix)
+		if r.PathRegex != "" {
+			continue
+		}
+		var inner []ngxDirective
+		for _, re := range nginxNestedRegexes(v, r) {
+			loc, err := nginxRegexLocation(b, re, r.PathPrefix)
+			if err != nil {
+				return ngxDirective{}, err
+			}
+			inner = append(inner, loc)
+			nested[re.Name] = true
+		}
+		loc, err := nginxLocation(b, r, r.PathPrefix, inner...)
 		if err != nil {
 			return ngxDirective{}, err
 		}
 		body = append(body, loc)
 		hasRoot = hasRoot || r.PathPrefix == "/"
+	}
+	for _, r := range v.Routes {
+		if r.PathRegex != "" && !nested[r.Name] {
+			return ngxDirective{}, fmt.Errorf("route %s (%s) is under no prefix route of %s:%d, and nginx would never try it", r.Name, r.PathRegex, v.Host, v.Port)
+		}
 	}
 	if !hasRoot {
 		// Without it nginx would serve files from its default document root.
@@ -270,8 +300,14 @@ func bracketIPv6(addr string) string {
 // nginx's choice: of two prefixes where one extends the other, nginx
 // always takes the longer, so the route table must rank it higher too.
 func nginxCheckOrder(v vhost) error {
-	for i, a := range v.Routes {
-		for _, b := range v.Routes[i+1:] {
+	var prefixes []plan.Route
+	for _, r := range v.Routes {
+		if r.PathRegex == "" {
+			prefixes = append(prefixes, r)
+		}
+	}
+	for i, a := range prefixes {
+		for _, b := range prefixes[i+1:] {
 			if a.PathPrefix == b.PathPrefix {
 				return fmt.Errorf("routes %s and %s both claim %s%s on port %d", a.Name, b.Name, v.Host, a.PathPrefix, v.Port)
 			}
@@ -291,7 +327,52 @@ func nginxCheckOrder(v vhost) error {
 // nginxLocation is one route as a prefix location. "^~" keeps regex
 // locations (an operator's "deny dotfiles" rule, say) from taking the
 // request once this prefix is the longest match.
-func nginxLocation(b *ngxBuilder, r plan.Route, prefix string) (ngxDirective, error) {
+func nginxLocation(b *ngxBuilder, r plan.Route, prefix string, nested ...ngxDirective) (ngxDirective, error) {
+	body := append(nginxRouteBody(b, r, prefix), nested...)
+	loc := ngxBlock("location", []string{"^~", b.tok(escape.NginxLocationPrefix, prefix)}, body...)
+	loc.Comment = []string{b.comment("%s (priority %d) -> %s", r.Name, r.Priority, nginxBackendComment(r))}
+	return loc, b.err
+}
+
+// nginxRegexLocation is a regex route, nested in the prefix location
+// whose paths it refines: nginx tries the regex locations inside the
+// longest matching prefix location, in the order written, and serves the
+// request from the prefix location itself when none matches. They see the
+// decoded path, as the worker documentation's patterns expect. The raw
+// target is checked against the enclosing prefix, as there.
+func nginxRegexLocation(b *ngxBuilder, r plan.Route, parentPrefix string) (ngxDirective, error) {
+	loc := ngxBlock("location", []string{"~", b.tok(escape.NginxLocationRegexp, r.PathRegex)}, nginxRouteBody(b, r, parentPrefix)...)
+	loc.Comment = []string{b.comment("%s (priority %d) -> %s", r.Name, r.Priority, nginxBackendComment(r))}
+	return loc, b.err
+}
+
+func nginxBackendComment(r plan.Route) string {
+	if len(r.Backends) > 0 {
+		return fmt.Sprintf("%s (%d servers)", nginxUpstreamName(r.Pool), len(r.Backends))
+	}
+	return fmt.Sprintf("%s port %d", r.Service, r.Port)
+}
+
+// nginxNestedRegexes are the regex routes of v that may match a path
+// under prefix route p and rank above it: nginx must try them once it has
+// chosen p's location. A regex ranked below p would lose to it anyway.
+func nginxNestedRegexes(v vhost, p plan.Route) []plan.Route {
+	var out []plan.Route
+	for _, r := range v.Routes { // highest priority first: nginx's order
+		if r.PathRegex == "" || r.Priority <= p.Priority {
+			continue
+		}
+		if plan.RegexCanMatchUnder(r.PathRegex, p.PathPrefix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// nginxRouteBody is what a location does with a request of route r:
+// check the raw target against prefix, the route's settings, and the
+// proxying itself.
+func nginxRouteBody(b *ngxBuilder, r plan.Route, prefix string) []ngxDirective {
 	var body []ngxDirective
 	if prefix != "/" {
 		re := b.tok(escape.NginxPrefixRegexp, prefix)
@@ -312,6 +393,9 @@ func nginxLocation(b *ngxBuilder, r plan.Route, prefix string) (ngxDirective, er
 		body = append(body, ngx("client_max_body_size", nginxSize(n)))
 	}
 	upstream := b.tok(escape.NginxHostPort, r.Upstream)
+	if len(r.Backends) > 0 {
+		upstream = b.tok(escape.Nginx, nginxUpstreamName(r.Pool))
+	}
 	body = append(body,
 		ngx("proxy_pass", b.tok(escape.Nginx, "http://"+upstream)),
 		ngx("proxy_http_version", "1.1"),
@@ -325,9 +409,7 @@ func nginxLocation(b *ngxBuilder, r plan.Route, prefix string) (ngxDirective, er
 			ngx("proxy_hide_header", name),
 			ngx("add_header", name, b.tok(escape.Nginx, h.Value), "always"))
 	}
-	loc := ngxBlock("location", []string{"^~", b.tok(escape.NginxLocationPrefix, prefix)}, body...)
-	loc.Comment = []string{b.comment("%s (priority %d) -> %s port %d", r.Name, r.Priority, r.Service, r.Port)}
-	return loc, b.err
+	return body
 }
 
 // nginxResponseHeaders lists the headers the proxy sets on responses: the

@@ -16,14 +16,41 @@ func Render(p *plan.Plan) (Tree, error) {
 			return nil, err
 		}
 	}
-	script, err := installScript(p, t)
-	if err != nil {
+	if err := renderScripts(p, t); err != nil {
 		return nil, err
+	}
+	return t, t.addBundleFile(ManifestFile, 0o644, t.Manifest())
+}
+
+// The tables install.sh reads, at the top of the bundle. A host keeps the
+// bundle it applied last, so a later install.sh reads these tables as an
+// earlier matrixgen wrote them: their columns only ever grow at the end.
+const (
+	ManifestFile = "MANIFEST"
+	FilesTable   = "FILES" // mode owner host-path secrets|-
+	UnitsTable   = "UNITS" // unit image requires|-
+)
+
+// renderScripts adds the host runner: its tables and scripts. It runs after
+// every other renderer, since FILES lists their files.
+func renderScripts(p *plan.Plan, t Tree) error {
+	if err := hostScripts(p, t); err != nil {
+		return err
+	}
+	if err := t.addBundleFile(FilesTable, 0o644, filesTable(p, t)); err != nil {
+		return err
+	}
+	if err := t.addBundleFile(UnitsTable, 0o644, unitsTable(p)); err != nil {
+		return err
+	}
+	script, err := installScript(p)
+	if err != nil {
+		return err
 	}
 	if err := t.addBundleFile("install.sh", 0o755, script); err != nil {
-		return nil, err
+		return err
 	}
-	return t, t.addBundleFile("MANIFEST", 0o644, t.Manifest())
+	return bundleScripts(p, t)
 }
 
 func renderFiles(p *plan.Plan, t Tree) error {

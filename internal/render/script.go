@@ -15,8 +15,7 @@ type installData struct {
 	Domain, DataDir, User, Group, UID, GID, SecretsDir, HostEnv string
 	Dirs                                                        []dirRow
 	Secrets                                                     []secretRow
-	Files                                                       []fileRow
-	Networks, Images                                            []string
+	Networks                                                    []string
 	Units                                                       []unitRow
 }
 
@@ -27,9 +26,9 @@ type secretRow struct{ Name, Kind, Length, Path, Import, Description string }
 type fileRow struct{ Mode, Owner, Path, Secrets string }
 
 type unitRow struct {
-	Name, Func string
-	Health     []plan.HealthCheck
-	Databases  []plan.Database
+	Name      string
+	Health    []plan.HealthCheck
+	Databases []plan.Database // made before the unit starts
 }
 
 // ownerName is the owner column of install.sh's tables: root, matrix (the
@@ -52,7 +51,7 @@ var secretKinds = map[plan.SecretKind]string{
 	plan.RandomToken: "random", plan.Provided: "provided", plan.SigningKey: "signing-key",
 }
 
-func installScript(p *plan.Plan, t Tree) ([]byte, error) {
+func installScript(p *plan.Plan) ([]byte, error) {
 	h := p.Host
 	d := installData{
 		Domain: h.Domain, DataDir: h.DataDir, User: h.User, Group: h.Group,
@@ -68,19 +67,37 @@ func installScript(p *plan.Plan, t Tree) ([]byte, error) {
 			Path: secretPath(h, s), Import: orDash(s.ImportFrom), Description: oneLine(s.Description),
 		})
 	}
-	d.Files = installFiles(p, t)
-	images := map[string]bool{}
 	for _, s := range p.Services {
-		images[s.Image] = true
-		d.Units = append(d.Units, unitRow{Name: s.Unit, Func: strings.ReplaceAll(s.Unit, "-", "_"),
-			Health: healthOf(p, s.Unit), Databases: databasesOn(p, s.Unit)})
+		d.Units = append(d.Units, unitRow{Name: s.Unit, Health: healthOf(p, s.Unit), Databases: databasesOf(p, s.Unit)})
 	}
-	d.Images = sortedKeys(images)
 	var b strings.Builder
 	if err := parsed.ExecuteTemplate(&b, "install.sh.tmpl", d); err != nil {
 		return nil, err
 	}
 	return []byte(b.String()), nil
+}
+
+// filesTable is FILES: every host file of the tree with its mode, owner and
+// the secrets install.sh fills into it, in the order install.sh installs
+// them. Paths are restricted by the schema to characters without meaning to
+// sh, and hold no spaces.
+func filesTable(p *plan.Plan, t Tree) []byte {
+	var b strings.Builder
+	for _, r := range installFiles(p, t) {
+		fmt.Fprintf(&b, "%s %s %s %s\n", r.Mode, r.Owner, r.Path, r.Secrets)
+	}
+	return []byte(b.String())
+}
+
+// unitsTable is UNITS: every unit with its image and the units it requires
+// (and is PartOf), in start order. install.sh compares it with the table of
+// the bundle applied before to pull only images that changed.
+func unitsTable(p *plan.Plan) []byte {
+	var b strings.Builder
+	for _, s := range p.Services {
+		fmt.Fprintf(&b, "%s %s %s\n", s.Unit, s.Image, orDash(strings.Join(s.Requires, ",")))
+	}
+	return []byte(b.String())
 }
 
 // installFiles lists every host file of the tree with its owner and the
@@ -122,10 +139,10 @@ func healthOf(p *plan.Plan, unit string) []plan.HealthCheck {
 	return out
 }
 
-func databasesOn(p *plan.Plan, server string) []plan.Database {
+func databasesOf(p *plan.Plan, owner string) []plan.Database {
 	var out []plan.Database
 	for _, db := range p.Databases {
-		if db.Server == server {
+		if db.Owner == owner {
 			out = append(out, db)
 		}
 	}

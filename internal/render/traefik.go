@@ -11,6 +11,14 @@ import (
 // traefikDynamic renders the route table as Traefik file-provider config.
 // Every router gets an explicit priority: Traefik's default (the rule's
 // length) is an order nobody sees in the file.
+//
+// A pool of backends becomes one service with several servers. Traefik's
+// file provider balances by weighted round robin only (its sticky cookie
+// does not help API clients, which send no cookies): it cannot hash on
+// the access token or the room ID, nor count connections. So pools are
+// round robin, and a pool whose routes must keep one room on one server
+// (Balance.Strict: pagination) gets only its first server. Servers leave
+// a pool while their /health fails.
 func traefikDynamic(p *plan.Plan) map[string]any {
 	entrypoints := map[string]plan.Entrypoint{}
 	for _, e := range p.Entrypoints {
@@ -19,7 +27,7 @@ func traefikDynamic(p *plan.Plan) map[string]any {
 	routers, services, middlewares := map[string]any{}, map[string]any{}, map[string]any{}
 	for _, r := range p.Routes {
 		ep := entrypoints[r.Entrypoint]
-		svcName := fmt.Sprintf("%s-%d", r.Service, r.Port)
+		svcName, svc := traefikService(r)
 		router := map[string]any{
 			"rule":        traefikRule(r),
 			"entryPoints": []any{ep.ProxyName},
@@ -39,10 +47,7 @@ func traefikDynamic(p *plan.Plan) map[string]any {
 			router["middlewares"] = chain
 		}
 		routers[r.Name] = router
-		services[svcName] = map[string]any{"loadBalancer": map[string]any{
-			"servers":        []any{map[string]any{"url": "http://" + r.Upstream}},
-			"passHostHeader": true,
-		}}
+		services[svcName] = svc
 	}
 	http := map[string]any{"routers": routers, "services": services}
 	if len(middlewares) > 0 {
@@ -51,12 +56,39 @@ func traefikDynamic(p *plan.Plan) map[string]any {
 	return map[string]any{"http": http}
 }
 
+// traefikService is the route's backend as a Traefik service: one server,
+// or a pool's.
+func traefikService(r plan.Route) (string, map[string]any) {
+	if len(r.Backends) == 0 {
+		return fmt.Sprintf("%s-%d", r.Service, r.Port), map[string]any{"loadBalancer": map[string]any{
+			"servers":        []any{map[string]any{"url": "http://" + r.Upstream}},
+			"passHostHeader": true,
+		}}
+	}
+	backends := r.Backends
+	if r.Balance.Strict && r.Balance.By != plan.BalanceLeastConn {
+		backends = backends[:1]
+	}
+	var servers []any
+	for _, be := range backends {
+		servers = append(servers, map[string]any{"url": "http://" + be.Upstream})
+	}
+	return r.Pool, map[string]any{"loadBalancer": map[string]any{
+		"servers":        servers,
+		"passHostHeader": true,
+		"healthCheck":    map[string]any{"path": "/health", "interval": "10s", "timeout": "3s"},
+	}}
+}
+
 // traefikRule builds the matcher. Hostnames and prefixes come from the
 // schema's hostname pattern or from matrixgen itself: neither can hold a
-// backtick.
+// backtick, and the path regexes are matrixgen's own.
 func traefikRule(r plan.Route) string {
 	rule := fmt.Sprintf("Host(`%s`)", r.Host)
-	if r.PathPrefix != "/" {
+	switch {
+	case r.PathRegex != "":
+		rule += fmt.Sprintf(" && PathRegexp(`%s`)", r.PathRegex)
+	case r.PathPrefix != "/":
 		rule += fmt.Sprintf(" && PathPrefix(`%s`)", r.PathPrefix)
 	}
 	return rule
@@ -108,7 +140,15 @@ func toAny(s []string) []any {
 func routeTable(p *plan.Plan) string {
 	var b strings.Builder
 	for _, r := range p.Routes {
-		fmt.Fprintf(&b, "# %-4d %-11s %s%s -> %s (%s)\n", r.Priority, r.Entrypoint, r.Host, r.PathPrefix, r.Service, r.Upstream)
+		match := r.PathPrefix
+		if r.PathRegex != "" {
+			match = " ~ " + r.PathRegex
+		}
+		backend := fmt.Sprintf("%s (%s)", r.Service, r.Upstream)
+		if len(r.Backends) > 0 {
+			backend = fmt.Sprintf("%s (%d servers, %s)", r.Pool, len(r.Backends), r.Balance.By)
+		}
+		fmt.Fprintf(&b, "# %-4d %-11s %s%s -> %s\n", r.Priority, r.Entrypoint, r.Host, match, backend)
 	}
 	return b.String()
 }

@@ -19,6 +19,9 @@ var semanticRules = []rule{
 	coturnRelayRange,
 	noPortClashes,
 	traefikNeedsACMEEmail,
+	singleWorkers,
+	presenceWriterNeedsPresence,
+	federationWorkersNeedFederation,
 }
 
 func semanticChecks(c *config.Config, ix *index) diag.List {

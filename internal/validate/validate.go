@@ -5,6 +5,7 @@
 package validate
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strconv"
@@ -35,7 +36,7 @@ func Load(file string, data []byte) (*config.Config, diag.List) {
 	ctx, def := compiled()
 	problems = unknownKeys(def, root, "", ix)
 	unified := def.Unify(ctx.Encode(root))
-	problems = append(problems, cueProblems(unified.Validate(cue.Concrete(true)), ix, problems)...)
+	problems = append(problems, cueProblems(unified.Validate(cue.Concrete(true)), root, ix, problems)...)
 	if len(problems) > 0 {
 		return nil, problems.Sorted()
 	}
@@ -76,16 +77,30 @@ func firstInvalidUTF8(data []byte) int {
 	return len(data)
 }
 
+// offsetPos counts lines as YAML does, so that positions found here agree
+// with the ones yaml.v3 reports for the same file.
 func offsetPos(data []byte, offset int) diag.Pos {
 	line, col := 1, 1
-	for _, r := range string(data[:offset]) {
-		if r == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
+	for i := 0; i < offset; {
+		if n := lineBreak(data[i:]); n > 0 {
+			line, col, i = line+1, 1, i+n
+			continue
 		}
+		_, size := utf8.DecodeRune(data[i:])
+		col, i = col+1, i+size
 	}
 	return diag.Pos{Line: line, Col: col, Byte: offset}
+}
+
+// lineBreak is the length of the line break b starts with, or 0. YAML ends a
+// line at CRLF, CR, LF, NEL, LS and PS alike.
+func lineBreak(b []byte) int {
+	for _, br := range []string{"\r\n", "\r", "\n", "\u0085", "\u2028", "\u2029"} {
+		if bytes.HasPrefix(b, []byte(br)) {
+			return len(br)
+		}
+	}
+	return 0
 }
 
 // unknownKeys walks the input beside the schema and reports every key the
@@ -158,33 +173,45 @@ func dedupeSorted(names []string) []string {
 
 // cueProblems turns unification errors into diagnostics at the user's
 // value, one per option. Paths already reported as unknown keys are skipped.
-func cueProblems(err error, ix *index, known diag.List) diag.List {
+func cueProblems(err error, input any, ix *index, known diag.List) diag.List {
 	reported := map[string]bool{}
 	for _, d := range known {
 		reported[d.Path] = true
 	}
-	byPath := map[string][]string{}
+	type found struct {
+		err   cueerrors.Error
+		path  string
+		again bool // from recheckList
+	}
+	var errs []found
+	rechecked := map[string]bool{}
 	for _, e := range cueerrors.Errors(err) {
 		path := cuePath(e)
-		if reported[path] || underReported(path, reported) {
+		errs = append(errs, found{e, path, false})
+		if !disjunctionSummary(e) || ix.nodes[path].kind != "list" {
 			continue
 		}
-		// The summary of a failed disjunction; its alternatives follow one by one.
-		if format, args := e.Msg(); strings.Contains(fmt.Sprintf(format, args...), "errors in empty disjunction") {
+		if more, ok := recheckList(path, input); ok {
+			rechecked[path] = true
+			for _, m := range more {
+				errs = append(errs, found{m, cuePath(m), true})
+			}
+		}
+	}
+	byPath := map[string][]string{}
+	for _, f := range errs {
+		if (rechecked[f.path] || underReported(f.path, rechecked)) && !f.again {
+			continue // replaced by the list's own check
+		}
+		if reported[f.path] || underReported(f.path, reported) || disjunctionSummary(f.err) {
 			continue
 		}
-		if msg := cueMessage(e, path, ix); msg != "" {
-			byPath[path] = append(byPath[path], msg)
+		if msg := cueMessage(f.err, f.path, ix); msg != "" {
+			byPath[f.path] = append(byPath[f.path], msg)
 		}
 	}
 	var out diag.List
 	for _, path := range sortedKeys(byPath) {
-		if onlyListLengths(byPath[path]) && childReported(path, byPath) {
-			continue // the default list failed too; the element's own error says why
-		}
-		if againstDefault(path, byPath[path]) {
-			continue
-		}
 		summary, onKey := oneMessage(path, byPath[path], ix)
 		at := ix.at(path)
 		if onKey {
@@ -197,6 +224,60 @@ func cueProblems(err error, ix *index, known diag.List) diag.List {
 		out = append(out, diag.Diagnostic{Summary: err.Error(), Subject: ix.at("")})
 	}
 	return out
+}
+
+// disjunctionSummary tells the error that heads a failed disjunction; its
+// alternatives' errors follow one by one.
+func disjunctionSummary(e cueerrors.Error) bool {
+	format, args := e.Msg()
+	return strings.Contains(fmt.Sprintf(format, args...), "errors in empty disjunction")
+}
+
+// recheckList validates a list the user gave against the one alternative of
+// its option that is not a default list. In a failed disjunction CUE reports
+// only the first bad element of each alternative; a list with three mistakes
+// would otherwise take three runs to fix.
+func recheckList(path string, input any) ([]cueerrors.Error, bool) {
+	v, ok := schemaAt(path)
+	if !ok {
+		return nil, false
+	}
+	var open []cue.Value
+	for _, alt := range alternatives(v) {
+		if alt.Allows(cue.AnyIndex) {
+			open = append(open, alt)
+		}
+	}
+	given, ok := valueAt(input, path)
+	if len(open) != 1 || !ok {
+		return nil, false
+	}
+	ctx, _ := compiled()
+	return cueerrors.Errors(open[0].Unify(ctx.Encode(given)).Validate(cue.Concrete(true))), true
+}
+
+// valueAt finds the user's value at an option path. Keys with a dot cannot
+// be told apart from nesting; they only occur below the extra mappings.
+func valueAt(input any, path string) (any, bool) {
+	for _, label := range strings.Split(path, ".") {
+		switch v := input.(type) {
+		case map[string]any:
+			child, ok := v[label]
+			if !ok {
+				return nil, false
+			}
+			input = child
+		case []any:
+			i, err := strconv.Atoi(label)
+			if err != nil || i < 0 || i >= len(v) {
+				return nil, false
+			}
+			input = v[i]
+		default:
+			return nil, false
+		}
+	}
+	return input, true
 }
 
 // cuePath is the option path of an error, with CUE's quotes taken off labels
@@ -213,39 +294,6 @@ func cuePath(e cueerrors.Error) string {
 		labels = append(labels, l)
 	}
 	return strings.Join(labels, ".")
-}
-
-const listLengths = "incompatible list lengths"
-
-func onlyListLengths(msgs []string) bool {
-	for _, m := range msgs {
-		if !strings.HasPrefix(m, listLengths) {
-			return false
-		}
-	}
-	return true
-}
-
-// againstDefault tells a value that conflicts only with a concrete default
-// (an element of a default list, say) while the option also takes other
-// values: it was checked against the alternative the user replaced, and
-// fits the one that applies, or a bound error would be there too.
-func againstDefault(path string, msgs []string) bool {
-	for _, m := range msgs {
-		if !strings.HasPrefix(m, "conflicting values ") || strings.Contains(m, "(mismatched types ") {
-			return false
-		}
-	}
-	v, ok := schemaAt(path)
-	if !ok {
-		return false
-	}
-	for _, alt := range alternatives(v) {
-		if !alt.IsConcrete() {
-			return true
-		}
-	}
-	return false
 }
 
 // schemaAt is the schema of an option path; a list index stands for any element.
@@ -267,15 +315,6 @@ func schemaAt(path string) (cue.Value, bool) {
 	return v, true
 }
 
-func childReported(path string, byPath map[string][]string) bool {
-	for p := range byPath {
-		if strings.HasPrefix(p, path+".") {
-			return true
-		}
-	}
-	return false
-}
-
 // oneMessage folds the messages CUE gives for one option into one. A value
 // that fails a disjunction with a default gets one message per alternative:
 // the bound it broke says most; then a type mismatch, said in plain words;
@@ -287,7 +326,7 @@ func oneMessage(path string, msgs []string, ix *index) (summary string, onKey bo
 		switch {
 		case m == "field not allowed":
 			notAllowed = append(notAllowed, m)
-		case strings.HasPrefix(m, listLengths):
+		case strings.HasPrefix(m, "incompatible list lengths"):
 		case strings.HasPrefix(m, "conflicting values ") && strings.Contains(m, "(mismatched types "):
 			mismatches = append(mismatches, m)
 		case strings.HasPrefix(m, "conflicting values "):

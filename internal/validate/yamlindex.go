@@ -16,7 +16,7 @@ import (
 // Limits that keep a hostile config from exhausting the machine.
 const (
 	maxConfigBytes = 1 << 20
-	maxNodes       = 100_000
+	maxNodes       = 10_000 // CUE unifies a long list in quadratic time: 10 000 values take a second or two, 100 000 minutes
 	maxDepth       = 64
 )
 
@@ -86,21 +86,33 @@ func parseYAML(file string, data []byte) (any, *index, diag.List) {
 	} else if err != nil {
 		return nil, ix, diag.List{yamlError(file, data, err)}
 	}
-	// yaml.Unmarshal would silently drop every document after the first.
-	var next yaml.Node
-	if err := dec.Decode(&next); err != io.EOF {
-		at := diag.Range{File: file, Start: diag.Pos{Line: 1, Col: 1}}
-		if err == nil {
-			at = nodeRange(file, &next)
+	// yaml.Unmarshal would silently drop every document after the first;
+	// only empty ones may follow.
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if err == io.EOF {
+			break
 		}
-		return nil, ix, diag.List{{Summary: "the file holds more than one YAML document (---); a config is one", Subject: at}}
+		if err != nil {
+			return nil, ix, diag.List{yamlError(file, data, err)}
+		}
+		if len(next.Content) > 0 && !isNothing(next.Content[0]) {
+			return nil, ix, diag.List{{Summary: "the file holds more than one YAML document (---); a config is one", Subject: nodeRange(file, &next)}}
+		}
 	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
+	if doc.Kind == 0 || len(doc.Content) == 0 || isNothing(doc.Content[0]) {
 		return map[string]any{}, ix, nil
 	}
 	b := builder{ix: ix}
 	v := b.value(doc.Content[0], "", diag.Range{}, 0)
 	return v, ix, b.problems
+}
+
+// isNothing tells a document with no content at all ("---" alone), whose
+// implicit null yaml.v3 places on a line after the end of the file.
+func isNothing(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" && n.Style == 0
 }
 
 type builder struct {
@@ -184,6 +196,12 @@ func (b *builder) scalar(n *yaml.Node, path string) any {
 		b.problems.Addf(nodeRange(b.ix.file, n), path, "%s is not a number a config can use", n.Value)
 		return nil
 	}
+	if _, ok := v.(float64); ok && strings.Trim(strings.TrimLeft(n.Value, "+-"), "0123456789") == "" {
+		// yaml.v3 reads an integer beyond 64 bits as a float, which would
+		// be reported as "not an integer".
+		b.problems.Addf(nodeRange(b.ix.file, n), path, "the number %s is too large", n.Value)
+		return nil
+	}
 	if n.Tag == "!!binary" || n.Tag == "!!timestamp" {
 		v = n.Value
 	}
@@ -236,10 +254,17 @@ func yamlError(file string, data []byte, err error) diag.Diagnostic {
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	if parserError(msg) {
-		// yaml.v3 counts lines from 0 for parser errors (but not for
-		// scanner errors), and names where the enclosing block starts.
+		// yaml.v3 counts lines from 0 for parser errors (not for scanner
+		// errors). It names where the enclosing block starts, or the
+		// problem itself when that block starts on the first line.
 		line++
 		msg += " (here, or in the block that starts here)"
+	}
+	if line < 1 {
+		line = 1 // yaml.v3 leaves out "line 0", so errors on the first line come without one
+	}
+	if last := offsetPos(data, len(data)).Line; line > last {
+		line = last // the end of the stream counts as a line after the last
 	}
 	if strings.HasPrefix(msg, "found character that cannot start any token") && tabIndented(data, line) {
 		msg = "a tab in the indentation; YAML indents with spaces only"
@@ -265,10 +290,16 @@ func parserError(msg string) bool {
 }
 
 func tabIndented(data []byte, line int) bool {
-	lines := bytes.Split(data, []byte("\n"))
-	if line < 1 || line > len(lines) {
-		return false
+	for i, at := 0, 1; i < len(data); {
+		if at == line {
+			indent := data[i : len(data)-len(bytes.TrimLeft(data[i:], " \t"))]
+			return bytes.IndexByte(indent, '\t') >= 0
+		}
+		if n := lineBreak(data[i:]); n > 0 {
+			i, at = i+n, at+1
+		} else {
+			i++
+		}
 	}
-	indent := lines[line-1][:len(lines[line-1])-len(bytes.TrimLeft(lines[line-1], " \t"))]
-	return bytes.IndexByte(indent, '\t') >= 0
+	return false
 }

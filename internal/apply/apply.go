@@ -1,0 +1,226 @@
+// Package apply decides what applying a bundle over the one installed
+// before changes on the host. install.sh makes the same decision on the
+// host with awk; `matrixgen diff` makes it here, so that a pull request
+// shows which units a change restarts before it reaches the server. Tests
+// hold the two to the same answer on the same pairs of bundles.
+package apply
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/matrixgen/matrixgen/internal/render"
+)
+
+// Bundle is what the decision reads from a bundle: its MANIFEST and the
+// FILES and UNITS tables install.sh reads.
+type Bundle struct {
+	Manifest map[string]Line // by path inside the bundle
+	Files    []File          // host files, in the order install.sh installs them
+	Units    []Unit          // in start order: every unit after the ones it needs
+}
+
+// Line is one MANIFEST line.
+type Line struct {
+	Sum, Mode string
+	Units     []string // restarted when the file changes
+}
+
+// File is one row of FILES.
+type File struct {
+	Mode, Owner, Path, Secrets string // Path is the host path, absolute
+}
+
+// Unit is one row of UNITS.
+type Unit struct {
+	Name, Image string
+	Requires    []string
+}
+
+// Read loads the tables of a bundle directory. A directory without a
+// MANIFEST reads as an empty bundle: a host where nothing is installed yet.
+func Read(dir string) (Bundle, error) {
+	var data [3][]byte
+	for i, name := range []string{render.ManifestFile, render.FilesTable, render.UnitsTable} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			if i == 0 {
+				return Bundle{Manifest: map[string]Line{}}, nil
+			}
+			return Bundle{}, fmt.Errorf("%s has no %s: an older matrixgen built it; build it again with this one to compare", dir, name)
+		}
+		if err != nil {
+			return Bundle{}, err
+		}
+		data[i] = b
+	}
+	return Parse(data[0], data[1], data[2])
+}
+
+// FromTree reads the tables of a rendered tree.
+func FromTree(t render.Tree) (Bundle, error) {
+	return Parse(t[render.ManifestFile].Data, t[render.FilesTable].Data, t[render.UnitsTable].Data)
+}
+
+// Parse reads the three tables.
+func Parse(manifest, files, units []byte) (Bundle, error) {
+	b := Bundle{Manifest: map[string]Line{}}
+	err := eachRow(render.ManifestFile, manifest, 4, func(f []string) {
+		b.Manifest[f[2]] = Line{Sum: f[0], Mode: f[1], Units: list(f[3])}
+	})
+	if err == nil {
+		err = eachRow(render.FilesTable, files, 4, func(f []string) {
+			b.Files = append(b.Files, File{Mode: f[0], Owner: f[1], Path: f[2], Secrets: f[3]})
+		})
+	}
+	if err == nil {
+		err = eachRow(render.UnitsTable, units, 3, func(f []string) {
+			b.Units = append(b.Units, Unit{Name: f[0], Image: f[1], Requires: list(f[2])})
+		})
+	}
+	return b, err
+}
+
+func eachRow(name string, data []byte, columns int, f func([]string)) error {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		fields := strings.Fields(sc.Text())
+		if len(fields) != columns {
+			return fmt.Errorf("%s line %d: %d columns, want %d", name, n, len(fields), columns)
+		}
+		f(fields)
+	}
+	return sc.Err()
+}
+
+// list reads a comma-separated column, "-" for none.
+func list(s string) []string {
+	if s == "-" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// Step is one thing applying a bundle does. Its String form is the line
+// install.sh prints for it, word for word.
+type Step struct {
+	Action  string // install, remove, daemon-reload, pull, stop, start, restart
+	Subject string // a host path, an image or a unit
+	With    string // restart: the unit it needs, whose restart systemd passes on to it
+}
+
+func (s Step) String() string {
+	out := s.Action
+	if s.Subject != "" {
+		out += " " + s.Subject
+	}
+	if s.With != "" {
+		out += " with " + s.With
+	}
+	return out
+}
+
+const unitDir = "/etc/systemd/system/"
+
+// Decide lists what applying next over installed does, in the order
+// install.sh does it: files in, files out, daemon-reload, image pulls, units
+// removed from the config stopped, then units started or restarted in
+// dependency order. missing, when not nil, reports host files that are gone
+// although the installed bundle has them (install.sh puts them back); the
+// host is otherwise taken to hold exactly the installed bundle.
+func Decide(installed, next Bundle, missing func(hostPath string) bool) []Step {
+	var steps []Step
+	changed := map[string]bool{} // units whose inputs changed
+	mark := func(units []string) {
+		for _, u := range units {
+			changed[u] = true
+		}
+	}
+	reload := false
+	wasHost := map[string]bool{}
+	for _, f := range installed.Files {
+		wasHost[f.Path] = true
+	}
+	isHost := map[string]bool{}
+	for _, f := range next.Files {
+		isHost[f.Path] = true
+		rel := strings.TrimPrefix(f.Path, "/")
+		old, had := installed.Manifest[rel]
+		now := next.Manifest[rel]
+		if wasHost[f.Path] && had && old.Sum == now.Sum && old.Mode == now.Mode && (missing == nil || !missing(f.Path)) {
+			continue
+		}
+		steps = append(steps, Step{Action: "install", Subject: f.Path})
+		mark(now.Units)
+		reload = reload || strings.HasPrefix(f.Path, unitDir)
+	}
+	for _, f := range installed.Files {
+		if isHost[f.Path] {
+			continue
+		}
+		steps = append(steps, Step{Action: "remove", Subject: f.Path})
+		mark(installed.Manifest[strings.TrimPrefix(f.Path, "/")].Units)
+		reload = reload || strings.HasPrefix(f.Path, unitDir)
+	}
+	if reload {
+		steps = append(steps, Step{Action: "daemon-reload"})
+	}
+
+	oldImage := map[string]string{}
+	for _, u := range installed.Units {
+		oldImage[u.Name] = u.Image
+	}
+	var pulled []string
+	for _, u := range next.Units {
+		if img, had := oldImage[u.Name]; (!had || img != u.Image) && !slices.Contains(pulled, u.Image) {
+			pulled = append(pulled, u.Image)
+			steps = append(steps, Step{Action: "pull", Subject: u.Image})
+		}
+	}
+	kept := map[string]bool{}
+	for _, u := range next.Units {
+		kept[u.Name] = true
+	}
+	for _, u := range slices.Backward(installed.Units) {
+		if !kept[u.Name] {
+			steps = append(steps, Step{Action: "stop", Subject: u.Name})
+		}
+	}
+	restarted := map[string]bool{}
+	for _, u := range next.Units {
+		if _, had := oldImage[u.Name]; !had {
+			steps = append(steps, Step{Action: "start", Subject: u.Name})
+			continue
+		}
+		// Units declare PartOf= the units they require: systemd restarts
+		// them with those, and a second restart would only cost time.
+		if i := slices.IndexFunc(u.Requires, func(r string) bool { return restarted[r] }); i >= 0 {
+			steps = append(steps, Step{Action: "restart", Subject: u.Name, With: u.Requires[i]})
+			restarted[u.Name] = true
+			continue
+		}
+		if changed[u.Name] {
+			steps = append(steps, Step{Action: "restart", Subject: u.Name})
+			restarted[u.Name] = true
+		}
+	}
+	return steps
+}
+
+// Count tallies steps by action.
+func Count(steps []Step, action string) int {
+	n := 0
+	for _, s := range steps {
+		if s.Action == action {
+			n++
+		}
+	}
+	return n
+}

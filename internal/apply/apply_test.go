@@ -1,0 +1,87 @@
+package apply
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func bundle(t *testing.T, manifest, files, units string) Bundle {
+	t.Helper()
+	b, err := Parse([]byte(manifest), []byte(files), []byte(units))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func lines(steps []Step) []string {
+	var out []string
+	for _, s := range steps {
+		out = append(out, s.String())
+	}
+	return out
+}
+
+func TestDecide(t *testing.T) {
+	old := bundle(t,
+		"aa 0644 etc/systemd/system/db.service db\nbb 0644 etc/systemd/system/app.service app\ncc 0600 data/app.conf app\ndd 0755 install.sh -\n",
+		"0644 root /etc/systemd/system/db.service -\n0644 root /etc/systemd/system/app.service -\n0600 matrix /data/app.conf secret\n",
+		"db img/db:1 -\napp img/app:1 db\n")
+	for _, c := range []struct {
+		name  string
+		next  Bundle
+		steps []string
+	}{
+		{"same", old, nil},
+		{"only the bundle's own script", bundle(t,
+			"aa 0644 etc/systemd/system/db.service db\nbb 0644 etc/systemd/system/app.service app\ncc 0600 data/app.conf app\nee 0755 install.sh -\n",
+			"0644 root /etc/systemd/system/db.service -\n0644 root /etc/systemd/system/app.service -\n0600 matrix /data/app.conf secret\n",
+			"db img/db:1 -\napp img/app:1 db\n"), nil},
+		{"config", bundle(t,
+			"aa 0644 etc/systemd/system/db.service db\nbb 0644 etc/systemd/system/app.service app\nc2 0600 data/app.conf app\n",
+			"0644 root /etc/systemd/system/db.service -\n0644 root /etc/systemd/system/app.service -\n0600 matrix /data/app.conf secret\n",
+			"db img/db:1 -\napp img/app:1 db\n"),
+			[]string{"install /data/app.conf", "restart app"}},
+		{"mode", bundle(t,
+			"aa 0644 etc/systemd/system/db.service db\nbb 0644 etc/systemd/system/app.service app\ncc 0640 data/app.conf app\n",
+			"0644 root /etc/systemd/system/db.service -\n0644 root /etc/systemd/system/app.service -\n0640 matrix /data/app.conf secret\n",
+			"db img/db:1 -\napp img/app:1 db\n"),
+			[]string{"install /data/app.conf", "restart app"}},
+		{"database image", bundle(t,
+			"a2 0644 etc/systemd/system/db.service db\nbb 0644 etc/systemd/system/app.service app\ncc 0600 data/app.conf app\n",
+			"0644 root /etc/systemd/system/db.service -\n0644 root /etc/systemd/system/app.service -\n0600 matrix /data/app.conf secret\n",
+			"db img/db:2 -\napp img/app:1 db\n"),
+			[]string{"install /etc/systemd/system/db.service", "daemon-reload", "pull img/db:2", "restart db", "restart app with db"}},
+		{"app removed", bundle(t,
+			"aa 0644 etc/systemd/system/db.service db\n",
+			"0644 root /etc/systemd/system/db.service -\n",
+			"db img/db:1 -\n"),
+			[]string{"remove /etc/systemd/system/app.service", "remove /data/app.conf", "daemon-reload", "stop app"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := lines(Decide(old, c.next, nil)); !slices.Equal(got, c.steps) {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(c.steps, "\n"))
+			}
+		})
+	}
+	fresh := lines(Decide(Bundle{}, old, nil))
+	want := []string{"install /etc/systemd/system/db.service", "install /etc/systemd/system/app.service", "install /data/app.conf",
+		"daemon-reload", "pull img/db:1", "pull img/app:1", "start db", "start app"}
+	if !slices.Equal(fresh, want) {
+		t.Errorf("fresh host: %q, want %q", fresh, want)
+	}
+	missing := lines(Decide(old, old, func(p string) bool { return p == "/data/app.conf" }))
+	if !slices.Equal(missing, []string{"install /data/app.conf", "restart app"}) {
+		t.Errorf("missing file: %q", missing)
+	}
+}
+
+func TestParseRefusesBadRows(t *testing.T) {
+	if _, err := Parse([]byte("aa 0644 x\n"), nil, nil); err == nil || !strings.Contains(err.Error(), "MANIFEST line 1") {
+		t.Errorf("a three-column MANIFEST line: %v", err)
+	}
+	if _, err := Parse(nil, nil, []byte("app img\n")); err == nil || !strings.Contains(err.Error(), "UNITS line 1") {
+		t.Errorf("a two-column UNITS line: %v", err)
+	}
+}

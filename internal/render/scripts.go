@@ -1,0 +1,107 @@
+package render
+
+import (
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/matrixgen/matrixgen/internal/plan"
+)
+
+// postgresDataTarget is where the postgres image keeps its data; the
+// service that mounts a host directory there is the bundled server.
+const postgresDataTarget = "/var/lib/postgresql/data"
+
+// bundledPostgres finds the bundled PostgreSQL server: its service, its
+// major version (the image tag's leading number) and its host data
+// directory. ok is false when the databases are elsewhere.
+func bundledPostgres(p *plan.Plan) (svc plan.Service, major, dataDir string, ok bool) {
+	for _, s := range p.Services {
+		for _, m := range s.Mounts {
+			if m.Target != postgresDataTarget {
+				continue
+			}
+			_, tag, _ := strings.Cut(path.Base(s.Image), ":")
+			major, _, _ = strings.Cut(tag, "-")
+			major, _, _ = strings.Cut(major, ".")
+			return s, major, m.Source, true
+		}
+	}
+	return plan.Service{}, "", "", false
+}
+
+// binDir is where maintenance scripts are installed on the host.
+func binDir(h plan.Host) string { return path.Join(h.DataDir, "bin") }
+
+type upgradeData struct {
+	PostgresMajor, PostgresData, PostgresUpgrade string
+}
+
+type rollbackData struct{ DataDir string }
+
+// bundleScripts adds the scripts the operator runs from the bundle.
+func bundleScripts(p *plan.Plan, t Tree) error {
+	var rollback strings.Builder
+	if err := parsed.ExecuteTemplate(&rollback, "rollback.sh.tmpl", rollbackData{p.Host.DataDir}); err != nil {
+		return err
+	}
+	if err := t.addBundleFile("rollback.sh", 0o755, []byte(rollback.String())); err != nil {
+		return err
+	}
+	d := upgradeData{}
+	if _, major, data, ok := bundledPostgres(p); ok {
+		d = upgradeData{PostgresMajor: major, PostgresData: data, PostgresUpgrade: path.Join(binDir(p.Host), "postgres-upgrade.sh")}
+	}
+	var upgrade strings.Builder
+	if err := parsed.ExecuteTemplate(&upgrade, "upgrade.sh.tmpl", d); err != nil {
+		return err
+	}
+	return t.addBundleFile("upgrade.sh", 0o755, []byte(upgrade.String()))
+}
+
+type postgresUpgradeData struct {
+	DataDir, Unit, Major, Data, Superuser, User, Group, Dependants, Script string
+}
+
+// hostScripts adds the maintenance scripts install.sh puts in DATA_DIR/bin.
+// They run as root from there, so they are root's and no one else may
+// write them.
+func hostScripts(p *plan.Plan, t Tree) error {
+	svc, major, data, ok := bundledPostgres(p)
+	if !ok {
+		return nil
+	}
+	script := path.Join(binDir(p.Host), "postgres-upgrade.sh")
+	d := postgresUpgradeData{
+		DataDir: p.Host.DataDir, Unit: svc.Unit, Major: major, Data: data,
+		User: p.Host.User, Group: p.Host.Group, Dependants: strings.Join(dependants(p, svc.Unit), " "), Script: script,
+	}
+	for _, db := range p.Databases {
+		if db.Server == svc.Unit {
+			d.Superuser = db.Superuser
+		}
+	}
+	var b strings.Builder
+	if err := parsed.ExecuteTemplate(&b, "postgres-upgrade.sh.tmpl", d); err != nil {
+		return err
+	}
+	return t.add(hostPath(script), 0o750, []byte(b.String()))
+}
+
+// dependants are the units that need server: those that require it and
+// those whose databases it holds, in start order.
+func dependants(p *plan.Plan, server string) []string {
+	uses := map[string]bool{}
+	for _, db := range p.Databases {
+		if db.Server == server {
+			uses[db.Owner] = true
+		}
+	}
+	var out []string
+	for _, s := range p.Services {
+		if uses[s.Unit] || slices.Contains(s.Requires, server) {
+			out = append(out, s.Unit)
+		}
+	}
+	return out
+}
