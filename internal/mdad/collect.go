@@ -5,7 +5,7 @@ import "fmt"
 // secretOrder is the order secrets are reported and written in.
 var secretOrder = []string{
 	"synapse-db-password", "synapse-macaroon-secret", "synapse-form-secret", "synapse-registration-secret",
-	"postgres-password", "coturn-shared-secret", "mailer-smarthost-password",
+	"postgres-password", "coturn-shared-secret", "mailer-smarthost-password", "synapse-worker-replication-secret",
 }
 
 // derivedSalts are the salts the playbook derives a secret with, for the
@@ -30,6 +30,9 @@ func (t *translator) collectSecrets() {
 		"postgres-password":           !external,
 		"coturn-shared-secret":        t.coturnEnabled(),
 		"mailer-smarthost-password":   t.mailerEnabled() && smarthostUser,
+		// The playbook's workers talk to the main process without one, so
+		// there is nothing to bring: install.sh makes it.
+		"synapse-worker-replication-secret": t.workersOn(),
 	}
 	// A secret the operator provides, not one install.sh can make.
 	provided := map[string]bool{

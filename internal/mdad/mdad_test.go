@@ -151,10 +151,6 @@ var fixtures = []fixture{
 	{
 		name: "workers-bridges",
 		untranslated: []string{
-			"9 matrix_synapse_workers_enabled",
-			"10 matrix_synapse_workers_preset",
-			"11 matrix_synapse_workers_generic_workers_count",
-			"12 matrix_synapse_workers_federation_sender_workers_count",
 			"14 matrix_mautrix_telegram_enabled",
 			"15 matrix_mautrix_telegram_api_id",
 			"16 matrix_mautrix_telegram_api_hash",

@@ -143,6 +143,18 @@ func registrationToken(t *translator, v *variable, n *yaml.Node) {
 	}
 }
 
+func workersEnabled(t *translator, v *variable, n *yaml.Node) {
+	on, err := toBool(n)
+	switch {
+	case err != nil:
+		t.notTranslated(v, err.Error())
+	case !on:
+		t.readVar(v, "Synapse runs as one process, as with synapse.workers.preset: none")
+	default:
+		t.readVar(v, "workers come from synapse.workers")
+	}
+}
+
 func relayUse(t *translator, v *variable, n *yaml.Node) {
 	on, err := toBool(n)
 	switch {

@@ -404,6 +404,19 @@ func (t *translator) relayOn() bool {
 	return on
 }
 
+// workersOn: the playbook reads its worker variables only with workers on.
+func (t *translator) workersOn() bool {
+	on, _ := t.flag("matrix_synapse_workers_enabled")
+	return on
+}
+
+func workersUsed(t *translator) string {
+	if t.workersOn() {
+		return ""
+	}
+	return "workers are off (matrix_synapse_workers_enabled is not true), so Synapse runs as one process"
+}
+
 func relayUsed(t *translator) string {
 	if t.relayOn() {
 		return ""
