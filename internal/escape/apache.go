@@ -3,6 +3,7 @@ package escape
 import (
 	"fmt"
 	"net/netip"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 )
@@ -314,4 +315,154 @@ func ApacheHeaderValue(value string) (string, error) {
 	}
 	r := strings.NewReplacer(`%`, `%%`, `\`, `\\`)
 	return Apache(r.Replace(value))
+}
+
+// ApacheProxyRegexp returns a route's path regex as the pattern of
+// ProxyPassMatch and <LocationMatch>, as one argument.
+//
+// The route table's regexes are RE2 syntax that PCRE reads the same way,
+// matched against the decoded path. httpd matches ProxyPassMatch against
+// the decoded path too, but with nocanon it then matches the request
+// target as the client sent it, query string included, and forwards that
+// target unchanged only when both match: otherwise it forwards the decoded
+// path re-encoded. So each "$" becomes "(?=\?|$)", which holds at the end
+// of the path and before a query string alike; that is why a "$" must end
+// its branch of the regex, where nothing after it could match the "?".
+// "(?-s)" in front undoes httpd's default DOTALL, so that "." does not
+// match a newline, as in RE2.
+//
+// Only the constructs both engines agree on pass: groups "(...)" and
+// "(?:...)", classes, the usual operators and repetitions, and a
+// backslash before punctuation. The regex must start with "^/".
+func ApacheProxyRegexp(re string) (string, error) {
+	if !strings.HasPrefix(re, "^/") {
+		return "", fmt.Errorf("escape: path regex %q does not start with \"^/\"", re)
+	}
+	parsed, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		return "", fmt.Errorf("escape: path regex %q: %v", re, err)
+	}
+	if !apacheEndsFinal(parsed, true) {
+		return "", fmt.Errorf("escape: path regex %q has a \"$\" that does not end its branch", re)
+	}
+	var b strings.Builder
+	b.WriteString("(?-s)")
+	inClass := false
+	for i := 0; i < len(re); i++ {
+		c := re[i]
+		switch {
+		case c == '\\':
+			if i+1 == len(re) || !isASCIIPunct(re[i+1]) {
+				return "", fmt.Errorf("escape: path regex %q: only punctuation may follow a backslash", re)
+			}
+			b.WriteString(re[i : i+2])
+			i++
+			continue
+		case inClass && c == '[' && strings.HasPrefix(re[i:], "[:"):
+			end := strings.Index(re[i+2:], ":]")
+			if end < 0 {
+				return "", fmt.Errorf("escape: path regex %q: unclosed character class name", re)
+			}
+			b.WriteString(re[i : i+2+end+2])
+			i += 2 + end + 1
+			continue
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+		case c == '[':
+			inClass = true
+			b.WriteByte(c)
+			// A "]" first in the class, after an optional "^", is literal.
+			if strings.HasPrefix(re[i+1:], "^") {
+				b.WriteByte('^')
+				i++
+			}
+			if strings.HasPrefix(re[i+1:], "]") {
+				b.WriteByte(']')
+				i++
+			}
+			continue
+		case c == '(' && strings.HasPrefix(re[i:], "(?") && !strings.HasPrefix(re[i:], "(?:"):
+			return "", fmt.Errorf("escape: path regex %q: only \"(\" and \"(?:\" groups are written for Apache", re)
+		case c == '$':
+			b.WriteString(`(?=\?|$)`)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return Apache(b.String())
+}
+
+// apacheEndsFinal tells whether every end-of-text anchor in re ends the
+// match wherever it occurs: final says that nothing follows re itself.
+func apacheEndsFinal(re *syntax.Regexp, final bool) bool {
+	switch re.Op {
+	case syntax.OpEndText, syntax.OpEndLine:
+		return final
+	case syntax.OpConcat:
+		for i, sub := range re.Sub {
+			if !apacheEndsFinal(sub, final && i == len(re.Sub)-1) {
+				return false
+			}
+		}
+		return true
+	case syntax.OpAlternate, syntax.OpCapture, syntax.OpQuest:
+		for _, sub := range re.Sub {
+			if !apacheEndsFinal(sub, final) {
+				return false
+			}
+		}
+		return true
+	}
+	// A repetition runs its body again after an anchor inside it.
+	for _, sub := range re.Sub {
+		if !apacheEndsFinal(sub, false) {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCIIPunct(c byte) bool {
+	return c > ' ' && c < 0x7f && !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9')
+}
+
+// ApacheOrigin returns "http://host:port", without a path, as one
+// argument: a BalancerMember, or the target of ProxyPassMatch, where httpd
+// appends the whole request target. ProxyPassMatch replaces "$1" and "&"
+// in its target with parts of the match; neither can occur here.
+func ApacheOrigin(hostport string) (string, error) {
+	hp, err := apacheHostPort(hostport)
+	if err != nil {
+		return "", err
+	}
+	return Apache("http://" + hp)
+}
+
+// apacheMaxBalancerHost keeps a balancer's name within mod_proxy's
+// fixed-size shared-memory fields for names and hostnames.
+const apacheMaxBalancerHost = 63
+
+// ApacheBalancerURL returns "balancer://matrixgen-POOL" followed by path
+// ("" or a prefix ApachePathPrefix accepts) as one argument. The prefix
+// keeps matrixgen's pools apart from balancers of the operator's own,
+// which the virtual hosts inherit from the main server. Pool names are
+// lowercase letters, digits and '-'.
+func ApacheBalancerURL(pool, path string) (string, error) {
+	host := "matrixgen-" + pool
+	if pool == "" || len(host) > apacheMaxBalancerHost || pool[0] == '-' {
+		return "", fmt.Errorf("escape: pool name %q is empty, starts with '-' or is longer than %d characters with its prefix", pool, apacheMaxBalancerHost)
+	}
+	for i := 0; i < len(pool); i++ {
+		if c := pool[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return "", fmt.Errorf("escape: pool name %q contains %q; pool names are limited to lowercase letters, digits and '-'", pool, c)
+		}
+	}
+	if path != "" {
+		if _, err := ApachePathPrefix(path); err != nil {
+			return "", err
+		}
+	}
+	return Apache("balancer://" + host + path)
 }

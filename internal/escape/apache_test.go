@@ -581,3 +581,132 @@ func apacheWaitPort(t *testing.T, port int, stderr *bytes.Buffer) {
 	}
 	t.Fatalf("httpd does not listen on 127.0.0.1:%d\n%s", port, stderr)
 }
+
+// apacheRouteRegexps are path regexes of the shapes the route table
+// writes: anchored endings, "(/|$)", ".*", classes, optional groups.
+var apacheRouteRegexps = []string{
+	`^/_matrix/client/(r0|v3)/sync$`,
+	`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/[^/]+/typing/`,
+	`^/_matrix/client/(r0|v3|unstable)/user/[^/]+/rooms/[^/]+/tags(/|$)`,
+	`^/_matrix/client/(r0|v3|unstable)/.*/account_data`,
+	`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/messages$`,
+	`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/context/.*$`,
+	`^/_matrix/client/unstable/org.matrix.msc4140/delayed_events(/.*/restart)?$`,
+	`^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/(join|invite|leave|ban|unban|kick)$`,
+	`^/_synapse/admin/v1/user/.*/media.*$`,
+	`^/_synapse/admin/v1/rooms/[^/]+$`,
+	`^/_matrix/key/v2/query`,
+	`^/_a/[$\]]x$`,
+	`^/_a/[[:alpha:]]+\.json$`,
+	`^/_a/(x$)?`,
+}
+
+// apacheRegexpAsGo is the pattern httpd reads, as Go's regexp: without
+// the DOTALL switch, which is Go's default, and with the lookahead for a
+// query string consuming the "?", which changes no answer since nothing
+// follows it (ApacheProxyRegexp refuses a "$" that does not end its branch).
+func apacheRegexpAsGo(t *testing.T, tok string) *regexp.Regexp {
+	t.Helper()
+	words, err := readApacheLine("ProxyPassMatch " + tok)
+	if err != nil || len(words) != 2 {
+		t.Fatalf("%s reads back as %q, %v", tok, words, err)
+	}
+	re, ok := strings.CutPrefix(words[1], "(?-s)")
+	if !ok {
+		t.Fatalf("%s does not switch DOTALL off", words[1])
+	}
+	return regexp.MustCompile(strings.ReplaceAll(re, `(?=\?|$)`, `(?:\?|$)`))
+}
+
+func TestApacheProxyRegexp(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{`^/_matrix/client/(r0|v3)/sync$`, `"(?-s)^/_matrix/client/(r0|v3)/sync(?=\\?|$)"`},
+		{`^/_matrix/client/(api/v1|r0|v3|unstable)/devices(/|$)`, `"(?-s)^/_matrix/client/(api/v1|r0|v3|unstable)/devices(/|(?=\\?|$))"`},
+		{`^/_matrix/key/v2/query`, `"(?-s)^/_matrix/key/v2/query"`},
+		{`^/_a/[$\]]x\$$`, `"(?-s)^/_a/[$\\]]x\\$(?=\\?|$)"`},
+		{`^/_a/[]$]$`, `"(?-s)^/_a/[]$](?=\\?|$)"`},
+		{`^/_a/[^]$]$`, `"(?-s)^/_a/[^]$](?=\\?|$)"`},
+		{`^/_a/[[:alpha:]$]+$`, `"(?-s)^/_a/[[:alpha:]$]+(?=\\?|$)"`},
+		{`^/_a/(?:x|$)`, `"(?-s)^/_a/(?:x|(?=\\?|$))"`},
+	} {
+		if got, err := ApacheProxyRegexp(tc.in); err != nil || got != tc.want {
+			t.Errorf("ApacheProxyRegexp(%q) = %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+	for _, s := range []string{
+		"", "/_matrix", "^_matrix", "^(/a)", `^/a(?=b)`, `^/a(?!b)`, `^/a(?i)b`, `^/a(?P<n>b)`, `^/a\d`, `^/a\b`, `^/a\z`,
+		`^/a$b`, `^/a(b$)c`, `^/a(b$)*`, `^/a(b|$)+`, "^/a${x}", "^/a\nb", "^/a[", `^/a\`, "^/a b é",
+	} {
+		if got, err := ApacheProxyRegexp(s); err == nil {
+			t.Errorf("ApacheProxyRegexp(%q) = %s, want an error", s, got)
+		}
+	}
+	paths := []string{
+		"/_matrix/client/v3/sync", "/_matrix/client/v3/syncx", "/_matrix/client/v3/sync/", "/_matrix/client/r0/sync",
+		"/_matrix/client/v3/rooms/!r:a.b/typing/@u:a.b", "/_matrix/client/v3/rooms/!r%2Fx:a.b/typing/@u:a.b",
+		"/_matrix/client/v3/user/@u:a.b/rooms/!r:a.b/tags", "/_matrix/client/v3/user/@u:a.b/rooms/!r:a.b/tags/m.fav",
+		"/_matrix/client/v3/user/@u:a.b/rooms/!r:a.b/tagsx", "/_matrix/client/v3/user/@u:a.b/account_data/m.x",
+		"/_matrix/client/v3/rooms/!r:a.b/messages", "/_matrix/client/v3/rooms/!r:a.b/messagesx",
+		"/_matrix/client/v3/rooms/a\nb/messages", "/_matrix/client/v3/rooms/!r:a.b/context/$e", "/_matrix/client/v3/rooms/!r:a.b/context/a\nb",
+		"/_matrix/client/unstable/org.matrix.msc4140/delayed_events", "/_matrix/client/unstable/org.matrix.msc4140/delayed_events/x/restart",
+		"/_matrix/client/unstable/org.matrix.msc4140/delayed_events/x", "/_matrix/client/v3/rooms/!r:a.b/kick", "/_matrix/client/v3/rooms/!r:a.b/kicks",
+		"/_synapse/admin/v1/user/@u:a.b/media", "/_synapse/admin/v1/user/@u:a.b/mediafoo", "/_synapse/admin/v1/rooms/!r:a.b",
+		"/_synapse/admin/v1/rooms/!r:a.b/members", "/_matrix/key/v2/query/a.b", "/_a/$x", "/_a/]x", "/_a/yx", "/_a/abc.json", "/_a/ab1.json",
+		"/_a/x", "/_a/", "/_a/y",
+	}
+	for _, re := range apacheRouteRegexps {
+		tok, err := ApacheProxyRegexp(re)
+		if err != nil {
+			t.Errorf("ApacheProxyRegexp(%q): %v", re, err)
+			continue
+		}
+		orig, apache := regexp.MustCompile(re), apacheRegexpAsGo(t, tok)
+		for _, p := range paths {
+			// The decoded path: the same answer as the route table's.
+			if got, want := apache.MatchString(p), orig.MatchString(p); got != want {
+				t.Errorf("%s on %q: %v, the route table's %s: %v", tok, p, got, re, want)
+			}
+			// The target as sent, with a query: a match wherever the
+			// decoded path matched, so that nocanon holds.
+			if orig.MatchString(p) && !apache.MatchString(p+"?since=s1_2&dir=b") {
+				t.Errorf("%s does not match %q with a query string", tok, p)
+			}
+		}
+	}
+}
+
+func TestApacheOriginAndBalancer(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"127.0.0.1:8008", "http://127.0.0.1:8008"},
+		{"[::1]:8008", "http://[::1]:8008"},
+		{"matrix-synapse-worker-generic-worker-0:8008", "http://matrix-synapse-worker-generic-worker-0:8008"},
+	} {
+		if got, err := ApacheOrigin(tc.in); err != nil || got != tc.want {
+			t.Errorf("ApacheOrigin(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	for _, s := range []string{"", "127.0.0.1", "127.0.0.1:80/x", "a&b:80", "a$1:80", "a\\b:80", "${h}:80", "Host:80", "[::1%lo]:80"} {
+		if got, err := ApacheOrigin(s); err == nil {
+			t.Errorf("ApacheOrigin(%q) = %q, want an error", s, got)
+		}
+	}
+	for _, tc := range []struct{ pool, path, want string }{
+		{"synapse-sync-worker-client-user", "", "balancer://matrixgen-synapse-sync-worker-client-user"},
+		{"synapse-media-repository-media-least-conn", "/_matrix/media", "balancer://matrixgen-synapse-media-repository-media-least-conn/_matrix/media"},
+		{strings.Repeat("a", apacheMaxBalancerHost-len("matrixgen-")), "", "balancer://matrixgen-" + strings.Repeat("a", apacheMaxBalancerHost-len("matrixgen-"))},
+	} {
+		if got, err := ApacheBalancerURL(tc.pool, tc.path); err != nil || got != tc.want {
+			t.Errorf("ApacheBalancerURL(%q, %q) = %q, %v; want %q", tc.pool, tc.path, got, err, tc.want)
+		}
+	}
+	for _, tc := range []struct{ pool, path string }{
+		{"", ""}, {"-a", ""}, {"Pool", ""}, {"a_b", ""}, {"a.b", ""}, {"a b", ""}, {"a&b", ""}, {"a$1", ""},
+		{strings.Repeat("a", apacheMaxBalancerHost), ""}, {"a", "x"}, {"a", "/a?b"}, {"a", "/${x}"},
+	} {
+		if got, err := ApacheBalancerURL(tc.pool, tc.path); err == nil {
+			t.Errorf("ApacheBalancerURL(%q, %q) = %q, want an error", tc.pool, tc.path, got)
+		}
+	}
+}

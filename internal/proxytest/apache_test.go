@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -477,9 +476,6 @@ func startApache(t *testing.T, s *proxytest.Setup) *apacheRun {
 func (a *apacheRun) write(t *testing.T) {
 	t.Helper()
 	tree, err := render.Render(a.setup.Plan)
-	if errors.Is(err, render.ErrRouteUnsupported) {
-		t.Skipf("render: %v", err)
-	}
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,9 +12,10 @@ import (
 
 // The Apache renderer writes configuration for the operator's own Apache
 // httpd 2.4 (Debian 12) from the route table: one <VirtualHost> per
-// hostname and port (vhosts) after a catch-all per port, one ProxyPass per
-// route, and a <LocationMatch> per route that has settings. The files stay
-// in the bundle under proxy/apache/; the operator includes them.
+// hostname and port (vhosts) after a catch-all per port, one ProxyPass or
+// ProxyPassMatch per route, a <Proxy balancer://…> per pool of Synapse
+// workers, and a <LocationMatch> per prefix route that has settings. The
+// files stay in the bundle under proxy/apache/; the operator includes them.
 
 const apacheDir = "proxy/apache/"
 
@@ -26,9 +28,6 @@ const apacheWellKnown = "/.well-known/matrix"
 const apacheDefaultName = "unknown-host.invalid"
 
 func renderApache(p *plan.Plan, t Tree) error {
-	if err := refuseWorkerRoutes("apache", p); err != nil {
-		return err
-	}
 	conf, err := apacheMatrixConf(p)
 	if err != nil {
 		return fmt.Errorf("apache: %w", err)
@@ -125,6 +124,12 @@ func apacheMatrixConf(p *plan.Plan) ([]byte, error) {
 		head = append(head, apachePlainNote(p)...)
 	}
 	head = append(head, apacheWhy...)
+	if apacheHasRegex(p) {
+		head = append(head, apacheRegexWhy...)
+	}
+	if apacheHasPools(p) {
+		head = append(head, apachePoolsWhy...)
+	}
 	head = append(head, "", "Routes, highest priority first:")
 	head = append(head, apacheRouteTable(b, p)...)
 	if b.err != nil {
@@ -212,10 +217,19 @@ func apachePlainNote(p *plan.Plan) []string {
 }
 
 // apacheEnableModules is the a2enmod line for the directives this file
-// uses: ProxyPass (proxy, proxy_http), Header and RequestHeader (headers),
-// Redirect (alias), SSLEngine (ssl), RemoteIP* (remoteip).
+// uses: ProxyPass (proxy, proxy_http), balancer:// (proxy_balancer, which
+// keeps its state in slotmem_shm, and the lbmethod_* it names), Header
+// and RequestHeader (headers), Redirect (alias), SSLEngine (ssl),
+// RemoteIP* (remoteip).
 func apacheEnableModules(p *plan.Plan, hosts []vhost) string {
-	mods := []string{"proxy", "proxy_http", "headers", "alias"}
+	mods := []string{"proxy", "proxy_http"}
+	if methods := apacheLBMethods(p); len(methods) > 0 {
+		mods = append(mods, "proxy_balancer", "slotmem_shm")
+		for _, m := range methods {
+			mods = append(mods, "lbmethod_"+m)
+		}
+	}
+	mods = append(mods, "headers", "alias")
 	if apacheUsesTLS(hosts) {
 		mods = append(mods, "ssl")
 	}
@@ -287,8 +301,15 @@ func apacheRouteTable(b *apBuilder, p *plan.Plan) []string {
 	}
 	var out []string
 	for _, r := range p.Routes {
-		out = append(out, b.comment("  %-4d %-10s %s:%d%s -> %s port %d (%s)",
-			r.Priority, r.Entrypoint, r.Host, ports[r.Entrypoint], r.PathPrefix, r.Service, r.Port, r.Upstream))
+		match := r.PathPrefix
+		if r.PathRegex != "" {
+			match = " ~ " + r.PathRegex
+		}
+		to := fmt.Sprintf("%s port %d (%s)", r.Service, r.Port, r.Upstream)
+		if len(r.Backends) > 0 {
+			to = apachePoolComment(r)
+		}
+		out = append(out, b.comment("  %-4d %-10s %s:%d%s -> %s", r.Priority, r.Entrypoint, r.Host, ports[r.Entrypoint], match, to))
 	}
 	return out
 }
@@ -338,13 +359,11 @@ func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) apDirec
 		ap("ProxyPreserveHost", "On"),
 		ap("AllowEncodedSlashes", "NoDecode"))
 	body = append(body, apacheForwarded(b, p, v)...)
+	body = append(body, apacheBalancers(b, v)...)
 
 	hasRoot := false
 	for i, r := range v.Routes {
-		pass := ap("ProxyPass",
-			b.tok(escape.ApachePathPrefix, r.PathPrefix),
-			b.tok(func(path string) (string, error) { return escape.ApacheBackendURL(r.Upstream, path) }, r.PathPrefix),
-			"nocanon", "retry=0")
+		pass := apacheProxyPass(b, r)
 		if i == 0 {
 			pass.Comment = []string{"First match wins: highest priority first."}
 		}
@@ -355,9 +374,15 @@ func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) apDirec
 		body = append(body, ap("Redirect", "404", "/"))
 	}
 	for i, r := range v.Routes {
+		if r.PathRegex != "" {
+			if err := apacheCheckRegexSettings(v, r); err != nil {
+				b.fail(err)
+			}
+			continue
+		}
 		var longer []string
 		for _, hi := range v.Routes[:i] {
-			if apacheUnder(hi.PathPrefix, r.PathPrefix) {
+			if hi.PathRegex == "" && apacheUnder(hi.PathPrefix, r.PathPrefix) {
 				longer = append(longer, hi.PathPrefix)
 			}
 		}
@@ -368,6 +393,40 @@ func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) apDirec
 	s := apSection("VirtualHost", []string{apacheVHostAddr(b, addr, v.Port)}, body...)
 	s.Comment = []string{b.comment("%s on port %d%s", v.Host, v.Port, apacheListenHint(v))}
 	return s
+}
+
+// apacheProxyPass is the line that sends route r's requests on: ProxyPass
+// for a prefix, which httpd follows with the rest of the path, or
+// ProxyPassMatch for a regex, whose target is an origin or balancer
+// without a path, so that httpd appends the whole request target.
+func apacheProxyPass(b *apBuilder, r plan.Route) apDirective {
+	pool := len(r.Backends) > 0 && apacheLBMethod(b, r) != ""
+	var target string
+	switch {
+	case pool && r.PathRegex != "":
+		target = b.tok(func(pool string) (string, error) { return escape.ApacheBalancerURL(pool, "") }, r.Pool)
+	case pool:
+		target = b.tok(func(pool string) (string, error) { return escape.ApacheBalancerURL(pool, r.PathPrefix) }, r.Pool)
+	case r.PathRegex != "":
+		target = b.tok(escape.ApacheOrigin, r.Upstream)
+	default:
+		target = b.tok(func(path string) (string, error) { return escape.ApacheBackendURL(r.Upstream, path) }, r.PathPrefix)
+	}
+	args := []string{target, "nocanon"}
+	if !pool {
+		// A balancer takes no worker parameters; its members carry them.
+		args = append(args, "retry=0")
+	}
+	var d apDirective
+	if r.PathRegex != "" {
+		d = ap("ProxyPassMatch", append([]string{b.tok(escape.ApacheProxyRegexp, r.PathRegex)}, args...)...)
+	} else {
+		d = ap("ProxyPass", append([]string{b.tok(escape.ApachePathPrefix, r.PathPrefix)}, args...)...)
+	}
+	if len(r.Backends) > 0 && !pool {
+		d.Comment = []string{b.comment("%s: %s strictly, which httpd cannot hash on: the first of %d servers only.", r.Name, r.Balance.By, len(r.Backends))}
+	}
+	return d
 }
 
 // apacheListenHint reminds, next to a section on a port Debian's
@@ -412,22 +471,93 @@ func apacheForwarded(b *apBuilder, p *plan.Plan, v vhost) []apDirective {
 	}
 }
 
-// apacheCheckOrder refuses a vhost where a route could never be chosen:
-// ProxyPass takes the first match in file order, so a route whose prefix
-// lies under an earlier (higher priority) route's prefix would be dead.
+// apacheCheckOrder refuses a vhost where httpd would not choose the route
+// the table does. ProxyPass and ProxyPassMatch lines are tried together in
+// file order and the first match wins, so writing them by priority gives
+// the table's rule (the highest priority among the matching routes) as long
+// as the routes come in that order and no two that can match one request
+// share a priority. A route that lies under an earlier prefix would be
+// dead: for a prefix, below a longer one; for a regex, one whose literal
+// start already lies under the prefix.
 func apacheCheckOrder(v vhost) error {
 	for i, hi := range v.Routes {
 		for _, lo := range v.Routes[i+1:] {
-			if lo.PathPrefix == hi.PathPrefix {
-				return fmt.Errorf("routes %s and %s both claim %s%s on port %d", hi.Name, lo.Name, v.Host, hi.PathPrefix, v.Port)
+			if lo.Priority > hi.Priority {
+				return fmt.Errorf("routes of %s:%d are not in priority order: %s (%d) after %s (%d)", v.Host, v.Port, lo.Name, lo.Priority, hi.Name, hi.Priority)
 			}
-			if apacheUnder(lo.PathPrefix, hi.PathPrefix) {
-				return fmt.Errorf("route %s (%s, priority %d) lies under %s (%s, priority %d) but has no higher priority; httpd would never choose it",
-					lo.Name, lo.PathPrefix, lo.Priority, hi.Name, hi.PathPrefix, hi.Priority)
+			switch {
+			case hi.PathRegex == "" && lo.PathRegex == "":
+				if lo.PathPrefix == hi.PathPrefix {
+					return fmt.Errorf("routes %s and %s both claim %s%s on port %d", hi.Name, lo.Name, v.Host, hi.PathPrefix, v.Port)
+				}
+				if apacheUnder(lo.PathPrefix, hi.PathPrefix) {
+					return fmt.Errorf("route %s (%s, priority %d) lies under %s (%s, priority %d) but has no higher priority; httpd would never choose it",
+						lo.Name, lo.PathPrefix, lo.Priority, hi.Name, hi.PathPrefix, hi.Priority)
+				}
+			case hi.PathRegex == "":
+				if apacheCovers(hi.PathPrefix, plan.RegexPrefix(lo.PathRegex)) {
+					return fmt.Errorf("route %s (%s, priority %d) lies under %s (%s, priority %d) but has no higher priority; httpd would never choose it",
+						lo.Name, lo.PathRegex, lo.Priority, hi.Name, hi.PathPrefix, hi.Priority)
+				}
+				if lo.Priority == hi.Priority && plan.RegexCanMatchUnder(lo.PathRegex, hi.PathPrefix) {
+					return fmt.Errorf("routes %s and %s have priority %d and may both match a request on %s:%d", hi.Name, lo.Name, hi.Priority, v.Host, v.Port)
+				}
+			case lo.PathRegex == "":
+				if lo.Priority == hi.Priority && plan.RegexCanMatchUnder(hi.PathRegex, lo.PathPrefix) {
+					return fmt.Errorf("routes %s and %s have priority %d and may both match a request on %s:%d", hi.Name, lo.Name, hi.Priority, v.Host, v.Port)
+				}
+			default:
+				if lo.Priority == hi.Priority && !slices.Equal(lo.Servers(), hi.Servers()) {
+					return fmt.Errorf("regex routes %s and %s have priority %d and different servers on %s:%d", hi.Name, lo.Name, hi.Priority, v.Host, v.Port)
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// apacheCovers tells whether every path that starts with lit lies under
+// the ProxyPass prefix: whole segments, as httpd compares them.
+func apacheCovers(prefix, lit string) bool {
+	return prefix == "/" || strings.HasPrefix(lit, strings.TrimSuffix(prefix, "/")+"/")
+}
+
+// apacheCheckRegexSettings refuses a regex route whose settings httpd
+// would not apply exactly. Such a route has no <LocationMatch> of its own:
+// its requests get the settings of the prefix route whose <LocationMatch>
+// covers their path (the first prefix that matches it), and a section of
+// its own would add its <If> body limit to that one's instead of replacing
+// it. So every prefix route that can cover one of its paths must have the
+// same settings, and some prefix route must cover all of them, which is
+// what the route table promises: a worker route only refines a route of
+// the main process.
+func apacheCheckRegexSettings(v vhost, r plan.Route) error {
+	lit := plan.RegexPrefix(r.PathRegex)
+	for _, p := range v.Routes {
+		if p.PathRegex != "" || !plan.RegexCanMatchUnder(r.PathRegex, p.PathPrefix) {
+			continue
+		}
+		if !apacheSameSettings(p.Settings, r.Settings) {
+			return fmt.Errorf("route %s (%s) has other settings than %s (%s), whose <LocationMatch> covers some of its paths; httpd cannot apply both exactly",
+				r.Name, r.PathRegex, p.Name, p.PathPrefix)
+		}
+		if apacheCovers(p.PathPrefix, lit) {
+			return nil
+		}
+	}
+	if apacheHasSettings(r.Settings) {
+		return fmt.Errorf("route %s (%s) may match paths under no prefix route of %s:%d, which would lose its settings", r.Name, r.PathRegex, v.Host, v.Port)
+	}
+	return nil
+}
+
+func apacheSameSettings(a, b plan.RouteSettings) bool {
+	return a.MaxBodyBytes == b.MaxBodyBytes && a.CORS == b.CORS &&
+		slices.Equal(a.Headers, b.Headers) && slices.Equal(a.AllowIPs, b.AllowIPs)
+}
+
+func apacheHasSettings(s plan.RouteSettings) bool {
+	return s.MaxBodyBytes > 0 || s.CORS || len(s.Headers) > 0 || len(s.AllowIPs) > 0
 }
 
 // apacheUnder tells whether ProxyPass prefix would match every request
@@ -436,13 +566,15 @@ func apacheUnder(path, prefix string) bool {
 	return prefix == "/" || path == prefix || strings.HasPrefix(path, strings.TrimSuffix(prefix, "/")+"/")
 }
 
-// apacheLocation holds the settings of one route; ok is false when it has
-// none. It is a <LocationMatch> for exactly the paths the route's ProxyPass
-// takes: whole segments under its prefix, less those under the longer
-// prefixes (longer) that come first. A plain <Location> would also match
-// those, and <If> sections of every matching <Location> all apply, so a
-// shorter route's body limit would hold for a longer route with a larger
-// one.
+// apacheLocation holds the settings of one prefix route; ok is false when
+// it has none. It is a <LocationMatch> for exactly the paths the route's
+// ProxyPass would take without the regex routes: whole segments under its
+// prefix, less those under the longer prefixes (longer) that come first. A
+// plain <Location> would also match those, and <If> sections of every
+// matching <Location> all apply, so a shorter route's body limit would
+// hold for a longer route with a larger one. The regex routes that take
+// some of these paths first have the same settings
+// (apacheCheckRegexSettings), so the section serves them too.
 func apacheLocation(b *apBuilder, r plan.Route, longer []string) (apDirective, bool) {
 	var body []apDirective
 	if len(r.Settings.AllowIPs) > 0 {
@@ -578,4 +710,136 @@ func writeApacheDirectives(w *strings.Builder, ds []apDirective, depth int) {
 		writeApacheDirectives(w, d.Body, depth+1)
 		w.WriteString(indent + "</" + d.Name + ">\n")
 	}
+}
+
+// apacheRegexWhy explains ProxyPassMatch, for route tables with regexes.
+var apacheRegexWhy = []string{
+	"",
+	"ProxyPassMatch: Synapse's worker routes match the path by regular",
+	"expression. httpd tries them with the ProxyPass lines, in file order, so",
+	"each comes before the prefix of the main process it refines. httpd",
+	"matches the decoded path, then, for nocanon, the request target as the",
+	"client sent it; only when both match does the target go on unchanged",
+	"(else httpd sends the decoded path re-encoded and logs AH01136). So each",
+	"\"$\" is written \"(?=\\?|$)\", which also holds before a query string, and",
+	"\"(?-s)\" keeps \".\" from matching a newline, as in the route table's RE2.",
+	"A worker route has the settings of the prefix it refines, whose",
+	"<LocationMatch> applies them.",
+}
+
+// apachePoolsWhy explains the balancers, for route tables with pools.
+var apachePoolsWhy = []string{
+	"",
+	"balancer://matrixgen-*: Synapse's workers, one balancer per pool. Pools",
+	"spread by least connections use lbmethod=bybusyness. httpd cannot hash on",
+	"a header or on part of the path, and stickysession needs a cookie or a",
+	"\".route\" suffix that Matrix clients never send: pools the route table",
+	"spreads by user (sync) or by room take turns (byrequests), which only",
+	"costs cache hits, and pagination, which must stay with one worker per",
+	"room, goes to the first worker of its pool only. A member that refuses a",
+	"connection is skipped for that request (retry=0: tried again next time).",
+}
+
+func apacheHasRegex(p *plan.Plan) bool {
+	return slices.ContainsFunc(p.Routes, func(r plan.Route) bool { return r.PathRegex != "" })
+}
+
+func apacheHasPools(p *plan.Plan) bool {
+	return slices.ContainsFunc(p.Routes, func(r plan.Route) bool { return len(r.Backends) > 0 })
+}
+
+// apacheLBMethodOf is the lbmethod of mod_proxy_balancer for a pool's
+// policy, or "" when httpd cannot keep the policy's promise and the route
+// goes to its first server only (Balance.Strict).
+func apacheLBMethodOf(bal plan.Balance) (string, error) {
+	switch bal.By {
+	case plan.BalanceLeastConn:
+		return "bybusyness", nil
+	case plan.BalanceUser, plan.BalanceRoom:
+		if bal.Strict {
+			return "", nil
+		}
+		return "byrequests", nil
+	}
+	return "", fmt.Errorf("balance policy %q is unknown to the Apache renderer", bal.By)
+}
+
+// apacheLBMethod is apacheLBMethodOf for route r, which has Backends.
+func apacheLBMethod(b *apBuilder, r plan.Route) string {
+	m, err := apacheLBMethodOf(r.Balance)
+	if err != nil {
+		b.fail(fmt.Errorf("route %s: %w", r.Name, err))
+	}
+	return m
+}
+
+// apacheLBMethods lists the lbmethods the balancers use, in a fixed order.
+func apacheLBMethods(p *plan.Plan) []string {
+	used := map[string]bool{}
+	for _, r := range p.Routes {
+		if len(r.Backends) > 0 {
+			if m, err := apacheLBMethodOf(r.Balance); err == nil && m != "" {
+				used[m] = true
+			}
+		}
+	}
+	var out []string
+	for _, m := range []string{"byrequests", "bybusyness"} {
+		if used[m] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func apachePoolComment(r plan.Route) string {
+	m, _ := apacheLBMethodOf(r.Balance)
+	switch {
+	case m == "":
+		return fmt.Sprintf("%s port %d (%s), first of %d servers (%s, strict)", r.Service, r.Port, r.Upstream, len(r.Backends), r.Balance.By)
+	case m == "bybusyness":
+		return fmt.Sprintf("matrixgen-%s (%d servers, %s: bybusyness)", r.Pool, len(r.Backends), r.Balance.By)
+	}
+	return fmt.Sprintf("matrixgen-%s (%d servers, %s: round robin)", r.Pool, len(r.Backends), r.Balance.By)
+}
+
+// apacheBalancers declares the pools the routes of v send to, in name
+// order, in v itself: a balancer of the main server would reach every
+// site of the operator's (BalancerInherit).
+func apacheBalancers(b *apBuilder, v vhost) []apDirective {
+	pools := map[string]plan.Route{}
+	for _, r := range v.Routes {
+		if len(r.Backends) == 0 || apacheLBMethod(b, r) == "" {
+			continue
+		}
+		if first, ok := pools[r.Pool]; ok {
+			if !slices.Equal(first.Backends, r.Backends) || first.Balance != r.Balance {
+				b.fail(fmt.Errorf("routes %s and %s name pool %s with different servers or policies", first.Name, r.Name, r.Pool))
+			}
+			continue
+		}
+		pools[r.Pool] = r
+	}
+	names := make([]string, 0, len(pools))
+	for name := range pools {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var out []apDirective
+	for _, name := range names {
+		r := pools[name]
+		var body []apDirective
+		for _, be := range r.Backends {
+			body = append(body, ap("BalancerMember", b.tok(escape.ApacheOrigin, be.Upstream), "retry=0"))
+		}
+		body = append(body, ap("ProxySet", "lbmethod="+apacheLBMethod(b, r)))
+		s := apSection("Proxy", []string{b.tok(func(pool string) (string, error) { return escape.ApacheBalancerURL(pool, "") }, name)}, body...)
+		how := "the fewest open requests (bybusyness)"
+		if r.Balance.By != plan.BalanceLeastConn {
+			how = fmt.Sprintf("round robin (byrequests): httpd cannot hash by %s", r.Balance.By)
+		}
+		s.Comment = []string{b.comment("Pool %s: %s.", name, how)}
+		out = append(out, s)
+	}
+	return out
 }
