@@ -3,6 +3,7 @@ package escape
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -238,4 +239,36 @@ func CaddyHeaderName(name string) (string, error) {
 		return "", fmt.Errorf("escape: header name %q is a subdirective of Caddy's header directive", name)
 	}
 	return Caddy(name)
+}
+
+// CaddyPathRegexp returns a regular expression for the path_regexp
+// matcher. Caddy compiles it with Go's regexp package when it loads the
+// file, so one Go refuses fails here instead of at Caddy's start. It must
+// start with '^': path_regexp searches anywhere in the path otherwise. The
+// token is spelled by Caddy(), which also refuses braces, so a repetition
+// count such as {2} has to be written out.
+func CaddyPathRegexp(re string) (string, error) {
+	if !strings.HasPrefix(re, "^") {
+		return "", fmt.Errorf("escape: path regexp %q is not anchored with '^'", re)
+	}
+	if _, err := regexp.Compile(re); err != nil {
+		return "", fmt.Errorf("escape: path regexp %q: %v", re, err)
+	}
+	return Caddy(re)
+}
+
+// CaddyMatcherName returns "@name" for a named matcher. Only letters,
+// digits, '_' and '-' pass: the name is one bare token, and a quote or
+// brace would not be part of it.
+func CaddyMatcherName(name string) (string, error) {
+	if name == "" {
+		return "", fmt.Errorf("escape: empty matcher name")
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return "", fmt.Errorf("escape: matcher name %q contains %q; names are limited to letters, digits, '_' and '-'", name, c)
+		}
+	}
+	return "@" + name, nil
 }

@@ -2,6 +2,7 @@ package escape
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -232,6 +233,20 @@ func TestCaddyPositions(t *testing.T) {
 		{"header colon", func() (string, error) { return CaddyHeaderName("X-A:") }, ""},
 		{"header space", func() (string, error) { return CaddyHeaderName("X A") }, ""},
 		{"header empty", func() (string, error) { return CaddyHeaderName("") }, ""},
+		{"regexp", func() (string, error) { return CaddyPathRegexp("^/_matrix/client/(r0|v3)/sync$") }, `"^/_matrix/client/(r0|v3)/sync$"`},
+		{"regexp bare", func() (string, error) { return CaddyPathRegexp("^/_matrix/key/v2/query") }, `"^/_matrix/key/v2/query"`},
+		{"regexp unanchored", func() (string, error) { return CaddyPathRegexp("/sync$") }, ""},
+		{"regexp invalid", func() (string, error) { return CaddyPathRegexp("^/(a") }, ""},
+		{"regexp lookahead", func() (string, error) { return CaddyPathRegexp("^/(?=a)") }, ""},
+		{"regexp count", func() (string, error) { return CaddyPathRegexp("^/a{2}") }, ""},
+		{"regexp env", func() (string, error) { return CaddyPathRegexp("^/{$HOME}") }, ""},
+		{"regexp newline", func() (string, error) { return CaddyPathRegexp("^/a\nb") }, ""},
+		{"matcher", func() (string, error) { return CaddyMatcherName("route-synapse_sync-1") }, "@route-synapse_sync-1"},
+		{"matcher empty", func() (string, error) { return CaddyMatcherName("") }, ""},
+		{"matcher space", func() (string, error) { return CaddyMatcherName("a b") }, ""},
+		{"matcher brace", func() (string, error) { return CaddyMatcherName("a{") }, ""},
+		{"matcher at", func() (string, error) { return CaddyMatcherName("@a") }, ""},
+		{"matcher dot", func() (string, error) { return CaddyMatcherName("a.b") }, ""},
 	} {
 		got, err := tc.f()
 		if tc.want == "" {
@@ -351,4 +366,75 @@ func caddyHeaderValue(t *testing.T, adapted string) string {
 		t.Fatalf("X-Probe values in adapted config: %q\n%s", found, adapted)
 	}
 	return found[0]
+}
+
+// TestCaddyPathRegexpReadsBack gives regular expressions to the real
+// Caddy's path_regexp matcher in an imported file and reads each back from
+// the JSON Caddy adapts the file to.
+func TestCaddyPathRegexpReadsBack(t *testing.T) {
+	t.Parallel()
+	bin := caddyBinary(t)
+	res := []string{
+		"^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/[^/]+/typing/",
+		`^/_matrix/(?:client/[^/]+(?:/[^/]+)?/rooms|federation/v[0-9]+/[a-z_]+)/([^/]+)`,
+		`^/a\.b$`,
+		`^/a"b`,
+		`^/a\\`,
+		`^/a b#c`,
+		"^/[[:blank:]]+$",
+		"^/é🦀",
+	}
+	dir := t.TempDir()
+	var snippet strings.Builder
+	for i, re := range res {
+		tok, err := CaddyPathRegexp(re)
+		if err != nil {
+			t.Fatalf("CaddyPathRegexp(%q): %v", re, err)
+		}
+		fmt.Fprintf(&snippet, "@m%d path_regexp %s\nrespond @m%d %d\n", i, tok, i, 200+i)
+	}
+	top := "http://probe.example.org:8080 {\n\timport " + filepath.Join(dir, "probe.caddy") + "\n}\n"
+	for name, data := range map[string]string{"probe.caddy": snippet.String(), "Caddyfile": top} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(bin, "adapt", "--config", "Caddyfile", "--adapter", "caddyfile")
+	cmd.Dir, cmd.Env = dir, caddyEnv(dir)
+	var out, logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &logs
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("caddy adapt: %v\n%s", err, logs.String())
+	}
+	if strings.Contains(logs.String(), `"level":"warn"`) {
+		t.Errorf("caddy adapt warned:\n%s", logs.String())
+	}
+	var got []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if m, ok := v["path_regexp"].(map[string]any); ok {
+				got = append(got, m["pattern"].(string))
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	var doc any
+	if err := json.Unmarshal([]byte(out.String()), &doc); err != nil {
+		t.Fatalf("caddy adapt printed no JSON: %v", err)
+	}
+	walk(doc)
+	slices.Sort(got)
+	want := slices.Clone(res)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("caddy read %q, want %q", got, want)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -185,9 +184,6 @@ func TestCaddyExamples(t *testing.T) {
 			t.Parallel()
 			p := compileAsCaddy(t, path)
 			tree, err := render.Render(p)
-			if errors.Is(err, render.ErrRouteUnsupported) {
-				t.Skipf("render: %v", err)
-			}
 			if err != nil {
 				t.Fatal(err)
 			}

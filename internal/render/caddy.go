@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,9 +34,6 @@ const (
 )
 
 func renderCaddy(p *plan.Plan, t Tree) error {
-	if err := refuseWorkerRoutes("caddy", p); err != nil {
-		return err
-	}
 	sites, err := caddySites(p)
 	if err != nil {
 		return fmt.Errorf("caddy: %w", err)
@@ -81,6 +79,16 @@ func caddySites(p *plan.Plan) ([]byte, error) {
 	w.comment("and tries them longest path first whatever their order in the file.")
 	w.comment("They stand here in the route table's priority order, which matrixgen")
 	w.comment("checked to be the same.")
+	if caddyHasRegexes(p) {
+		for _, line := range caddyRegexWhy {
+			w.comment(line)
+		}
+	}
+	if caddyHasPools(p) {
+		for _, line := range caddyPoolsWhy {
+			w.comment(line)
+		}
+	}
 	w.comment("")
 	w.comment("Routes, highest priority first:")
 	for _, line := range strings.Split(strings.TrimSuffix(routeTable(p), "\n"), "\n") {
@@ -133,11 +141,24 @@ func caddySite(w *caddyWriter, p *plan.Plan, v vhost) error {
 		return err
 	}
 	catchAll := false
+	nested := map[string]bool{}
 	for _, r := range v.Routes {
-		if err := caddyRoute(w, p, v, r, len(p.Proxy.TrustedProxies) > 0); err != nil {
+		if r.PathRegex != "" {
+			continue
+		}
+		refinements := caddyNestedRegexes(v, r)
+		if err := caddyRoute(w, p, v, r, len(p.Proxy.TrustedProxies) > 0, refinements...); err != nil {
 			return fmt.Errorf("route %s: %w", r.Name, err)
 		}
+		for _, re := range refinements {
+			nested[re.Name] = true
+		}
 		catchAll = catchAll || r.PathPrefix == "/"
+	}
+	for _, r := range v.Routes {
+		if r.PathRegex != "" && !nested[r.Name] {
+			return fmt.Errorf("route %s (%s) is under no prefix route of %s:%d, and Caddy would never try it", r.Name, r.PathRegex, v.Host, v.Port)
+		}
 	}
 	if !catchAll {
 		// Caddy answers a request no handler takes with an empty 200;
@@ -157,8 +178,14 @@ func caddySite(w *caddyWriter, p *plan.Plan, v vhost) error {
 // routes whose prefixes overlap must therefore have the longer prefix at
 // the higher priority, and no two may differ in case only.
 func caddyCheckOrder(v vhost) error {
-	for i, hi := range v.Routes {
-		for _, lo := range v.Routes[i+1:] {
+	var prefixes []plan.Route
+	for _, r := range v.Routes {
+		if r.PathRegex == "" { // regex routes go inside these blocks, in their own order
+			prefixes = append(prefixes, r)
+		}
+	}
+	for i, hi := range prefixes {
+		for _, lo := range prefixes[i+1:] {
 			a, b := strings.ToLower(hi.PathPrefix), strings.ToLower(lo.PathPrefix)
 			switch {
 			case a == b:
@@ -234,9 +261,19 @@ func caddyBindAddress(p *plan.Plan, port int) string {
 	return ""
 }
 
-// caddyRoute writes one route as a handle block. forwarded tells that the
-// site normalised X-Forwarded-For (caddyClientAddress).
-func caddyRoute(w *caddyWriter, p *plan.Plan, v vhost, r plan.Route, forwarded bool) error {
+// caddyRoute writes one prefix route as a handle block, with the regex
+// routes that refine it (caddyNestedRegexes) inside. forwarded tells that
+// the site normalised X-Forwarded-For (caddyClientAddress).
+//
+// The regex routes are handle blocks with a named path_regexp matcher,
+// nested in the prefix's block: Caddy sorts the handle blocks of one level
+// by the length of a single path matcher, keeps the written order among
+// blocks with named matchers, and tries those before the block without a
+// matcher. So the first regex in priority order that matches takes the
+// request, and the prefix route itself only what none of them matches, as
+// the route table says. At the site's level instead, regex blocks would
+// come after every prefix block, whatever their priority.
+func caddyRoute(w *caddyWriter, p *plan.Plan, v vhost, r plan.Route, forwarded bool, refinements ...plan.Route) error {
 	matcher := []string{"handle"}
 	if r.PathPrefix != "/" {
 		m, err := escape.CaddyPathPrefix(r.PathPrefix)
@@ -246,43 +283,173 @@ func caddyRoute(w *caddyWriter, p *plan.Plan, v vhost, r plan.Route, forwarded b
 		matcher = append(matcher, m)
 	}
 	w.open(matcher...)
-	if len(r.Settings.AllowIPs) > 0 {
-		allow, err := caddyNetworks(r.Settings.AllowIPs)
+	defer w.close()
+	if len(refinements) == 0 {
+		return caddyRouteRules(w, p, v, r, forwarded)
+	}
+	shared := caddySharesGuards(r, refinements)
+	if shared {
+		// Once for the whole block: the regex routes refine this one and
+		// have its allow list and upload limit.
+		if err := caddyGuards(w, v, r, forwarded); err != nil {
+			return err
+		}
+	}
+	serve := func(route plan.Route) error {
+		if shared {
+			return caddyProxy(w, p, route)
+		}
+		return caddyRouteRules(w, p, v, route, forwarded)
+	}
+	for _, re := range refinements {
+		name, err := escape.CaddyMatcherName("route-" + re.Name)
 		if err != nil {
 			return err
 		}
-		matcher := []string{"@denied", "not", "remote_ip"}
-		switch {
-		case forwarded:
-			// The site's first lines left X-Forwarded-For holding the
-			// client's address or nothing (then the peer's counts).
-			matcher = append(matcher, "forwarded")
-		case !v.TLS:
-			w.comment("remote_ip sees the peer's address; behind a TLS terminator that is")
-			w.comment("the terminator's, so restrict this path there as well.")
+		pattern, err := escape.CaddyPathRegexp(re.PathRegex)
+		if err != nil {
+			return fmt.Errorf("route %s: %w", re.Name, err)
 		}
-		// A nested handle refuses before any other directive runs: a
-		// refused client gets no CORS headers and sends no body upstream.
-		w.line(append(matcher, allow...)...)
-		w.open("handle", "@denied")
-		w.line("respond", caddyDeniedStatus)
+		w.comment(fmt.Sprintf("%s (priority %d) -> %s", re.Name, re.Priority, caddyBackendComment(re)))
+		w.line(name, "path_regexp", pattern)
+		w.open("handle", name)
+		if err := serve(re); err != nil {
+			return fmt.Errorf("route %s: %w", re.Name, err)
+		}
 		w.close()
-		w.open("handle")
-		if err := caddyRouteBody(w, p, r); err != nil {
+	}
+	w.comment(fmt.Sprintf("%s (priority %d) -> %s", r.Name, r.Priority, caddyBackendComment(r)))
+	w.open("handle")
+	defer w.close()
+	return serve(r)
+}
+
+// caddyNestedRegexes are the regex routes of v that may match a path under
+// prefix route pr and rank above it, highest priority first: Caddy must try
+// them once it has chosen pr's block. A regex ranked below pr would lose to
+// it anyway.
+func caddyNestedRegexes(v vhost, pr plan.Route) []plan.Route {
+	var out []plan.Route
+	for _, r := range v.Routes {
+		if r.PathRegex == "" || r.Priority <= pr.Priority {
+			continue
+		}
+		if plan.RegexCanMatchUnder(r.PathRegex, pr.PathPrefix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// caddySharesGuards tells whether the refusals of prefix route r (allow
+// list, upload limit) can stand once in its block for the regex routes
+// too: they have the same settings, and r sets no response headers, which
+// refused clients must not get.
+func caddySharesGuards(r plan.Route, refinements []plan.Route) bool {
+	if len(r.Settings.Headers) > 0 || r.Settings.CORS {
+		return false
+	}
+	for _, re := range refinements {
+		if !reflect.DeepEqual(re.Settings, r.Settings) {
+			return false
+		}
+	}
+	return true
+}
+
+func caddyBackendComment(r plan.Route) string {
+	if len(r.Backends) == 0 {
+		return fmt.Sprintf("%s port %d", r.Service, r.Port)
+	}
+	policy := r.Balance.By
+	if r.Balance.Strict {
+		policy += ", strict"
+	}
+	return fmt.Sprintf("pool %s (%d servers, %s)", r.Pool, len(r.Backends), policy)
+}
+
+// caddyRouteRules writes what a route's block does: refuse clients outside
+// its allow list, then apply its settings and proxy.
+func caddyRouteRules(w *caddyWriter, p *plan.Plan, v vhost, r plan.Route, forwarded bool) error {
+	if len(r.Settings.AllowIPs) > 0 {
+		if err := caddyDeny(w, v, r, forwarded); err != nil {
 			return err
 		}
-		w.close()
-	} else if err := caddyRouteBody(w, p, r); err != nil {
+		w.open("handle")
+		defer w.close()
+	}
+	return caddyRouteBody(w, p, r)
+}
+
+// caddyDeny refuses clients outside the route's allow list. A nested
+// handle refuses before any other directive runs: a refused client gets no
+// CORS headers and sends no body upstream.
+func caddyDeny(w *caddyWriter, v vhost, r plan.Route, forwarded bool) error {
+	allow, err := caddyNetworks(r.Settings.AllowIPs)
+	if err != nil {
 		return err
 	}
+	matcher := []string{"@denied", "not", "remote_ip"}
+	switch {
+	case forwarded:
+		// The site's first lines left X-Forwarded-For holding the
+		// client's address or nothing (then the peer's counts).
+		matcher = append(matcher, "forwarded")
+	case !v.TLS:
+		w.comment("remote_ip sees the peer's address; behind a TLS terminator that is")
+		w.comment("the terminator's, so restrict this path there as well.")
+	}
+	w.line(append(matcher, allow...)...)
+	w.open("handle", "@denied")
+	w.line("respond", caddyDeniedStatus)
 	w.close()
 	return nil
 }
 
+// caddyGuards writes the refusals of a block shared by a prefix route and
+// its regex routes: the allow list and the upload limit, each as a handle
+// block, which Caddy tries in the order written before the routes' own.
+// request_body runs before any handle block, whatever the order in the
+// file, and stands first.
+func caddyGuards(w *caddyWriter, v vhost, r plan.Route, forwarded bool) error {
+	var tooLarge string
+	if r.Settings.MaxBodyBytes > 0 {
+		tooLarge = caddyBodyLimit(w, r.Settings.MaxBodyBytes)
+	}
+	if len(r.Settings.AllowIPs) > 0 {
+		if err := caddyDeny(w, v, r, forwarded); err != nil {
+			return err
+		}
+	}
+	if tooLarge != "" {
+		w.line("@too_large", "expression", tooLarge)
+		w.open("handle", "@too_large")
+		w.line("respond", "413")
+		w.close()
+	}
+	return nil
+}
+
+// caddyBodyLimit writes request_body for a limit of n bytes and returns the
+// expression that finds a body declared larger.
+//
+// request_body alone cuts the body off mid-stream, and Caddy 2.6's
+// reverse_proxy then answers 502 after the backend has seen a truncated
+// request. A declared length is refused up front with 413; request_body
+// still bounds a body sent without one.
+func caddyBodyLimit(w *caddyWriter, n int64) string {
+	limit := strconv.FormatInt(n, 10)
+	w.open("request_body")
+	w.line("max_size", limit)
+	w.close()
+	return "`" + caddyContentLength + ` != "" && int(` + caddyContentLength + ") > " + limit + "`"
+}
+
 // caddyRouteBody writes the directives that apply a route's settings and
 // proxy it. Inside a block Caddy runs directives in its own fixed order
-// (header, request_body, respond, reverse_proxy), whatever the order in the
-// file; they are written in that order so that the file reads as it runs.
+// (header, request_body, request_header, respond, reverse_proxy), whatever
+// the order in the file; they are written in that order so that the file
+// reads as it runs.
 func caddyRouteBody(w *caddyWriter, p *plan.Plan, r plan.Route) error {
 	s := r.Settings
 	headers := append([]plan.EnvVar(nil), s.Headers...)
@@ -313,16 +480,15 @@ func caddyRouteBody(w *caddyWriter, p *plan.Plan, r plan.Route) error {
 		w.line("defer")
 		w.close()
 	}
+	var tooLarge string
 	if s.MaxBodyBytes > 0 {
-		// request_body alone cuts the body off mid-stream, and Caddy 2.6's
-		// reverse_proxy then answers 502 after the backend has seen a
-		// truncated request. A declared length is refused up front with
-		// 413; request_body still bounds a body sent without one.
-		limit := strconv.FormatInt(s.MaxBodyBytes, 10)
-		w.open("request_body")
-		w.line("max_size", limit)
-		w.close()
-		w.line("@too_large", "expression", "`"+caddyContentLength+` != "" && int(`+caddyContentLength+") > "+limit+"`")
+		tooLarge = caddyBodyLimit(w, s.MaxBodyBytes)
+	}
+	if err := caddyBalanceKey(w, r); err != nil {
+		return err
+	}
+	if tooLarge != "" {
+		w.line("@too_large", "expression", tooLarge)
 		w.line("respond", "@too_large", "413")
 	}
 	if s.CORS {
@@ -331,23 +497,51 @@ func caddyRouteBody(w *caddyWriter, p *plan.Plan, r plan.Route) error {
 		w.line("@preflight", "method", "OPTIONS")
 		w.line("respond", "@preflight", "204")
 	}
-	upstream, err := escape.CaddyUpstream(r.Upstream)
-	if err != nil {
+	return caddyReverseProxy(w, p, r)
+}
+
+// caddyProxy is a route's block when its guards stand in the enclosing
+// block: the balancing key, if any, and the proxy.
+func caddyProxy(w *caddyWriter, p *plan.Plan, r plan.Route) error {
+	if err := caddyBalanceKey(w, r); err != nil {
 		return err
 	}
-	if len(p.Proxy.TrustedProxies) == 0 {
+	return caddyReverseProxy(w, p, r)
+}
+
+// caddyReverseProxy proxies to the route's server, or to every server of
+// its pool.
+func caddyReverseProxy(w *caddyWriter, p *plan.Plan, r plan.Route) error {
+	proxy := []string{"reverse_proxy"}
+	for _, be := range r.Servers() {
+		upstream, err := escape.CaddyUpstream(be.Upstream)
+		if err != nil {
+			return err
+		}
+		proxy = append(proxy, upstream)
+	}
+	var options [][]string
+	if len(r.Backends) > 0 {
+		options = append(options, caddyPoolOptions(r)...)
+	}
+	if len(p.Proxy.TrustedProxies) > 0 {
+		trusted, err := caddyNetworks(p.Proxy.TrustedProxies)
+		if err != nil {
+			return err
+		}
+		options = append(options, append([]string{"trusted_proxies"}, trusted...))
+	}
+	if len(options) == 0 {
 		// Caddy sends the backend the original Host and sets
 		// X-Forwarded-For, -Proto and -Host itself, dropping whatever
 		// the client claimed.
-		w.line("reverse_proxy", upstream)
+		w.line(proxy...)
 		return nil
 	}
-	trusted, err := caddyNetworks(p.Proxy.TrustedProxies)
-	if err != nil {
-		return err
+	w.open(proxy...)
+	for _, o := range options {
+		w.line(o...)
 	}
-	w.open("reverse_proxy", upstream)
-	w.line(append([]string{"trusted_proxies"}, trusted...)...)
 	w.close()
 	return nil
 }
@@ -460,4 +654,137 @@ func (w *caddyWriter) bytes() ([]byte, error) {
 		panic("caddy: unbalanced blocks")
 	}
 	return []byte(w.b.String()), nil
+}
+
+// caddyRegexWhy explains the nested handle blocks of the regex routes.
+var caddyRegexWhy = []string{
+	"",
+	"Routes matched by a regular expression (Synapse's workers) stand inside",
+	"the block of the prefix they refine, as handle blocks with a path_regexp",
+	"matcher in priority order: Caddy tries those in the order written, the",
+	"first that matches takes the request, and the prefix route gets the rest.",
+	"They match the decoded path with dot segments resolved and slashes",
+	"merged, as Synapse's worker documentation expects, and case-sensitively.",
+}
+
+// caddyPoolsWhy explains the reverse_proxy lines with several servers.
+var caddyPoolsWhy = []string{
+	"",
+	"A route served by several workers lists them all in its reverse_proxy.",
+	"A pool spread by user hashes on the access token (Authorization: Bearer,",
+	"else the access_token parameter), so that one session's syncs meet one",
+	"worker's caches; a pool spread by room hashes on the room ID of the",
+	"decoded path, so that \"!a:b\" and \"%21a%3Ab\" are one room, which",
+	"pagination requires. Caddy 2.6 hashes on a header only, so the route",
+	"copies the key into " + caddyBalanceHeader + ", which reverse_proxy removes",
+	"again before the request leaves. Its hashing is rendezvous hashing: a",
+	"changed pool moves few keys. The rest go to the server with the fewest",
+	"open requests. A server that fails a request is left out for " + caddyFailDuration + ",",
+	"and a request it refused is tried on another.",
+}
+
+func caddyHasRegexes(p *plan.Plan) bool {
+	for _, r := range p.Routes {
+		if r.PathRegex != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func caddyHasPools(p *plan.Plan) bool {
+	for _, r := range p.Routes {
+		if len(r.Backends) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+const (
+	// caddyBalanceHeader carries the key of a hashing pool. Caddy 2.6's
+	// selection policies hash on a header, a cookie, the client's address
+	// or the whole URI, not on a query parameter or a part of the path; so
+	// the route copies the access token or the room ID into this header,
+	// whatever the client put there, and reverse_proxy deletes it once it
+	// has chosen the server (header_up runs after the choice).
+	caddyBalanceHeader = "X-Matrixgen-Balance-Key"
+	// caddyBearer finds the access token in Authorization, as nginx's map
+	// does.
+	caddyBearer = `^Bearer[[:blank:]]+(.+)`
+	// Placeholders of matrixgen's own: the token the bearer matcher
+	// captured, the access_token query parameter (decoded), the room ID the
+	// room matcher captured, and the decoded path.
+	caddyBearerToken = "{http.regexp.matrixgen_bearer.1}"
+	caddyQueryToken  = "{http.request.uri.query.access_token}"
+	caddyRoomID      = "{http.regexp.matrixgen_room.1}"
+	caddyDecodedPath = "{http.request.uri.path}"
+	// caddyFailDuration is how long a server that failed a request stays
+	// out of its pool: nginx's default fail_timeout.
+	caddyFailDuration = "10s"
+)
+
+// caddyBalanceKey sets caddyBalanceHeader for a hashing pool, from two
+// matchers of which exactly one holds, so that the order Caddy runs the two
+// request_header lines in does not matter and a value the client sent never
+// survives. Requests without an access token get an empty key, which Caddy
+// 2.6 spreads at random; requests outside RoomIDPattern hash on the path,
+// as nginx does.
+func caddyBalanceKey(w *caddyWriter, r plan.Route) error {
+	if len(r.Backends) == 0 {
+		return nil
+	}
+	b := r.Balance
+	switch b.By {
+	case plan.BalanceLeastConn:
+		return nil
+	case plan.BalanceUser:
+		bearer, err := escape.Caddy(caddyBearer)
+		if err != nil {
+			return err
+		}
+		w.line("@matrixgen_bearer", "header_regexp", "matrixgen_bearer", "Authorization", bearer)
+		w.line("@matrixgen_no_bearer", "not", "header_regexp", "Authorization", bearer)
+		w.line("request_header", "@matrixgen_bearer", caddyBalanceHeader, caddyBearerToken)
+		w.line("request_header", "@matrixgen_no_bearer", caddyBalanceHeader, caddyQueryToken)
+		return nil
+	case plan.BalanceRoom:
+		room, err := escape.CaddyPathRegexp(plan.RoomIDPattern)
+		if err != nil {
+			return err
+		}
+		w.line("@matrixgen_room", "path_regexp", "matrixgen_room", room)
+		w.line("@matrixgen_no_room", "not", "path_regexp", room)
+		w.line("request_header", "@matrixgen_room", caddyBalanceHeader, caddyRoomID)
+		w.line("request_header", "@matrixgen_no_room", caddyBalanceHeader, caddyDecodedPath)
+		return nil
+	}
+	return fmt.Errorf("balance policy %q: %w", b.By, ErrRouteUnsupported)
+}
+
+// caddyPoolOptions are the reverse_proxy settings of a pool. Strict pools
+// need nothing more: Caddy hashes on their key as nginx does.
+//
+// A request whose server refused the connection is retried on another, and
+// the failure keeps that server out for caddyFailDuration, while the
+// hashing gives its keys to the others. The retry itself lands on a random
+// server: Caddy chooses it after header_up has removed the key. Caddy 2.6
+// retries a request that reached its server only if it is a GET.
+func caddyPoolOptions(r plan.Route) [][]string {
+	var out [][]string
+	hashed := false
+	switch r.Balance.By {
+	case plan.BalanceUser, plan.BalanceRoom:
+		out = append(out, []string{"lb_policy", "header", caddyBalanceHeader})
+		hashed = true
+	default:
+		out = append(out, []string{"lb_policy", "least_conn"})
+	}
+	out = append(out,
+		[]string{"lb_retries", strconv.Itoa(len(r.Backends) - 1)},
+		[]string{"fail_duration", caddyFailDuration})
+	if hashed {
+		out = append(out, []string{"header_up", "-" + caddyBalanceHeader})
+	}
+	return out
 }
