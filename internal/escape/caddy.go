@@ -170,6 +170,29 @@ func CaddyPathPrefix(prefix string) (string, error) {
 	return prefix + "*", nil
 }
 
+// CaddyStartsWith returns, as one token for the expression matcher, a CEL
+// condition that holds when the value of placeholder starts with prefix,
+// byte for byte and so case-sensitively. The placeholder is one of Caddy's
+// own, such as {http.request.orig_uri}, which Caddy reads in an expression
+// as the request's value. The prefix obeys CaddyPathPrefix's rules, so it
+// needs no escape inside a CEL string, and the token is backquoted: Caddy
+// changes nothing between backquotes, and the token holds no white space
+// or '#' that caddy fmt would touch.
+func CaddyStartsWith(placeholder, prefix string) (string, error) {
+	if !caddyPlaceholder.MatchString(placeholder) {
+		return "", fmt.Errorf("escape: %q is not a Caddy request placeholder", placeholder)
+	}
+	if _, err := CaddyPathPrefix(prefix); err != nil {
+		return "", err
+	}
+	return "`" + placeholder + `.startsWith("` + prefix + `")` + "`", nil
+}
+
+// caddyPlaceholder is a placeholder of Caddy's HTTP handler namespace:
+// an environment variable ({$NAME}) would be replaced when the file is
+// read, and anything else is not a value CEL can compare.
+var caddyPlaceholder = regexp.MustCompile(`^\{http(\.[a-z0-9_]+)+\}$`)
+
 // CaddyCIDR returns a network for the remote_ip matcher, in its masked form
 // so that the file shows the network that is really matched.
 func CaddyCIDR(cidr string) (string, error) {

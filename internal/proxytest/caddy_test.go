@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,6 +49,62 @@ var caddyExtraVectors = []proxytest.Vector{
 	{Method: "GET", Path: "/_matrix/client/v3/../v3/sync"},
 	{Method: "GET", Path: "/_matrix/federation/v1/query/directory?room_alias=%23a%2Fb%3Aexample.org"},
 	{Method: "GET", Path: "/_matrix/key/v2/server?x=%7B%7D"},
+	// Dot segments, doubled slashes and encodings after the prefix leave
+	// the raw target inside it: these pass the raw target check.
+	{Method: "GET", Path: "/_matrix/client/v3/./sync?timeout=0"},
+	{Method: "GET", Path: "/_matrix/client/v3/rooms/%21a%3Aexample.org//state//m.room.name/"},
+	{Method: "GET", Path: "/_matrix/client/v3/rooms/%21a%3Aexample.org/..%2F..%2Fv3/joined_members"},
+	{Method: "GET", Path: "/_matrix/client/v3/profile/%40%C3%A9l%C3%A8ve%3Aexample.org"},
+	{Method: "GET", Path: "/_matrix/%63lient/versions"},
+	{Method: "GET", Path: "/_matrix/key/v2/server//"},
+}
+
+// caddySmuggled are targets that Caddy's view (decoded, dot segments
+// resolved, slashes merged, case ignored) puts in one handle block while
+// Synapse, which routes on the raw target case-sensitively, would take
+// them for another path, or for none. Most dress an admin path as
+// /_matrix, or a /_matrix path as admin, or hide an admin path from a
+// case-sensitive eye. Each must get 400 from Caddy on the client port and
+// reach no backend on any port.
+var caddySmuggled = []string{
+	// ..%2F: Caddy decodes the slash, then resolves the dot segments.
+	"/_synapse/admin/..%2F..%2F_matrix/client/versions",
+	"/_synapse/admin/v1/..%2F..%2F..%2F_matrix/client/versions",
+	"/_synapse/admin/v1/users/@a:example.org/..%2f..%2f..%2f..%2f..%2f_matrix/client/versions",
+	"/_matrix/..%2F_synapse/admin/v1/server_version",
+	// %2e%2e: encoded dots.
+	"/_synapse/admin/%2e%2e/%2e%2e/_matrix/client/versions",
+	"/_synapse/admin/%2E%2E%2F%2E%2E%2F_matrix/client/versions",
+	"/_matrix/%2e%2e/_synapse/admin/v1/server_version",
+	// Plain dot segments, which Go's client and Caddy leave in the target.
+	"/_synapse/admin/../../_matrix/client/versions",
+	"/_matrix/client/../../_synapse/admin/v1/server_version",
+	"/_matrix/../_synapse/admin/v1/server_version",
+	// Doubled slashes.
+	"//_synapse/admin/v1/server_version",
+	"/_synapse//admin/v1/server_version",
+	"//_matrix/client/versions",
+	// /./
+	"/./_synapse/admin/v1/server_version",
+	"/_synapse/./admin/v1/server_version",
+	"/_matrix/./../_synapse/admin/v1/server_version",
+	// Encoded letters and underscores.
+	"/_synapse/%61dmin/v1/server_version",
+	"/%5Fsynapse/admin/v1/server_version",
+	"/_synapse%2Fadmin/v1/server_version",
+	"/%5Fmatrix/client/versions",
+	"/_matri%78/client/versions",
+	// Case: Caddy's path matcher ignores it, Synapse does not.
+	"/_SYNAPSE/Admin/v1/server_version",
+	"/_Synapse/admin/v1/server_version",
+	"/_synapse/ADMIN/v1/server_version",
+	"/_MATRIX/client/versions",
+	"/_matrix/../_SYNAPSE/admin/v1/server_version",
+	// Other blocks with a path.
+	"/_synapse/admin/..%2Fclient/v1/sso",
+	"/_matrix/..%2F.well-known/matrix/server",
+	"/.WELL-KNOWN/matrix/server",
+	"/_synapse/admin/..%2F..%2Fhealth",
 }
 
 func TestCaddyRoutingTLS(t *testing.T) {
@@ -66,6 +123,7 @@ reverse_proxy:
 	c.checkUnknownHost(t)
 	c.checkForwardedHeadersDropped(t)
 	c.checkRouteTable(t)
+	c.checkSmuggled(t)
 }
 
 func TestCaddyRoutingTerminated(t *testing.T) {
@@ -87,6 +145,7 @@ synapse:
 	c.checkBodySize(t, 1<<20)
 	c.checkTerminatorAddress(t)
 	c.checkRouteTable(t)
+	c.checkSmuggled(t)
 }
 
 // With federation on 443, federation paths share the client site.
@@ -105,6 +164,7 @@ synapse:
 	}
 	c.replayVectors(t)
 	c.checkRouteTable(t)
+	c.checkSmuggled(t)
 }
 
 func TestCaddyAdminAllowlist(t *testing.T) {
@@ -117,15 +177,12 @@ reverse_proxy:
 `})
 	synapse := c.setup.Stubs["matrix-synapse:8008"]
 	before := synapse.Requests.Load()
-	// Caddy matches paths decoded, cleaned and without regard to case, so
-	// none of these spellings slips past the allowlist.
 	for _, path := range []string{
 		"/_synapse/admin/v1/users/@a:example.org",
 		"/_synapse/admin",
-		"/_synapse/%61dmin/v1/server_version",
-		"/_SYNAPSE/Admin/v1/server_version",
-		"/_matrix/../_synapse/admin/v1/server_version",
-		"/_synapse//admin/v1/server_version",
+		"/_synapse/admin/v1/server_version?x=..%2F..%2F_matrix",
+		"/_synapse/admin/v1/%2e%2e/v1/server_version",
+		"/_synapse/admin//v1/server_version",
 	} {
 		a := c.do(t, "GET", caddyHomeserver, c.clientPort, path, nil, nil)
 		if a.Status != http.StatusForbidden || a.Seen != nil {
@@ -137,6 +194,12 @@ reverse_proxy:
 	}
 	if n := synapse.Requests.Load(); n != before {
 		t.Errorf("Synapse got %d requests from refused clients", n-before)
+	}
+	// Spellings that Caddy takes for another block, or for the admin
+	// block while Synapse would not, never reach Synapse either.
+	c.checkSmuggled(t)
+	if n := synapse.Requests.Load(); n != before {
+		t.Errorf("Synapse got %d smuggled requests from outside the allowlist", n-before)
 	}
 	// The rest of the API stays open.
 	if a := c.do(t, "GET", caddyHomeserver, c.clientPort, "/_matrix/client/versions", nil, nil); a.Seen == nil || a.Seen.Backend != "matrix-synapse:8008" {
@@ -554,6 +617,20 @@ func (c *caddyRun) try(method, host string, port int, path string, header http.H
 		return proxytest.Answer{}, err
 	}
 	req.URL.Opaque = path // sent exactly as written
+	if strings.HasPrefix(path, "//") {
+		// Go sends an Opaque of "//x" as the absolute form "https://x",
+		// whose host "x" would replace Host. An escaped path is written
+		// as it is, provided that it decodes to Path.
+		rawPath, query, _ := strings.Cut(path, "?")
+		decoded, err := url.PathUnescape(rawPath)
+		if err != nil {
+			return proxytest.Answer{}, err
+		}
+		req.URL.Opaque, req.URL.Path, req.URL.RawPath, req.URL.RawQuery = "", decoded, rawPath, query
+		if got := req.URL.RequestURI(); got != path {
+			return proxytest.Answer{}, fmt.Errorf("Go would send %q, not %q", got, path)
+		}
+	}
 	req.Host = host
 	for k, v := range header {
 		req.Header[k] = v
@@ -617,6 +694,44 @@ func (c *caddyRun) replayVectors(t *testing.T) {
 		}
 	}
 	t.Logf("replayed %d vectors (%d from route-vectors.tsv)", sent, len(vectors)-len(caddyExtraVectors))
+}
+
+// checkSmuggled sends every caddySmuggled target and the extra ones to
+// both ports, with and without a body, which Caddy must refuse before
+// anything reaches a backend: 400 on the client port, where a block takes
+// each of them.
+func (c *caddyRun) checkSmuggled(t *testing.T, extra ...string) {
+	t.Helper()
+	ports := []int{c.clientPort}
+	if c.fedPort != c.clientPort {
+		ports = append(ports, c.fedPort)
+	}
+	before := c.requests()
+	for _, path := range append(append([]string{}, caddySmuggled...), extra...) {
+		for _, port := range ports {
+			for _, method := range []string{"GET", "POST"} {
+				var body []byte
+				if method == "POST" {
+					body = []byte("{}")
+				}
+				a := c.do(t, method, caddyHomeserver, port, path, nil, body)
+				switch {
+				case a.Seen != nil:
+					t.Errorf("%s %s on %d reached %s as %q", method, path, port, a.Seen.Backend, a.Seen.URI)
+				case port == c.clientPort && a.Status != http.StatusBadRequest:
+					t.Errorf("%s %s on the client port: %d %q, want 400", method, path, a.Status, a.Body)
+				case a.Status < 400:
+					t.Errorf("%s %s on %d: %d %q, want a refusal", method, path, port, a.Status, a.Body)
+				}
+				if a.Header.Get("Access-Control-Allow-Origin") != "" {
+					t.Errorf("%s %s on %d: a refused request got CORS headers", method, path, port)
+				}
+			}
+		}
+	}
+	if n := c.requests() - before; n != 0 {
+		t.Errorf("smuggled targets reached backends %d times", n)
+	}
 }
 
 // checkFederationPortIsFederationOnly: on a federation port of its own,

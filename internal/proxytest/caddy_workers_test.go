@@ -53,9 +53,56 @@ func TestCaddyWorkers(t *testing.T) {
 				})
 				t.Run("order", w.checkOrder)
 				t.Run("pinned", w.checkPinned)
+				t.Run("raw-target", func(t *testing.T) { c.checkSmuggled(t, caddyWorkerSmuggled...) })
 				t.Run("stubs", w.checkStubs)
 			})
 		}
+	}
+}
+
+// caddyWorkerSmuggled are targets whose decoded, cleaned path matches a
+// worker's regex in one block while the raw target starts elsewhere: the
+// regex blocks stand inside their prefix's block, whose raw target check
+// must hold for them too.
+var caddyWorkerSmuggled = []string{
+	"/_synapse/admin/v1/rooms/..%2F..%2F..%2F..%2F_matrix/client/v3/sync",
+	"/_matrix/client/v3/sync/..%2F..%2F..%2F..%2F_synapse/admin/v1/rooms/!r:example.org",
+	"/_matrix/media/..%2F..%2F_synapse/admin/v1/purge_media_cache",
+	"/_synapse/admin/v1/media/..%2F..%2F..%2F..%2F_matrix/media/v3/upload",
+	"/_matrix/client/v3/rooms/!r:example.org/..%2F..%2F..%2F..%2F..%2F_synapse/admin/v1/quarantine_media/example.org/a",
+	"/_SYNAPSE/admin/v1/rooms/!r:example.org",
+	"/%5Fmatrix/client/v3/sync",
+}
+
+// TestCaddyWorkersAdminAllowlist: with workers, the admin block holds the
+// admin API's regex routes under one allow list. From outside it, neither
+// an admin target nor a smuggled one reaches any backend.
+func TestCaddyWorkersAdminAllowlist(t *testing.T) {
+	t.Parallel()
+	caddyBinary(t)
+	for _, path := range workerExamples(t) {
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".yaml"), func(t *testing.T) {
+			t.Parallel()
+			c := startCaddy(t, caddyCase{config: caddyWorkerConfig(t, path, func(doc map[string]any) {
+				section(doc, "reverse_proxy")["admin_api"] = map[string]any{"enabled": true, "allow": []any{"10.0.0.0/8"}}
+			})})
+			before := c.requests()
+			for _, target := range []string{
+				"/_synapse/admin/v1/rooms/!r:example.org",
+				"/_synapse/admin/v1/purge_media_cache",
+				"/_synapse/admin/v1/media/example.org/abc",
+				"/_synapse/admin/v1/quarantine_media/example.org/abc",
+				"/_synapse/admin/v2/users",
+			} {
+				if a := c.do(t, "GET", caddyHomeserver, c.clientPort, target, nil, nil); a.Status != http.StatusForbidden || a.Seen != nil {
+					t.Errorf("GET %s from outside the allowlist: %d %s, want 403", target, a.Status, a.Body)
+				}
+			}
+			c.checkSmuggled(t, caddyWorkerSmuggled...)
+			if n := c.requests() - before; n != 0 {
+				t.Errorf("requests from outside the admin allowlist reached backends %d times", n)
+			}
+		})
 	}
 }
 

@@ -31,6 +31,19 @@ const (
 	caddyForwardedFor = "{http.request.header.X-Forwarded-For}"
 	// caddyLastEntry matches a list of addresses and captures the last.
 	caddyLastEntry = `^(?:.*,)?\s*([^,]*?)\s*$`
+	// caddyRawTarget is the request target exactly as the client sent it
+	// (Go's RequestURI of the request before any rewrite): still encoded,
+	// dot segments and doubled slashes kept, the query included. The .path
+	// variants are decoded, and {http.request.uri} is Go's re-encoding of
+	// the parsed URL, which turns %5F into _ whenever the raw path holds a
+	// byte Go would have escaped. A raw target that starts with a prefix of
+	// letters, digits and / . _ - leaves the re-encoded target reverse_proxy
+	// sends starting with it too, so checking this one covers that one.
+	caddyRawTarget = "{http.request.orig_uri}"
+	// caddyRawOutside names the matcher of requests whose raw target is
+	// outside the block's path.
+	caddyRawOutside = "@raw_outside"
+	caddyBadRequest = "400"
 )
 
 func renderCaddy(p *plan.Plan, t Tree) error {
@@ -79,6 +92,9 @@ func caddySites(p *plan.Plan) ([]byte, error) {
 	w.comment("and tries them longest path first whatever their order in the file.")
 	w.comment("They stand here in the route table's priority order, which matrixgen")
 	w.comment("checked to be the same.")
+	for _, line := range caddyRawTargetWhy {
+		w.comment(line)
+	}
 	if caddyHasRegexes(p) {
 		for _, line := range caddyRegexWhy {
 			w.comment(line)
@@ -275,31 +291,39 @@ func caddyBindAddress(p *plan.Plan, port int) string {
 // come after every prefix block, whatever their priority.
 func caddyRoute(w *caddyWriter, p *plan.Plan, v vhost, r plan.Route, forwarded bool, refinements ...plan.Route) error {
 	matcher := []string{"handle"}
+	// Every request is under "/", whatever its raw target.
+	rawPrefix := ""
 	if r.PathPrefix != "/" {
 		m, err := escape.CaddyPathPrefix(r.PathPrefix)
 		if err != nil {
 			return err
 		}
 		matcher = append(matcher, m)
+		rawPrefix = r.PathPrefix
 	}
 	w.open(matcher...)
 	defer w.close()
 	if len(refinements) == 0 {
-		return caddyRouteRules(w, p, v, r, forwarded)
+		return caddyRouteRules(w, p, v, r, forwarded, rawPrefix)
 	}
 	shared := caddySharesGuards(r, refinements)
 	if shared {
 		// Once for the whole block: the regex routes refine this one and
 		// have its allow list and upload limit.
-		if err := caddyGuards(w, v, r, forwarded); err != nil {
+		if err := caddyGuards(w, v, r, forwarded, rawPrefix); err != nil {
 			return err
 		}
+	} else if err := caddyRawCheck(w, rawPrefix); err != nil {
+		return err
 	}
 	serve := func(route plan.Route) error {
 		if shared {
 			return caddyProxy(w, p, route)
 		}
-		return caddyRouteRules(w, p, v, route, forwarded)
+		// The enclosing block has checked the raw target: a regex route
+		// is chosen inside its prefix route's block, as nginx checks a
+		// regex location against its enclosing prefix.
+		return caddyRouteRules(w, p, v, route, forwarded, "")
 	}
 	for _, re := range refinements {
 		name, err := escape.CaddyMatcherName("route-" + re.Name)
@@ -368,17 +392,46 @@ func caddyBackendComment(r plan.Route) string {
 	return fmt.Sprintf("pool %s (%d servers, %s)", r.Pool, len(r.Backends), policy)
 }
 
-// caddyRouteRules writes what a route's block does: refuse clients outside
-// its allow list, then apply its settings and proxy.
-func caddyRouteRules(w *caddyWriter, p *plan.Plan, v vhost, r plan.Route, forwarded bool) error {
+// caddyRouteRules writes what a route's block does: refuse a raw target
+// outside rawPrefix ("" for none) and clients outside its allow list, then
+// apply its settings and proxy.
+func caddyRouteRules(w *caddyWriter, p *plan.Plan, v vhost, r plan.Route, forwarded bool, rawPrefix string) error {
+	if err := caddyRawCheck(w, rawPrefix); err != nil {
+		return err
+	}
 	if len(r.Settings.AllowIPs) > 0 {
 		if err := caddyDeny(w, v, r, forwarded); err != nil {
 			return err
 		}
+	}
+	if rawPrefix != "" || len(r.Settings.AllowIPs) > 0 {
+		// In a handle of its own, the route runs only when no refusal
+		// took the request: a header or request_header beside the
+		// refusals would run for refused requests too.
 		w.open("handle")
 		defer w.close()
 	}
 	return caddyRouteBody(w, p, r)
+}
+
+// caddyRawCheck answers 400 to a request whose raw target does not start
+// with prefix (caddyRawTargetWhy); "" writes nothing. Like caddyDeny, it is
+// a handle block, so it refuses before the route's other directives run,
+// and it stands before the allow list's, as nginx's rewrite phase runs
+// before its access checks.
+func caddyRawCheck(w *caddyWriter, prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	inside, err := escape.CaddyStartsWith(caddyRawTarget, prefix)
+	if err != nil {
+		return err
+	}
+	w.line(caddyRawOutside, "not", "expression", inside)
+	w.open("handle", caddyRawOutside)
+	w.line("respond", caddyBadRequest)
+	w.close()
+	return nil
 }
 
 // caddyDeny refuses clients outside the route's allow list. A nested
@@ -407,14 +460,17 @@ func caddyDeny(w *caddyWriter, v vhost, r plan.Route, forwarded bool) error {
 }
 
 // caddyGuards writes the refusals of a block shared by a prefix route and
-// its regex routes: the allow list and the upload limit, each as a handle
-// block, which Caddy tries in the order written before the routes' own.
-// request_body runs before any handle block, whatever the order in the
-// file, and stands first.
-func caddyGuards(w *caddyWriter, v vhost, r plan.Route, forwarded bool) error {
+// its regex routes: the raw target check, the allow list and the upload
+// limit, each as a handle block, which Caddy tries in the order written
+// before the routes' own. request_body runs before any handle block,
+// whatever the order in the file, and stands first.
+func caddyGuards(w *caddyWriter, v vhost, r plan.Route, forwarded bool, rawPrefix string) error {
 	var tooLarge string
 	if r.Settings.MaxBodyBytes > 0 {
 		tooLarge = caddyBodyLimit(w, r.Settings.MaxBodyBytes)
+	}
+	if err := caddyRawCheck(w, rawPrefix); err != nil {
+		return err
 	}
 	if len(r.Settings.AllowIPs) > 0 {
 		if err := caddyDeny(w, v, r, forwarded); err != nil {
@@ -580,7 +636,10 @@ func caddyBaseDomainSnippet(p *plan.Plan) ([]byte, error) {
 	w.comment("    }")
 	w.comment("")
 	w.comment("Caddy runs the handle block with the longest matching path, so your")
-	w.comment("other handle blocks keep the rest of the site.")
+	w.comment("other handle blocks keep the rest of the site. The block answers 400")
+	w.comment("to a request whose target, as sent, does not start with its path:")
+	w.comment("Caddy chooses it by the decoded path with dot segments resolved, but")
+	w.comment("forwards the target as sent.")
 	w.blank()
 	base := *wellKnown
 	base.Host = p.Host.Domain
@@ -654,6 +713,19 @@ func (w *caddyWriter) bytes() ([]byte, error) {
 		panic("caddy: unbalanced blocks")
 	}
 	return []byte(w.b.String()), nil
+}
+
+// caddyRawTargetWhy explains the raw target check at the top of each block.
+var caddyRawTargetWhy = []string{
+	"",
+	"Each handle block with a path first answers 400 to a request whose",
+	"target, exactly as the client sent it (still encoded, the orig_uri",
+	"placeholder), does not start with that path, compared case-sensitively",
+	"as Synapse does. Caddy picks the block by the decoded path with dot",
+	"segments resolved, slashes merged and case ignored, but forwards the",
+	"target as sent, and Synapse routes on that: without the check,",
+	"/_synapse/admin/..%2F..%2F_matrix/... would pass the checks of /_matrix",
+	"and reach the admin API.",
 }
 
 // caddyRegexWhy explains the nested handle blocks of the regex routes.
