@@ -23,19 +23,39 @@ golden:
 	$(GO) test ./internal/pipeline ./internal/validate ./cmd/matrixgen -update
 
 # A short run of every fuzz target; longer runs: make fuzz FUZZTIME=5m
+# (docs/fuzzing.md). Minimizing a new input may take up to
+# FUZZMINIMIZETIME, and its runs are not counted: with Go's default of 60s,
+# a short run of a target with large inputs (FuzzMDADTranslate) can spend
+# all of its time minimizing one.
 FUZZTIME ?= 10s
+FUZZMINIMIZETIME ?= 5s
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \
 		done; \
 	done
 
-# Measures build time and memory; writes the table to docs/benchmarks.md.
+# Measures build time, memory and the stages; prints the tables of
+# docs/benchmarks.md.
 bench:
 	./scripts/bench.sh
 
 # Regenerates docs/options.md from the schema.
 docs:
 	$(GO) run ./cmd/matrixgen explain --format markdown > docs/options.md
+
+# Routing tests against a real Traefik; opt-in, never part of `make test`:
+# the first build of Traefik takes about 15 minutes and 5 GB. Traefik is
+# built from tools/traefik, a module of its own, so that its dependencies
+# stay out of matrixgen's go.mod; it is rebuilt only when that module changes.
+TRAEFIK_BIN := $(CURDIR)/.tools/traefik
+.PHONY: e2e-traefik
+e2e-traefik: $(TRAEFIK_BIN)
+	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) $(GO) test -tags e2e -run TestTraefik -count=1 -timeout 30m ./internal/proxytest
+
+$(TRAEFIK_BIN): tools/traefik/go.mod tools/traefik/go.sum
+	cd tools/traefik && nice -n 19 $(GO) build \
+		-ldflags "-X github.com/traefik/traefik/v3/pkg/version.Version=$$($(GO) list -m -f '{{.Version}}' github.com/traefik/traefik/v3)" \
+		-o $(TRAEFIK_BIN) github.com/traefik/traefik/v3/cmd/traefik

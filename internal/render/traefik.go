@@ -38,7 +38,7 @@ func traefikDynamic(p *plan.Plan) map[string]any {
 			router["tls"] = map[string]any{"certResolver": p.Proxy.CertResolver}
 		}
 		var chain []any
-		for suffix, mw := range routeMiddlewares(r) {
+		for suffix, mw := range routeMiddlewares(r, p.Proxy.TrustedProxies) {
 			middlewares[r.Name+"-"+suffix] = mw
 			chain = append(chain, r.Name+"-"+suffix)
 		}
@@ -97,10 +97,23 @@ func traefikRule(r plan.Route) string {
 // routeMiddlewares returns the route's middlewares by name suffix; the
 // router applies them in name order ("allow" sorts before "headers", so a
 // refused client gets no CORS headers).
-func routeMiddlewares(r plan.Route) map[string]any {
+//
+// Behind trusted proxies, the allow list must judge the client they name
+// in X-Forwarded-For: by default ipAllowList judges the connection's
+// address, which is the terminator's, so with a terminator on loopback and
+// the default allow list everyone would pass. excludedIPs takes the
+// rightmost address that is not a trusted proxy, as nginx's
+// real_ip_recursive and Apache's RemoteIPInternalProxy do; where there is
+// none (no X-Forwarded-For, or only trusted proxies in it) the request is
+// refused, where those two would judge the leftmost address.
+func routeMiddlewares(r plan.Route, trustedProxies []string) map[string]any {
 	out := map[string]any{}
 	if len(r.Settings.AllowIPs) > 0 {
-		out["allow"] = map[string]any{"ipAllowList": map[string]any{"sourceRange": toAny(r.Settings.AllowIPs)}}
+		allow := map[string]any{"sourceRange": toAny(r.Settings.AllowIPs)}
+		if len(trustedProxies) > 0 {
+			allow["ipStrategy"] = map[string]any{"excludedIPs": toAny(trustedProxies)}
+		}
+		out["allow"] = map[string]any{"ipAllowList": allow}
 	}
 	if len(r.Settings.Headers) == 0 && !r.Settings.CORS {
 		return out
