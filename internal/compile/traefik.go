@@ -103,9 +103,11 @@ func traefikStatic(b *builder, listeners []traefikListener) obj {
 		ep := obj{"address": portAddress(l.publish.ContainerPort)}
 		if l.redirectTo != "" {
 			ep["http"] = obj{"redirections": obj{"entryPoint": obj{"to": l.redirectTo, "scheme": "https", "permanent": true}}}
+		} else {
+			ep["http"] = matrixPaths()
 		}
 		if l.tls {
-			ep["http"] = obj{"tls": obj{"certResolver": certResolver}}
+			ep["http"].(obj)["tls"] = obj{"certResolver": certResolver}
 		}
 		if l.http3 {
 			ep["http3"] = obj{"advertisedPort": l.publish.HostPort}
@@ -134,6 +136,23 @@ func traefikStatic(b *builder, listeners []traefikListener) obj {
 		static["certificatesResolvers"] = obj{certResolver: obj{"acme": acme}}
 	}
 	return static
+}
+
+// matrixPaths keeps what Matrix puts in paths and queries intact: IDs and
+// aliases carry encoded "/", "#", "?", "%" and ";" in path segments, and
+// Synapse reads ";" in a query literally. Traefik's defaults for encoded
+// characters have changed between releases, so they are pinned here.
+func matrixPaths() obj {
+	return obj{
+		"encodeQuerySemicolons": true,
+		"encodedCharacters": obj{
+			"allowEncodedSlash":        true,
+			"allowEncodedHash":         true,
+			"allowEncodedQuestionMark": true,
+			"allowEncodedPercent":      true,
+			"allowEncodedSemicolon":    true,
+		},
+	}
 }
 
 func portAddress(port int) string {
