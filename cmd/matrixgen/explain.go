@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -15,7 +16,14 @@ import (
 type option struct {
 	Path, Type, Default, Allowed, Doc string
 	Required                          bool
+	// Types are the types of a variant map's entries (bridges) the option
+	// applies to as described; empty when it applies to every type.
+	Types []string
+	// TypeDefaults replace Default when the types have different ones.
+	TypeDefaults []typeDefault
 }
+
+type typeDefault struct{ Type, Default string }
 
 var explainCommand = command{
 	summary: "Show an option's type, default, allowed values and documentation (all options without an argument).",
@@ -30,15 +38,20 @@ var explainCommand = command{
 				return usageError(e, "explain", "unknown --format %q (text or markdown)", *format)
 			}
 			v, prefix, optional := validate.Schema(), "", false
+			var opts []option
 			if len(args) == 1 {
 				var ok bool
-				if v, optional, ok = lookupOption(v, args[0]); !ok {
-					fmt.Fprintf(e.stderr, "matrixgen explain: no option %q\n", args[0])
-					return exitInvalid
+				if opts, ok = variantOptionsAt(args[0]); !ok {
+					if v, optional, ok = lookupOption(v, args[0]); !ok {
+						fmt.Fprintf(e.stderr, "matrixgen explain: no option %q\n", args[0])
+						return exitInvalid
+					}
 				}
 				prefix = args[0]
 			}
-			opts := options(v, prefix, !optional)
+			if opts == nil {
+				opts = options(v, prefix, !optional)
+			}
 			if *format == "markdown" {
 				writeMarkdown(e.stdout, opts)
 			} else {
@@ -70,6 +83,9 @@ func lookupOption(root cue.Value, path string) (v cue.Value, optional, ok bool) 
 // order. A group of options (a closed struct) is walked; an open mapping
 // (extra) is a leaf.
 func options(v cue.Value, prefix string, regular bool) []option {
+	if vr, ok := variantAt(prefix); ok {
+		return variantOptions(vr)
+	}
 	if !isGroup(v) {
 		return []option{describe(prefix, v, regular)}
 	}
@@ -83,7 +99,7 @@ func options(v cue.Value, prefix string, regular bool) []option {
 		if prefix != "" {
 			path = prefix + "." + path
 		}
-		if isGroup(it.Value()) {
+		if _, ok := variantAt(path); ok || isGroup(it.Value()) {
 			out = append(out, options(it.Value(), path, true)...)
 			continue
 		}
@@ -96,10 +112,26 @@ func isGroup(v cue.Value) bool {
 	return v.IncompleteKind() == cue.StructKind && !openStruct(v)
 }
 
-func openStruct(v cue.Value) bool { return v.Allows(cue.Str("\x00any")) }
+// openStruct: v takes keys it does not name (an extra mapping, a map of
+// users). A default of {} is closed inside a definition, so every
+// alternative is asked, not only the default.
+func openStruct(v cue.Value) bool {
+	switch op, args := v.Expr(); op {
+	case cue.OrOp:
+		return slices.ContainsFunc(args, openStruct)
+	case cue.AndOp:
+		for _, a := range args {
+			if !openStruct(a) {
+				return false
+			}
+		}
+		return true
+	}
+	return v.Allows(cue.Str("\x00any"))
+}
 
 func describe(path string, v cue.Value, regular bool) option {
-	o := option{Path: path, Type: kindName(v), Doc: strings.TrimSpace(validate.Doc(v))}
+	o := option{Path: path, Type: kindName(path, v), Doc: strings.TrimSpace(validate.Doc(v))}
 	if d, ok := v.Default(); ok && d.IsConcrete() {
 		o.Default = literal(d)
 	} else if v.IsConcrete() {
@@ -118,6 +150,14 @@ func writeText(w io.Writer, opts []option) {
 		}
 		fmt.Fprintf(w, "%s\n  type:    %s\n", o.Path, o.Type)
 		switch {
+		case len(o.TypeDefaults) > 0:
+			for i, d := range o.TypeDefaults {
+				label := "default:"
+				if i > 0 {
+					label = "        "
+				}
+				fmt.Fprintf(w, "  %s %s for %s\n", label, d.Default, d.Type)
+			}
 		case o.Default != "":
 			fmt.Fprintf(w, "  default: %s\n", o.Default)
 		case o.Required:
@@ -127,6 +167,9 @@ func writeText(w io.Writer, opts []option) {
 		}
 		if o.Allowed != "" {
 			fmt.Fprintf(w, "  allowed: %s\n", o.Allowed)
+		}
+		if len(o.Types) > 0 {
+			fmt.Fprintf(w, "  types:   %s\n", strings.Join(o.Types, ", "))
 		}
 		for _, line := range strings.Split(o.Doc, "\n") {
 			if line != "" {
@@ -150,6 +193,12 @@ func writeMarkdown(w io.Writer, opts []option) {
 		fmt.Fprintf(w, "\n### `%s`\n\n", o.Path)
 		fmt.Fprintf(w, "- type: %s\n", o.Type)
 		switch {
+		case len(o.TypeDefaults) > 0:
+			var ds []string
+			for _, d := range o.TypeDefaults {
+				ds = append(ds, fmt.Sprintf("`%s` for `%s`", d.Default, d.Type))
+			}
+			fmt.Fprintf(w, "- default: %s\n", strings.Join(ds, ", "))
 		case o.Default != "":
 			fmt.Fprintf(w, "- default: `%s`\n", o.Default)
 		case o.Required:
@@ -160,15 +209,21 @@ func writeMarkdown(w io.Writer, opts []option) {
 		if o.Allowed != "" {
 			fmt.Fprintf(w, "- allowed: `%s`\n", strings.ReplaceAll(o.Allowed, ", ", "`, `"))
 		}
+		if len(o.Types) > 0 {
+			fmt.Fprintf(w, "- for type: `%s`\n", strings.Join(o.Types, "`, `"))
+		}
 		if o.Doc != "" {
 			fmt.Fprintf(w, "\n%s\n", strings.Join(strings.Fields(o.Doc), " "))
 		}
 	}
 }
 
-func kindName(v cue.Value) string {
+func kindName(path string, v cue.Value) string {
 	if openStruct(v) {
-		return "mapping (merged into the generated file)"
+		if last := path[strings.LastIndex(path, ".")+1:]; last == "extra" || strings.HasSuffix(last, "_extra") {
+			return "mapping (merged into the generated file)"
+		}
+		return "mapping"
 	}
 	return v.IncompleteKind().String()
 }
@@ -190,7 +245,7 @@ func enumValues(v cue.Value) []string {
 	}
 	var out []string
 	for _, a := range args {
-		if !a.IsConcrete() {
+		if !a.IsConcrete() || a.IncompleteKind() == cue.StructKind {
 			return nil
 		}
 		out = append(out, literal(a))

@@ -31,6 +31,7 @@ FIXED_UID=''
 FIXED_GID=''
 SECRETS_DIR=/matrix/secrets
 HOST_ENV=/matrix/matrixgen/host.env
+INSTALL_DOCKER=0
 UNIT_DIR=/etc/systemd/system
 
 ROOT=
@@ -96,13 +97,38 @@ run() {
 	fi
 }
 
+# install_docker installs Docker from the distribution's own packages, which
+# its security updates then cover; only when the config asks for it
+# (host.install_docker), since most hosts run Docker from Docker's own
+# repositories and a second package would conflict with it.
+install_docker() {
+	[ "$INSTALL_DOCKER" = 1 ] || die "docker is not installed (install it, or set host.install_docker: true)"
+	os=$(awk -F= '$1 == "ID" || $1 == "ID_LIKE" { gsub(/"/, "", $2); printf " %s", $2 }' "$ROOT/etc/os-release" 2>/dev/null || true)
+	case "$os " in
+	*" debian "* | *" ubuntu "*)
+		export DEBIAN_FRONTEND=noninteractive
+		run apt-get update
+		run apt-get install -y docker.io
+		;;
+	*" fedora "*) run dnf install -y moby-engine ;;
+	*" arch "*) run pacman -S --noconfirm --needed docker ;;
+	*" suse "* | *" opensuse "*) run zypper --non-interactive install docker ;;
+	*) die "host.install_docker: no Docker package known for this distribution (os-release:${os:- none}); install Docker, then run me again" ;;
+	esac
+	run systemctl enable --now docker.service
+}
+
 preflight() {
 	if [ -z "$ROOT" ]; then
 		[ "$(id -u)" = 0 ] || die "run me as root"
 		[ -d /run/systemd/system ] || die "systemd is not running on this host"
 	fi
-	command -v docker >/dev/null 2>&1 || die "docker is not installed"
-	docker info >/dev/null 2>&1 || die "the Docker daemon is not running (systemctl start docker)"
+	if ! command -v docker >/dev/null 2>&1; then
+		install_docker
+	fi
+	if [ "$DRY_RUN" = 0 ] || command -v docker >/dev/null 2>&1; then
+		docker info >/dev/null 2>&1 || die "the Docker daemon is not running (systemctl start docker)"
+	fi
 	# The marker in /etc catches a bundle for another domain even when it
 	# uses another data directory; the one in the data directory catches a
 	# copied or restored data directory.
@@ -318,7 +344,9 @@ table() {
 plan_changes() {
 	old=$CURRENT
 	[ -f "$old/MANIFEST" ] || old=/nonexistent
-	om=$(table "$old/MANIFEST") of=$(table "$old/FILES") ou=$(table "$old/UNITS") pending=$(table "$PENDING")
+	# awk tells the tables apart by their names: spelt with /./, the old ones
+	# differ from the new even when this is the kept copy of the bundle.
+	om=$(table "$old/./MANIFEST") of=$(table "$old/./FILES") ou=$(table "$old/./UNITS") pending=$(table "$PENDING")
 	OM=$om OF=$of OU=$ou NM=$BUNDLE/MANIFEST NF=$BUNDLE/FILES NU=$BUNDLE/UNITS PENDING=$pending \
 		HOST_ROOT=$ROOT UNIT_DIR=$UNIT_DIR/ awk '
 	function mark(list, i, n, u) {

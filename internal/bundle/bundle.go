@@ -17,9 +17,19 @@ import (
 // Marker is the file that makes a directory a bundle matrixgen may replace.
 const Marker = "MANIFEST"
 
+// errNoExchange is exchange's answer where paths cannot be swapped in one step.
+var errNoExchange = errors.New("atomic exchange not supported")
+
 // Write replaces dir with the tree. dir must not exist, be empty, or hold a
 // previous bundle; anything else is refused so that a typo in -o cannot
 // delete someone's files.
+//
+// The tree is written into a directory beside dir (.<name>.new-*) and
+// swapped in, so that a build that fails or is killed at any point leaves
+// dir as it was or complete. A killed build leaves its directory behind;
+// the next successful Write removes it. Two builds into one directory at
+// once are not supported: the later swap wins, and its clean-up may make
+// the other fail, which then leaves dir as the winner wrote it.
 func Write(dir string, t render.Tree) error {
 	dir = filepath.Clean(dir)
 	if err := replaceable(dir); err != nil {
@@ -29,15 +39,42 @@ func Write(dir string, t render.Tree) error {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".new-")
+	tmp, err := os.MkdirTemp(parent, strayPrefix(dir))
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp) // no-op after a successful swap
+	defer os.RemoveAll(tmp) // after a swap: the previous bundle, or nothing
 	if err := writeTree(tmp, t); err != nil {
 		return err
 	}
-	return swap(tmp, dir)
+	if err := swap(tmp, dir); err != nil {
+		return err
+	}
+	return removeStrays(dir)
+}
+
+// strayPrefix starts the names of the directories Write builds beside dir.
+func strayPrefix(dir string) string { return "." + filepath.Base(dir) + ".new-" }
+
+// removeStrays removes what killed builds of dir left beside it: their
+// unfinished trees and, from the two-rename swap, previous bundles. It runs
+// only once the new bundle is in place, so it never removes the one
+// complete copy there is. Only directories are removed, and os.RemoveAll
+// removes symlinks inside them rather than following them.
+func removeStrays(dir string) error {
+	parent, prefix := filepath.Dir(dir), strayPrefix(dir)
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), prefix) {
+			if err := os.RemoveAll(filepath.Join(parent, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func replaceable(dir string) error {
@@ -85,26 +122,28 @@ func writeTree(root string, t render.Tree) error {
 	return nil
 }
 
-// swap moves the new tree into place. Between the two renames the target
-// is briefly missing, but never half-written.
+// swap moves the new tree into place. Where the kernel can exchange two
+// paths in one step (Linux's renameat2 RENAME_EXCHANGE), dir is never
+// missing and newDir ends up holding the previous bundle. Elsewhere it takes
+// two renames, between which dir is briefly missing but never half-written.
 func swap(newDir, dir string) error {
-	old := ""
-	if _, err := os.Lstat(dir); err == nil {
-		old = newDir + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return err
-		}
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return os.Rename(newDir, dir)
 	}
-	if err := os.Rename(newDir, dir); err != nil {
-		if old != "" {
-			_ = os.Rename(old, dir)
-		}
+	if err := exchange(newDir, dir); err == nil {
+		return os.RemoveAll(newDir)
+	} else if !errors.Is(err, errNoExchange) {
 		return err
 	}
-	if old != "" {
-		return os.RemoveAll(old)
+	old := newDir + ".old"
+	if err := os.Rename(dir, old); err != nil {
+		return err
 	}
-	return nil
+	if err := os.Rename(newDir, dir); err != nil {
+		_ = os.Rename(old, dir)
+		return err
+	}
+	return os.RemoveAll(old)
 }
 
 // Read loads a directory as a tree (modes and contents; no restart data).

@@ -33,9 +33,12 @@ var components = []component{
 	{"element", func(c *config.Config) bool { return c.Element.Enabled }, addElement},
 	{"exim-relay", func(c *config.Config) bool { return c.Mailer.Enabled }, addMailer},
 	{"coturn", func(c *config.Config) bool { return c.Coturn.Enabled }, addCoturn},
+	{"bridges", hasBridges, addBridges},
 	// Last: workers read every file and secret the main process does,
 	// including those of the components above.
 	{"synapse-workers", hasWorkers, addSynapseWorkers},
+	// After every component that asks for a database.
+	{"external-postgres", func(c *config.Config) bool { return c.Postgres.Mode == "external" }, addExternalPostgresNote},
 }
 
 func always(*config.Config) bool { return true }
@@ -60,6 +63,8 @@ func Compile(cfg *config.Config) (*plan.Plan, diag.List) {
 type builder struct {
 	cfg  *config.Config
 	plan *plan.Plan
+	// external are the databases the operator creates on an external server.
+	external []plan.Database
 }
 
 func newBuilder(cfg *config.Config) *builder {
@@ -67,7 +72,7 @@ func newBuilder(cfg *config.Config) *builder {
 	return &builder{cfg: cfg, plan: &plan.Plan{
 		Host: plan.Host{
 			Domain: cfg.Domain, DataDir: h.DataDir, User: h.User, Group: h.Group,
-			UID: h.UID, GID: h.GID, SecretsDir: path.Join(h.DataDir, "secrets"),
+			UID: h.UID, GID: h.GID, SecretsDir: path.Join(h.DataDir, "secrets"), InstallDocker: h.InstallDocker,
 		},
 		Networks: []string{h.Networks.Homeserver, h.Networks.Proxy},
 	}}

@@ -32,7 +32,8 @@ func (b *builder) database(owner, name string, cLocale bool) dbConn {
 		if name == "synapse" {
 			conn.Database, conn.User = ext.Database, ext.User
 		}
-		conn.Password = b.providedSecret(secret, fmt.Sprintf("password of role %s on %s", conn.User, ext.Host), owner)
+		conn.Password = b.providedSecret(secret, fmt.Sprintf("password of role %s on %s (see %s)", conn.User, ext.Host, b.externalNotePath()), owner)
+		b.external = append(b.external, plan.Database{Name: conn.Database, Role: conn.User, Owner: owner, PasswordSecret: secret, CLocale: cLocale})
 		return conn
 	}
 	conn.Password = b.secret(secret, "password of database role "+name, owner, postgresUnit)

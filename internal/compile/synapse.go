@@ -60,6 +60,7 @@ func addSynapse(b *builder) {
 	if b.cfg.Coturn.Enabled {
 		mounts = append(mounts, b.secretFileMount(coturnSecret))
 	}
+	mounts = append(mounts, appserviceMounts(b)...)
 	listens := []plan.Listen{{Name: "client", Port: synapseClientPort, HostPort: synapseClientPort}}
 	if s.Federation.Enabled {
 		listens = append(listens, plan.Listen{Name: "federation", Port: synapseFederationPort, HostPort: synapseFederationPort})
@@ -90,6 +91,10 @@ func addSynapse(b *builder) {
 	})
 	b.health(synapseUnit, 300, "docker", "exec", synapseUnit, "curl", "-fsS", "-o", "/dev/null",
 		fmt.Sprintf("http://localhost:%d/health", synapseClientPort))
+	b.plan.Homeserver = plan.Homeserver{
+		Unit: synapseUnit, ConfigFile: synapseConfigDir + "/homeserver.yaml", ClientPort: synapseClientPort,
+		MediaStore: storage + "/media-store", Database: db.Database,
+	}
 	addSynapseRoutes(b)
 }
 
@@ -174,6 +179,9 @@ func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 	}
 	for k, v := range workerSharedConfig(workers) {
 		hs[k] = v
+	}
+	if files := appserviceConfigFiles(b); len(files) > 0 {
+		hs["app_service_config_files"] = files
 	}
 	return deepMerge(hs, s.Extra)
 }

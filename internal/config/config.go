@@ -16,6 +16,7 @@ type Config struct {
 	Mailer    Mailer    `json:"mailer"`
 	Coturn    Coturn    `json:"coturn"`
 	Valkey    Valkey    `json:"valkey"`
+	Bridges   Bridges   `json:"bridges"`
 
 	ReverseProxy ReverseProxy `json:"reverse_proxy"`
 }
@@ -50,6 +51,8 @@ type Host struct {
 	UID      *int     `json:"uid,omitempty"`
 	GID      *int     `json:"gid,omitempty"`
 	Networks Networks `json:"networks"`
+
+	InstallDocker bool `json:"install_docker"`
 }
 
 type Networks struct {

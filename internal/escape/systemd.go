@@ -12,8 +12,10 @@ import (
 // It does so after unquoting, so quotes cannot protect them.
 const execPrefixes = "@-:+!|"
 
-// cEscapeNames maps control bytes to the C escape letters systemd decodes.
-var cEscapeNames = map[byte]byte{
+// cEscapeNames maps control bytes to the C escape letters systemd decodes;
+// 0 for the others. An array, not a map: it is read for every byte of every
+// unit file.
+var cEscapeNames = [256]byte{
 	'\a': 'a', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't', '\v': 'v',
 }
 
@@ -85,7 +87,6 @@ func appendSystemdWord(b []byte, w string) []byte {
 // (argv) it also escapes '"' and doubles '$'.
 func appendSystemd(b []byte, s string, argv bool) []byte {
 	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
 		c := s[i]
 		switch {
 		case c == '\\' || (argv && c == '"'):
@@ -94,16 +95,24 @@ func appendSystemd(b []byte, s string, argv bool) []byte {
 			b = append(b, c, c)
 		case cEscapeNames[c] != 0:
 			b = append(b, '\\', cEscapeNames[c])
-		case r == utf8.RuneError && size == 1, !unicode.IsPrint(r):
-			// Byte-wise \xNN: systemd copies these bytes verbatim, so a
-			// multi-byte rune comes back intact.
-			for j := i; j < i+size; j++ {
-				b = fmt.Appendf(b, `\x%02x`, s[j])
-			}
+		case ' ' <= c && c < 0x7f:
+			// Printable ASCII, nearly every byte of a unit: no rune to decode.
+			b = append(b, c)
 		default:
-			b = append(b, s[i:i+size]...)
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 || !unicode.IsPrint(r) {
+				// Byte-wise \xNN: systemd copies these bytes verbatim, so a
+				// multi-byte rune comes back intact.
+				for j := i; j < i+size; j++ {
+					b = fmt.Appendf(b, `\x%02x`, s[j])
+				}
+			} else {
+				b = append(b, s[i:i+size]...)
+			}
+			i += size
+			continue
 		}
-		i += size
+		i++
 	}
 	return b
 }

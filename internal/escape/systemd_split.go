@@ -138,8 +138,8 @@ func unescapeOne(s string) (string, int, error) {
 		return "", 0, errors.New(`escape: trailing backslash`)
 	}
 	for c, name := range cEscapeNames {
-		if s[0] == name {
-			return string(c), 1, nil
+		if name != 0 && s[0] == name {
+			return string(rune(c)), 1, nil
 		}
 	}
 	switch c := s[0]; c {

@@ -135,6 +135,11 @@ var applyCases = []applyCase{
 		want: []string{
 			"install /etc/systemd/system/matrix-coturn.service",
 			"install /etc/systemd/system/matrix-synapse.service",
+			// The new secret is backed up and restored; the SQLite
+			// import mounts what Synapse mounts.
+			"install DATA/bin/backup.sh",
+			"install DATA/bin/import-synapse-sqlite.sh",
+			"install DATA/bin/restore.sh",
 			"install DATA/coturn/turnserver.conf",
 			"install DATA/synapse/config/homeserver.yaml",
 			"daemon-reload",

@@ -5,22 +5,42 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/matrixgen/matrixgen/internal/benchconfig"
 	"github.com/matrixgen/matrixgen/internal/bundle"
 	"github.com/matrixgen/matrixgen/internal/compile"
 	"github.com/matrixgen/matrixgen/internal/render"
 	"github.com/matrixgen/matrixgen/internal/validate"
 )
 
-// BenchmarkStage times each stage separately for every example, so that a
-// regression shows where it is. The first iteration of "validate" also pays
-// for compiling the schema once per process, as a real run does.
-func BenchmarkStage(b *testing.B) {
+// benchInputs are the examples and the large config of make bench:
+// examples/full.yaml (every component on) with 256 Synapse workers spread
+// over every kind.
+func benchInputs(b *testing.B) (names []string, inputs map[string][]byte) {
+	inputs = map[string][]byte{}
 	for _, name := range exampleNames(b) {
-		path := filepath.Join(repoRoot(b), "examples", name+".yaml")
-		data, err := os.ReadFile(path)
+		data, err := os.ReadFile(filepath.Join(repoRoot(b), "examples", name+".yaml"))
 		if err != nil {
 			b.Fatal(err)
 		}
+		names, inputs[name] = append(names, name), data
+	}
+	large, err := benchconfig.Workers(inputs["full"], 256, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	inputs["large"] = large
+	return append(names, "large"), inputs
+}
+
+// BenchmarkStage times each stage separately for every example and the
+// large config, so that a regression shows where it is. The first iteration
+// of "validate" also pays for compiling the schema once per process, as a
+// real run does; BenchmarkSchema and BenchmarkLoadPhases in
+// internal/validate split validate further.
+func BenchmarkStage(b *testing.B) {
+	names, inputs := benchInputs(b)
+	for _, name := range names {
+		path, data := name+".yaml", inputs[name]
 		cfg, problems := validate.Load(path, data)
 		if len(problems) > 0 {
 			b.Fatal(problems)
@@ -47,6 +67,7 @@ func BenchmarkStage(b *testing.B) {
 				}
 			}
 		})
+		// Each write replaces the previous bundle, as a rebuild in CI does.
 		b.Run(name+"/write", func(b *testing.B) {
 			out := filepath.Join(b.TempDir(), "out")
 			for b.Loop() {

@@ -44,7 +44,8 @@ const installTimeout = 60 * time.Second
 // skips would prove nothing.
 var (
 	requiredTools = []string{"sh", "awk", "tr", "head", "base64", "cat", "mkdir", "chmod", "cp", "mv", "cut", "wc", "dirname"}
-	optionalTools = []string{"sleep", "rm", "ln", "touch", "sort", "grep", "sed", "sha256sum", "cmp", "basename", "stat", "od", "tail", "diff"}
+	optionalTools = []string{"sleep", "rm", "ln", "touch", "sort", "grep", "sed", "sha256sum", "cmp", "basename", "stat", "od", "tail", "diff",
+		"date", "find", "mktemp", "comm", "gzip", "rmdir"}
 )
 
 // shimBodies are the host commands install.sh changes the machine with.
@@ -235,6 +236,12 @@ func (h *testHost) install(t testing.TB, bundleDir string, args ...string) insta
 // runScript runs one of the bundle's scripts as install does install.sh.
 func (h *testHost) runScript(t testing.TB, script string, args ...string) installRun {
 	t.Helper()
+	return h.runScriptInput(t, "", script, args...)
+}
+
+// runScriptInput runs a script with stdin as its standard input.
+func (h *testHost) runScriptInput(t testing.TB, stdin, script string, args ...string) installRun {
+	t.Helper()
 	before := len(h.logLines(t))
 	args = append([]string{"--root", h.root}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), installTimeout)
@@ -243,6 +250,7 @@ func (h *testHost) runScript(t testing.TB, script string, args ...string) instal
 		append([]string{"-c", `umask 022 && exec sh "$@"`, "sh", script}, args...)...)
 	cmd.Env = []string{"PATH=" + h.bin + ":" + h.tools, "LC_ALL=C", "HOME=" + h.home, "TMPDIR=" + h.home}
 	cmd.Dir = h.home
+	cmd.Stdin = strings.NewReader(stdin)
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -516,7 +524,7 @@ func (b builtBundle) checkInstalled(t *testing.T, h *testHost, secrets map[strin
 		if !ok {
 			t.Errorf("placeholder of unknown secret %s", name)
 		}
-		return v
+		return strings.TrimRight(v, "\n") // as install.sh reads it: a key file ends with one
 	}
 	for _, m := range readManifest(t, b.out) {
 		data, err := os.ReadFile(filepath.Join(b.out, filepath.FromSlash(m.path)))
@@ -838,7 +846,8 @@ func TestInstallRerun(t *testing.T) {
 				}
 			}
 		}
-		for _, c := range []string{"groupadd", "useradd", "docker network create"} {
+		// docker exec -i: psql creating roles and databases.
+		for _, c := range []string{"groupadd", "useradd", "docker network create", "docker exec -i"} {
 			if i := r.index(c); i >= 0 {
 				t.Errorf("a second run ran %q again", r.commands[i])
 			}
@@ -1055,8 +1064,14 @@ func TestInstallProvidedSecret(t *testing.T) {
 					t.Errorf("%s: docker reads %q, no variable holds the provided %s", svc.EnvFile, env, s.Name)
 				}
 			}
+			// Or a container reads the secret's file itself.
+			for _, svc := range b.res.Plan.Services {
+				if slices.ContainsFunc(svc.Mounts, func(m plan.Mount) bool { return m.Source == b.secretPath(s) && m.ReadOnly }) {
+					used = true
+				}
+			}
 			if !used {
-				t.Errorf("provided secret %s is filled into no file", s.Name)
+				t.Errorf("provided secret %s is filled into no file and mounted into no container", s.Name)
 			}
 		}
 	})

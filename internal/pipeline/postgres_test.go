@@ -98,6 +98,14 @@ esac
 		t.Fatal(err)
 	}
 
+	// In the container the server runs as the matrix user, which owns its
+	// directories; here it runs as postgres, so those directories become
+	// postgres's when install.sh gives them to the matrix user. Otherwise
+	// install.sh's chmod of them would lock a running server out.
+	h.shim(t, "chown", fmt.Sprintf(`case $# in 2) ;; *) exit 0 ;; esac
+case $2 in
+%[1]s | %[2]s) exec %[3]s postgres: "$2" ;;
+esac`, shQuote(data), shQuote(filepath.Dir(data)), shQuote(chown)))
 	h.shim(t, "systemctl", fmt.Sprintf(`cmd=$1
 pg=0
 for u in "$@"; do [ "$u" = matrix-postgres.service ] && pg=1; done
@@ -107,20 +115,30 @@ restart) [ "$pg" = 0 ] || { %[1]s stop && %[1]s start; } ;;
 stop) [ "$pg" = 0 ] || %[1]s stop ;;
 esac
 %[2]s`, shQuote(pgctl), shimBodies["systemctl"]))
+	// Like docker, exec -i drains the caller's standard input whether the
+	// program reads it or not, and exec without -i gives it none.
 	h.shim(t, "docker", fmt.Sprintf(`if [ "$1" = exec ]; then
 	shift
+	interactive=0
 	while :; do
 		case $1 in
-		-i) shift ;;
+		-i) interactive=1; shift ;;
 		-e) shift 2 ;;
 		*) break ;;
 		esac
 	done
 	[ "$1" = matrix-postgres ] || exit 0
 	shift
-	PGHOST=%s PGPORT=%d exec %s/"$@"
+	export PGHOST=%s PGPORT=%d
+	if [ "$interactive" = 0 ]; then
+		exec %[3]s/"$@" </dev/null
+	fi
+	program=$1
+	shift
+	cat | { %[3]s/"$program" "$@"; status=$?; cat >/dev/null; exit "$status"; }
+	exit
 fi
-%s`, shQuote(h.sock), h.port, shQuote(bin), shimBodies["docker"]))
+%[4]s`, shQuote(h.sock), h.port, shQuote(bin), shimBodies["docker"]))
 	return h
 }
 

@@ -2,29 +2,73 @@ package pipeline
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/matrixgen/matrixgen/internal/benchconfig"
+	"github.com/matrixgen/matrixgen/internal/bundle"
+	"github.com/matrixgen/matrixgen/internal/compile"
+	"github.com/matrixgen/matrixgen/internal/render"
+	"github.com/matrixgen/matrixgen/internal/validate"
 )
 
-// BenchmarkWorkers times a whole build (load, compile, render) against the
-// number of generic workers, beside one of each other kind: the route table
-// has one route per pattern whatever the count, so the cost should grow
-// with the units and worker configs only.
+// BenchmarkWorkers times each stage against the number of Synapse workers,
+// spread over every kind on top of examples/full.yaml, behind Traefik and
+// behind nginx (whose upstream pools list the workers). The route table has
+// one route per pattern whatever the count, so every stage should grow
+// linearly with the units and worker configs: 64 workers should cost about
+// four times what 16 do, not sixteen.
 func BenchmarkWorkers(b *testing.B) {
-	for _, n := range []int{4, 16, 64, 256} {
-		config := []byte(fmt.Sprintf(`domain: example.org
-traefik: {acme_email: admin@example.org}
-synapse:
-  workers:
-    preset: one-of-each
-    generic: %d
-    federation_sender: %d
-`, n, max(n/4, 1)))
-		b.Run(fmt.Sprintf("generic=%d", n), func(b *testing.B) {
-			for b.Loop() {
-				if _, problems := Run("workers.yaml", config); len(problems) > 0 {
-					b.Fatal(problems)
-				}
+	base, err := os.ReadFile(filepath.Join(repoRoot(b), "examples", "full.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, proxy := range []string{"traefik", "nginx"} {
+		for _, n := range []int{4, 16, 64, 256} {
+			data, err := benchconfig.Workers(base, n, proxy)
+			if err != nil {
+				b.Fatal(err)
 			}
-		})
+			cfg, problems := validate.Load("workers.yaml", data)
+			if len(problems) > 0 {
+				b.Fatal(problems)
+			}
+			p, problems := compile.Compile(cfg)
+			if len(problems) > 0 {
+				b.Fatal(problems)
+			}
+			tree, err := render.Render(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			name := fmt.Sprintf("%s/workers=%d/", proxy, n)
+			b.Run(name+"validate", func(b *testing.B) {
+				for b.Loop() {
+					validate.Load("workers.yaml", data)
+				}
+			})
+			b.Run(name+"compile", func(b *testing.B) {
+				for b.Loop() {
+					compile.Compile(cfg)
+				}
+			})
+			b.Run(name+"render", func(b *testing.B) {
+				for b.Loop() {
+					if _, err := render.Render(p); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(name+"write", func(b *testing.B) {
+				out := filepath.Join(b.TempDir(), "out")
+				for b.Loop() {
+					if err := bundle.Write(out, tree); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(len(tree)), "files")
+			})
+		}
 	}
 }

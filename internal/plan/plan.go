@@ -26,6 +26,18 @@ type Plan struct {
 	// Proxy says which reverse proxy serves Routes and where its
 	// route-derived configuration goes.
 	Proxy Proxy
+	// Homeserver is what the maintenance scripts back up, restore and
+	// import into.
+	Homeserver Homeserver
+}
+
+// Homeserver says where the homeserver keeps what maintenance touches.
+type Homeserver struct {
+	Unit       string // the main process's unit; also the container admin tools run in
+	ConfigFile string // homeserver.yaml as the container sees it
+	ClientPort int    // the client API inside the container
+	MediaStore string // host directory of the media store
+	Database   string // name of its database
 }
 
 // Proxy is the reverse proxy in front of the services.
@@ -66,6 +78,9 @@ type Host struct {
 	GID     *int
 	// SecretsDir holds one file per secret, created on the host.
 	SecretsDir string
+	// InstallDocker lets install.sh install Docker from the distribution's
+	// packages when it is missing.
+	InstallDocker bool
 }
 
 // Service is one long-running container, run by one systemd unit.

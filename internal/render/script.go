@@ -17,6 +17,7 @@ type installData struct {
 	Secrets                                                     []secretRow
 	Networks                                                    []string
 	Units                                                       []unitRow
+	InstallDocker                                               bool
 }
 
 type dirRow struct{ Mode, Owner, Path string }
@@ -56,7 +57,7 @@ func installScript(p *plan.Plan) ([]byte, error) {
 	d := installData{
 		Domain: h.Domain, DataDir: h.DataDir, User: h.User, Group: h.Group,
 		UID: optionalID(h.UID), GID: optionalID(h.GID), SecretsDir: h.SecretsDir, HostEnv: HostEnvFile(h),
-		Networks: p.Networks,
+		Networks: p.Networks, InstallDocker: h.InstallDocker,
 	}
 	for _, dir := range p.Dirs {
 		d.Dirs = append(d.Dirs, dirRow{fmt.Sprintf("%04o", dir.Mode.Perm()), ownerName(dir.Owner), dir.Path})

@@ -67,6 +67,9 @@ type postgresUpgradeData struct {
 // They run as root from there, so they are root's and no one else may
 // write them.
 func hostScripts(p *plan.Plan, t Tree) error {
+	if err := renderMaintenance(p, t); err != nil {
+		return err
+	}
 	svc, major, data, ok := bundledPostgres(p)
 	if !ok {
 		return nil

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -36,8 +36,21 @@ func marshalYAML(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// plainSafe matches strings that every YAML version reads as the same string.
-var plainSafe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_./-]*$`)
+// plainSafe tells strings that every YAML version reads as the same string:
+// ^[A-Za-z][A-Za-z0-9_./-]*$. A loop, not a regexp: every key and string
+// value of every YAML file passes here.
+func plainSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '_' || c == '.' || c == '/' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
 
 // yaml11Words are plain scalars YAML 1.1 reads as booleans or null.
 var yaml11Words = map[string]bool{
@@ -47,7 +60,7 @@ var yaml11Words = map[string]bool{
 
 func yamlString(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
-	if !plainSafe.MatchString(s) || yaml11Words[strings.ToLower(s)] {
+	if !plainSafe(s) || yaml11Words[strings.ToLower(s)] {
 		n.Style = yaml.DoubleQuotedStyle
 	}
 	return n
@@ -84,7 +97,18 @@ func yamlNode(v any) (*yaml.Node, error) {
 		}
 		return m, nil
 	}
-	var n yaml.Node // numbers and booleans: the encoder's own form is safe
+	// Numbers and booleans: the encoder's own form is safe. The common
+	// types are written as the encoder writes them; asking the encoder
+	// itself means a marshal and a parse per value.
+	switch x := v.(type) {
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(x)}, nil
+	case int:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(x)}, nil
+	case int64:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(x, 10)}, nil
+	}
+	var n yaml.Node
 	if err := n.Encode(v); err != nil {
 		return nil, err
 	}

@@ -15,7 +15,9 @@ import (
 
 // compiled is the schema, built once per process: compiling it is the
 // largest fixed cost of a run.
-var compiled = sync.OnceValues(func() (*cue.Context, cue.Value) {
+var compiled = sync.OnceValues(compileSchema)
+
+func compileSchema() (*cue.Context, cue.Value) {
 	ctx := cuecontext.New()
 	inst := build.NewContext().NewInstance("schema", nil)
 	names, err := fs.Glob(schema.Files, "*.cue")
@@ -42,7 +44,7 @@ var compiled = sync.OnceValues(func() (*cue.Context, cue.Value) {
 	}
 	patternNames = describePatterns(v)
 	return ctx, v.LookupPath(cue.ParsePath("#Config"))
-})
+}
 
 // What each named pattern of the schema accepts, in words.
 var patternDescriptions = map[string]string{
@@ -121,7 +123,12 @@ func Schema() cue.Value {
 // schemaChild finds the schema of one key or list element below v, looking
 // through optional fields and disjunctions (defaults make most options one).
 func schemaChild(v cue.Value, sel cue.Selector) (cue.Value, bool) {
-	for _, alt := range alternatives(v) {
+	return lookupIn(alternatives(v), sel)
+}
+
+// lookupIn is schemaChild on alternatives already taken apart.
+func lookupIn(alts []cue.Value, sel cue.Selector) (cue.Value, bool) {
+	for _, alt := range alts {
 		for _, s := range []cue.Selector{sel, optional(sel)} {
 			if c := alt.LookupPath(cue.MakePath(s)); c.Exists() {
 				return c, true
@@ -140,7 +147,11 @@ func optional(sel cue.Selector) cue.Selector {
 
 // isOpen tells whether v accepts keys it does not name (the extra mappings).
 func isOpen(v cue.Value) bool {
-	for _, alt := range alternatives(v) {
+	return anyOpen(alternatives(v))
+}
+
+func anyOpen(alts []cue.Value) bool {
+	for _, alt := range alts {
 		if alt.Allows(cue.Str("\x00any")) {
 			return true
 		}

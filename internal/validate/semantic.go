@@ -22,6 +22,7 @@ var semanticRules = []rule{
 	singleWorkers,
 	presenceWriterNeedsPresence,
 	federationWorkersNeedFederation,
+	bridgeChecks,
 }
 
 func semanticChecks(c *config.Config, ix *index) diag.List {

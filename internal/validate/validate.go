@@ -34,7 +34,8 @@ func Load(file string, data []byte) (*config.Config, diag.List) {
 		return nil, diag.List{{Summary: "the config must be a mapping of options", Subject: ix.at("")}}
 	}
 	ctx, def := compiled()
-	problems = unknownKeys(def, root, "", ix)
+	root, problems = checkVariants(root, ix)
+	problems = append(problems, unknownKeys(def, root, "", ix)...)
 	unified := def.Unify(ctx.Encode(root))
 	problems = append(problems, cueProblems(unified.Validate(cue.Concrete(true)), root, ix, problems)...)
 	if len(problems) > 0 {
@@ -44,6 +45,7 @@ func Load(file string, data []byte) (*config.Config, diag.List) {
 	if err := unified.Decode(&cfg); err != nil {
 		panic(fmt.Sprintf("schema and config.Config disagree: %v", err))
 	}
+	decodeVariants(unified, &cfg)
 	if problems = semanticChecks(&cfg, ix); len(problems) > 0 {
 		return nil, problems.Sorted()
 	}
@@ -105,18 +107,25 @@ func lineBreak(b []byte) int {
 
 // unknownKeys walks the input beside the schema and reports every key the
 // schema does not define, pointing at the key and suggesting a near name.
+// A schema value's alternatives are taken apart once per mapping, not once
+// per key: each time costs CUE a fresh evaluation of the value, and that
+// made this walk cost more than the unification itself.
 func unknownKeys(schema cue.Value, input any, path string, ix *index) diag.List {
 	var out diag.List
 	switch v := input.(type) {
 	case map[string]any:
-		if isOpen(schema) {
+		if m, ok := variantFor(path); ok {
+			return variantKeys(m, v, path, ix)
+		}
+		alts := alternatives(schema)
+		if anyOpen(alts) {
 			return nil
 		}
 		if schema.IncompleteKind()&cue.StructKind == 0 {
 			return nil // a type error, reported by unification; its keys are no news
 		}
 		for _, key := range sortedKeys(v) {
-			child, ok := schemaChild(schema, cue.Str(key))
+			child, ok := lookupIn(alts, cue.Str(key))
 			if !ok {
 				out = append(out, unknownKey(schema, v, key, path, ix))
 				continue
@@ -327,6 +336,7 @@ func oneMessage(path string, msgs []string, ix *index) (summary string, onKey bo
 		case m == "field not allowed":
 			notAllowed = append(notAllowed, m)
 		case strings.HasPrefix(m, "incompatible list lengths"):
+		case m == "invalid interpolation": // a default built from this value, which has its own message
 		case strings.HasPrefix(m, "conflicting values ") && strings.Contains(m, "(mismatched types "):
 			mismatches = append(mismatches, m)
 		case strings.HasPrefix(m, "conflicting values "):

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package bundle
+
+var exchange = func(a, b string) error { return errNoExchange }

@@ -1,0 +1,181 @@
+package render
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/matrixgen/matrixgen/internal/plan"
+)
+
+// defaultBackupDir is where backup.sh writes when not told where: outside
+// the data directory, so that copying the data directory to another server
+// does not drag every backup along.
+const defaultBackupDir = "/var/backups/matrixgen"
+
+// maintenanceData is what the maintenance scripts print. Scalars pass
+// through the sh escaper; the rows of heredoc tables are names and paths the
+// schema restricts to characters without meaning to sh.
+type maintenanceData struct {
+	Script                                            string // the script's name, for messages
+	Domain, DataDir, SecretsDir, User, Group, Backups string
+
+	// The bundled PostgreSQL server; Unit is empty when the databases are
+	// elsewhere.
+	Postgres struct{ Unit, Major, Data, Superuser string }
+	// Databases are the bundled server's databases: name and role.
+	Databases []databaseRow
+	// Dependants are the units stopped while databases or media are
+	// replaced, in start order; MediaUnits those stopped while only the
+	// media store is.
+	Dependants, MediaUnits string
+
+	Synapse struct {
+		Unit, Image, Config, ClientURL, MediaStore, Database, Network, ConfigFile string
+		// Mounts are the unit's bind mounts as docker run arguments, so
+		// that a one-off container of its image reads what Synapse reads.
+		Mounts []string
+	}
+	Secrets  []secretFileRow
+	Networks []string
+}
+
+type databaseRow struct{ Name, Role, Secret string }
+
+type secretFileRow struct{ Name, Path string }
+
+func newMaintenanceData(p *plan.Plan) maintenanceData {
+	h := p.Host
+	d := maintenanceData{
+		Domain: h.Domain, DataDir: h.DataDir, SecretsDir: h.SecretsDir, User: h.User, Group: h.Group,
+		Backups: defaultBackupDir, Networks: p.Networks,
+	}
+	pg, major, data, bundled := bundledPostgres(p)
+	if bundled {
+		d.Postgres.Unit, d.Postgres.Major, d.Postgres.Data = pg.Unit, major, data
+		for _, db := range p.Databases {
+			if db.Server == pg.Unit {
+				d.Postgres.Superuser = db.Superuser
+				d.Databases = append(d.Databases, databaseRow{db.Name, db.Role, db.PasswordSecret})
+			}
+		}
+	}
+	hs := p.Homeserver
+	d.Synapse.Unit, d.Synapse.Config, d.Synapse.MediaStore = hs.Unit, hs.ConfigFile, hs.MediaStore
+	d.Synapse.ClientURL = fmt.Sprintf("http://localhost:%d", hs.ClientPort)
+	if bundled {
+		d.Synapse.Database = hs.Database
+	}
+	for _, s := range p.Services {
+		if s.Unit != hs.Unit {
+			continue
+		}
+		d.Synapse.Image = s.Image
+		if len(s.Networks) > 0 {
+			d.Synapse.Network = s.Networks[0]
+		}
+		for _, m := range s.Mounts {
+			mount := "type=bind,src=" + m.Source + ",dst=" + m.Target
+			if m.ReadOnly {
+				mount += ",readonly"
+			}
+			d.Synapse.Mounts = append(d.Synapse.Mounts, "--mount="+mount)
+			if m.Target == path.Dir(hs.ConfigFile) {
+				d.Synapse.ConfigFile = path.Join(m.Source, path.Base(hs.ConfigFile))
+			}
+		}
+	}
+	d.Dependants = strings.Join(maintenanceStops(p, pg.Unit, bundled), " ")
+	d.MediaUnits = strings.Join(maintenanceStops(p, pg.Unit, false), " ")
+	for _, s := range p.Secrets {
+		d.Secrets = append(d.Secrets, secretFileRow{s.Name, secretPath(h, s)})
+	}
+	return d
+}
+
+// maintenanceStops are the units that must not run while the databases or
+// the media store are replaced: those that use the bundled server and those
+// that mount the media store, in start order.
+func maintenanceStops(p *plan.Plan, server string, bundled bool) []string {
+	var users []string
+	if bundled {
+		users = dependants(p, server)
+	}
+	media := p.Homeserver.MediaStore
+	var out []string
+	for _, s := range p.Services {
+		stop := slices.Contains(users, s.Unit)
+		for _, m := range s.Mounts {
+			if media != "" && (m.Source == media || strings.HasPrefix(media, m.Source+"/")) {
+				stop = true
+			}
+		}
+		if stop {
+			out = append(out, s.Unit)
+		}
+	}
+	return out
+}
+
+// maintenanceScripts are the scripts install.sh puts in DATA_DIR/bin
+// besides postgres-upgrade.sh; postgres says the script needs the bundled
+// server.
+var maintenanceScripts = []struct {
+	name     string
+	postgres bool
+}{
+	{"backup.sh", false},
+	{"restore.sh", false},
+	{"register-user.sh", false},
+	{"import-media-store.sh", false},
+	{"uninstall.sh", false},
+	{"psql.sh", true},
+	{"vacuum.sh", true},
+	{"import-postgres.sh", true},
+	{"import-synapse-sqlite.sh", true},
+}
+
+// plainWord is what the scripts' heredoc tables and help text carry
+// unquoted: names and absolute paths, never a space, quote, $ or newline.
+var plainWord = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/:@-]*$|^/[A-Za-z0-9._/-]*$`)
+
+// checkPlain refuses a value that a table row or comment could not carry;
+// the schema should have refused it already.
+func (d maintenanceData) checkPlain() error {
+	words := []string{d.Domain, d.Synapse.MediaStore, d.Synapse.Database, d.Postgres.Superuser}
+	for _, db := range d.Databases {
+		words = append(words, db.Name, db.Role, db.Secret)
+	}
+	for _, s := range d.Secrets {
+		words = append(words, s.Name, s.Path)
+	}
+	for _, w := range words {
+		if w != "" && !plainWord.MatchString(w) {
+			return fmt.Errorf("maintenance scripts: %q is not a plain name or path", w)
+		}
+	}
+	return nil
+}
+
+func renderMaintenance(p *plan.Plan, t Tree) error {
+	d := newMaintenanceData(p)
+	if err := d.checkPlain(); err != nil {
+		return err
+	}
+	for _, s := range maintenanceScripts {
+		if s.postgres && d.Postgres.Unit == "" {
+			continue
+		}
+		d.Script = s.name
+		var b strings.Builder
+		if err := parsed.ExecuteTemplate(&b, s.name+".tmpl", d); err != nil {
+			return err
+		}
+		if err := t.add(hostPath(path.Join(binDir(p.Host), s.name)), 0o750, []byte(b.String())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
