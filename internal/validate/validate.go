@@ -146,6 +146,10 @@ func unknownKeys(schema cue.Value, input any, path string, ix *index) diag.List 
 
 func unknownKey(schema cue.Value, given map[string]any, key, path string, ix *index) diag.Diagnostic {
 	d := diag.Diagnostic{Path: joinPath(path, key), Summary: "unknown option", Subject: ix.keyAt(joinPath(path, key))}
+	if summary, detail, moved := movedOption(d.Path); moved {
+		d.Summary, d.Detail = summary, detail
+		return d
+	}
 	var unused []string
 	for _, name := range fieldNames(schema) {
 		if _, set := given[name]; !set {
