@@ -88,9 +88,9 @@ var fixtures = []fixture{
 	},
 	{
 		name:         "external-postgres",
-		untranslated: []string{"19 matrix_playbook_docker_installation_enabled"},
 		check: func(t *testing.T, c *config.Config, r *Result) {
 			want(t, "hostnames.homeserver", c.Hostnames.Homeserver, "chat.corp.example.com")
+			want(t, "host.install_docker", c.Host.InstallDocker, false)
 			want(t, "traefik.acme_email", c.Traefik.ACMEEmail, "it-ops@corp.example.com")
 			want(t, "postgres.mode", c.Postgres.Mode, "external")
 			want(t, "postgres.external", c.Postgres.External, config.ExternalPostgres{

@@ -136,7 +136,7 @@ var table = []row{
 	{name: "matrix_coturn_turn_static_auth_secret", secret: "coturn-shared-secret", when: coturnOn},
 
 	// The host and the playbook itself.
-	{name: "matrix_playbook_docker_installation_enabled", why: "matrixgen does not install Docker (there is no host.install_docker option yet): install it before running install.sh"},
+	{name: "matrix_playbook_docker_installation_enabled", option: "host.install_docker", conv: boolean},
 	{name: "matrix_playbook_migration_validated_version", why: "only the playbook reads it; there is nothing to carry over"},
 	{name: "devture_systemd_docker_base_ipv6_enabled", why: "matrixgen has no option for IPv6 on its Docker networks"},
 }
