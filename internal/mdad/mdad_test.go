@@ -87,7 +87,7 @@ var fixtures = []fixture{
 		secrets: []string{"T8vKq2LmZx0cR4wN7yPb1sHd9gFj3aUe", "nGinxHostPg-51aa0e"},
 	},
 	{
-		name:         "external-postgres",
+		name: "external-postgres",
 		check: func(t *testing.T, c *config.Config, r *Result) {
 			want(t, "hostnames.homeserver", c.Hostnames.Homeserver, "chat.corp.example.com")
 			want(t, "host.install_docker", c.Host.InstallDocker, false)
