@@ -218,6 +218,16 @@ func checkHostileFile(t *testing.T, p string, hostile, plain []byte, repl [][2]s
 	t.Helper()
 	format := fileFormat(p, plain)
 	parse := parsers[format]
+	var quoted []string
+	if format == "shell" {
+		// A value sh reads as one quoted word has a quoted twin.
+		for _, r := range repl {
+			if q := escape.Shell(r[0]); bytes.Contains(hostile, []byte(q)) {
+				hostile = bytes.ReplaceAll(hostile, []byte(q), []byte(escape.Shell(r[1])))
+				quoted = append(quoted, r[0])
+			}
+		}
+	}
 	h, err := parse(hostile)
 	if err != nil {
 		t.Errorf("%s (%s): the hostile bundle's file does not parse: %v", p, format, err)
@@ -246,7 +256,7 @@ func checkHostileFile(t *testing.T, p string, hostile, plain []byte, repl [][2]s
 			}
 		}
 	}
-	var out []string
+	out := quoted
 	for v := range found {
 		out = append(out, v)
 	}
@@ -474,7 +484,11 @@ func checkScripts(t *testing.T, tree render.Tree, repl [][2]string) {
 		if msg, err := exec.Command("sh", "-n", file).CombinedOutput(); err != nil {
 			t.Errorf("sh -n %s: %v\n%s", p, err, msg)
 		}
-		if checkShellValues(t, p, string(tree[p].Data), repl) {
+		found, problems := shellValueProblems(p, string(tree[p].Data), repl)
+		for _, msg := range problems {
+			t.Error(msg)
+		}
+		if found {
 			sum := sha256.Sum256(tree[p].Data)
 			if _, seen := shellchecked.LoadOrStore(sum, true); !seen {
 				reached = append(reached, file)
@@ -490,11 +504,11 @@ func checkScripts(t *testing.T, tree render.Tree, repl [][2]string) {
 // share most of theirs, and shellcheck takes a second or two per script.
 var shellchecked sync.Map
 
-// checkShellValues reports whether any hostile value is in the script.
-func checkShellValues(t *testing.T, p, script string, repl [][2]string) bool {
-	t.Helper()
+// shellValueProblems says whether any hostile value is in the script, and
+// where one is written other than as a quoted word where sh reads code, or
+// raw, without blanks or line breaks, in a quoted here-document.
+func shellValueProblems(p, script string, repl [][2]string) (found bool, problems []string) {
 	ctx := shellContexts(script)
-	found := false
 	for _, r := range repl {
 		v := r[0]
 		quoted := escape.Shell(v)
@@ -502,7 +516,7 @@ func checkShellValues(t *testing.T, p, script string, repl [][2]string) bool {
 		for _, at := range indexAll(script, quoted) {
 			found = true
 			if quoted != v && ctx[at] != shCode {
-				t.Errorf("%s:%d: the quoted value %s is not where sh reads code but in %s", p, lineOf(script, at), quoted, ctx[at])
+				problems = append(problems, fmt.Sprintf("%s:%d: the quoted value %s is not where sh reads code but in %s", p, lineOf(script, at), quoted, ctx[at]))
 			}
 			for i := at; i < at+len(quoted); i++ {
 				inQuoted[i] = true
@@ -515,18 +529,18 @@ func checkShellValues(t *testing.T, p, script string, repl [][2]string) bool {
 			found = true
 			// The tables are read line by line and split at blanks.
 			if strings.ContainsAny(v, " \t\n\r") {
-				t.Errorf("%s:%d: the value %q is written raw, and it holds a blank or a line break", p, lineOf(script, at), v)
+				problems = append(problems, fmt.Sprintf("%s:%d: the value %q is written raw, and it holds a blank or a line break", p, lineOf(script, at), v))
 				continue
 			}
 			for i := at; i < at+len(v); i++ {
 				if ctx[i] != shQuotedHeredoc {
-					t.Errorf("%s:%d: the value %q is written raw in %s, not as a quoted word or in a quoted here-document", p, lineOf(script, at), v, ctx[i])
+					problems = append(problems, fmt.Sprintf("%s:%d: the value %q is written raw in %s, not as a quoted word or in a quoted here-document", p, lineOf(script, at), v, ctx[i]))
 					break
 				}
 			}
 		}
 	}
-	return found
+	return found, problems
 }
 
 func indexAll(s, sub string) []int {
@@ -693,6 +707,27 @@ func shellContexts(s string) []shContext {
 		}
 	}
 	return ctx
+}
+
+func TestShellValueProblems(t *testing.T) {
+	v := "a;b'$(id)"
+	repl := [][2]string{{v, "plain"}}
+	for _, tc := range []struct {
+		name, script string
+		bad          bool
+	}{
+		{"quoted word", "x=" + escape.Shell(v) + "\necho \"$x\"\n", false},
+		{"quoted heredoc", "while read -r a b; do :; done <<'T'\nrow " + v + "\nT\n", false},
+		{"unquoted heredoc", "cat <<T\nrow " + v + "\nT\n", true},
+		{"quoted word in double quotes", "echo \"" + escape.Shell(v) + "\"\n", true},
+		{"raw", "echo " + v + "\n", true},
+		{"comment", "# " + v + "\n", true},
+	} {
+		found, problems := shellValueProblems(tc.name, tc.script, repl)
+		if !found || (len(problems) > 0) != tc.bad {
+			t.Errorf("%s: found %v, problems %q; want a problem: %v", tc.name, found, problems, tc.bad)
+		}
+	}
 }
 
 func TestShellContexts(t *testing.T) {
