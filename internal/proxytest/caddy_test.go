@@ -406,13 +406,27 @@ func startCaddy(t *testing.T, tc caddyCase) *caddyRun {
 	files := writeCaddyTree(t, dir, tree)
 	config := writeCaddyFile(t, dir, "Caddyfile", c.topLevel(t, files))
 	caddyValidate(t, bin, dir, config, files)
-	runCaddy(t, bin, dir, config)
-	ports := map[int]bool{c.clientPort: true, c.fedPort: true}
-	for port := range ports {
-		proxytest.WaitListening(t, port, 15*time.Second)
+	// Caddy 2.6 cleans its certificate storage at start, concurrently with
+	// issuing, and on a loaded machine the cleaning can delete a certificate
+	// being written; Caddy then waits for the next maintenance run. A
+	// restart on fresh storage issues them again.
+	for attempt := 1; ; attempt++ {
+		stop := runCaddy(t, bin, dir, config)
+		ports := map[int]bool{c.clientPort: true, c.fedPort: true}
+		for port := range ports {
+			proxytest.WaitListening(t, port, 15*time.Second)
+		}
+		if c.waitCertificates(t, 20*time.Second) {
+			return c
+		}
+		if attempt == 3 {
+			t.Fatal("Caddy issued no certificates in three starts")
+		}
+		stop()
+		if err := os.RemoveAll(filepath.Join(dir, "data")); err != nil {
+			t.Fatal(err)
+		}
 	}
-	c.waitCertificates(t)
-	return c
 }
 
 // topLevel is the test's own Caddyfile: global options that keep Caddy
@@ -531,7 +545,7 @@ func (l *caddyLog) String() string {
 
 // runCaddy starts Caddy; it stops with the test, or after ten minutes if
 // the test hangs.
-func runCaddy(t *testing.T, bin, dir, config string) {
+func runCaddy(t *testing.T, bin, dir, config string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	cmd := exec.CommandContext(ctx, bin, "run", "--config", config, "--adapter", "caddyfile")
@@ -551,16 +565,20 @@ func runCaddy(t *testing.T, bin, dir, config string) {
 			t.Logf("caddy's log:\n%s", logs.String())
 		}
 	})
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // waitCertificates waits until Caddy has issued the local certificates it
-// starts issuing when it starts.
-func (c *caddyRun) waitCertificates(t *testing.T) {
+// starts issuing when it starts, and tells whether it did in time.
+func (c *caddyRun) waitCertificates(t *testing.T, within time.Duration) bool {
 	t.Helper()
 	if c.scheme != "https" {
-		return
+		return true
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(within)
 	for {
 		ready := true
 		for _, host := range c.hosts() {
@@ -573,10 +591,10 @@ func (c *caddyRun) waitCertificates(t *testing.T) {
 			conn.Close()
 		}
 		if ready {
-			return
+			return true
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("Caddy issued no certificates within 30s")
+			return false
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
