@@ -64,26 +64,11 @@ func apSection(name string, args []string, body ...apDirective) apDirective {
 	return apDirective{Name: name, Args: args, Body: body, Section: true}
 }
 
-// apBuilder remembers the first value an escaper refused, so building the
-// directives reads as a list and the error is checked once at the end.
-type apBuilder struct{ err error }
-
-func (b *apBuilder) tok(esc func(string) (string, error), s string) string {
-	out, err := esc(s)
-	if err != nil && b.err == nil {
-		b.err = err
-	}
-	return out
-}
+// apBuilder builds the directives; its firstError keeps the first refusal.
+type apBuilder struct{ firstError }
 
 func (b *apBuilder) comment(format string, args ...any) string {
 	return b.tok(escape.ApacheComment, fmt.Sprintf(format, args...))
-}
-
-func (b *apBuilder) fail(err error) {
-	if b.err == nil {
-		b.err = err
-	}
 }
 
 func apacheMatrixConf(p *plan.Plan) ([]byte, error) {

@@ -61,17 +61,8 @@ func ngxBlock(name string, args []string, body ...ngxDirective) ngxDirective {
 	return ngxDirective{Name: name, Args: args, Block: body, IsBlock: true}
 }
 
-// ngxBuilder remembers the first value an escaper refused, so building the
-// directives reads as a list and the error is checked once at the end.
-type ngxBuilder struct{ err error }
-
-func (b *ngxBuilder) tok(esc func(string) (string, error), s string) string {
-	out, err := esc(s)
-	if err != nil && b.err == nil {
-		b.err = err
-	}
-	return out
-}
+// ngxBuilder builds the directives; its firstError keeps the first refusal.
+type ngxBuilder struct{ firstError }
 
 func (b *ngxBuilder) comment(format string, args ...any) string {
 	return b.tok(escape.NginxComment, fmt.Sprintf(format, args...))
