@@ -30,6 +30,9 @@ type routeJSON struct {
 type matchJSON struct {
 	Type  string `json:"type"` // "prefix", or "regex" on the request path
 	Value string `json:"value"`
+	// StripPrefix: the backend gets the path without the prefix, from
+	// its trailing "/" on.
+	StripPrefix bool `json:"strip_prefix,omitempty"`
 }
 
 type backendJSON struct {
@@ -78,6 +81,9 @@ var routesCommand = command{
 				if r.Match.Type == "regex" {
 					match = "~ " + match
 				}
+				if r.Match.StripPrefix {
+					match += " (stripped)"
+				}
 				backend := fmt.Sprintf("%s (%s)", r.Backend.Service, r.Backend.Address)
 				if r.Balance != nil {
 					backend = fmt.Sprintf("%s: %d servers, %s", r.Balance.Pool, len(r.Backends), r.Balance.Policy)
@@ -102,7 +108,7 @@ func routeList(p *plan.Plan) []routeJSON {
 	out := []routeJSON{}
 	for _, r := range p.Routes {
 		ep := entrypoints[r.Entrypoint]
-		match := matchJSON{Type: "prefix", Value: r.PathPrefix}
+		match := matchJSON{Type: "prefix", Value: r.PathPrefix, StripPrefix: r.StripPrefix}
 		if r.PathRegex != "" {
 			match = matchJSON{Type: "regex", Value: r.PathRegex}
 		}

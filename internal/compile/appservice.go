@@ -1,21 +1,12 @@
 package compile
 
 import (
-	"fmt"
 	"path"
 	"regexp"
 	"slices"
 
 	"github.com/matrixgen/matrixgen/internal/plan"
 )
-
-// Application services (bridges) talk to the main Synapse process over the
-// homeserver network, never through the public hostname: the main process
-// serves every client endpoint they use. With workers that are the only
-// writers of a stream the main process refuses some of those requests;
-// validation refuses those combinations (see semantic_bridges.go) until
-// the proxies grow an internal, worker-aware entrypoint for bridges.
-var homeserverURL = fmt.Sprintf("http://%s:%d", synapseUnit, synapseClientPort)
 
 const (
 	// appserviceDir is where Synapse's processes see the registrations.

@@ -47,7 +47,7 @@ func addHeisenbridge(b *builder, br bridge) {
 		Description: "Heisenbridge IRC bridge (" + br.name + ")",
 		Image:       br.Image,
 		// The image's entrypoint listens on every address of the container.
-		Command:  append(args, homeserverURL),
+		Command:  append(args, b.clientAPIURL()),
 		Mounts:   []plan.Mount{{Source: br.configDir(), Target: "/data", ReadOnly: true}},
 		Tmpfs:    []string{"/tmp"},
 		Networks: []string{b.cfg.Host.Networks.Homeserver, b.cfg.Host.Networks.Proxy},

@@ -11,7 +11,7 @@ func addMautrixDiscord(b *builder, br bridge) {
 	m := newMautrixBridge(b, br, mautrixDiscordPort)
 	cfg := obj{
 		"homeserver": obj{
-			"address":  homeserverURL,
+			"address":  b.clientAPIURL(),
 			"domain":   b.cfg.Domain,
 			"software": "standard",
 		},

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/config"
 	"github.com/matrixgen/matrixgen/internal/diag"
@@ -37,6 +38,8 @@ var components = []component{
 	// Last: workers read every file and secret the main process does,
 	// including those of the components above.
 	{"synapse-workers", hasWorkers, addSynapseWorkers},
+	// After every component that routes to Synapse's processes.
+	{"internal-client-api", internalClientAPI, addInternalClientAPI},
 	// After every component that asks for a database.
 	{"external-postgres", func(c *config.Config) bool { return c.Postgres.Mode == "external" }, addExternalPostgresNote},
 }
@@ -142,6 +145,11 @@ func (b *builder) secretFileMount(name string) plan.Mount {
 }
 
 func (b *builder) route(r plan.Route) {
+	if r.StripPrefix && (r.PathRegex != "" || !strings.HasSuffix(r.PathPrefix, "/")) {
+		// Every proxy strips a prefix ending in "/" alike; other shapes
+		// they would strip differently.
+		panic("route " + r.Name + " strips a prefix that does not end in '/'")
+	}
 	if r.Priority == 0 {
 		// Longest prefix first, the order every proxy we render agrees on.
 		r.Priority = 100 + len(r.PathPrefix)

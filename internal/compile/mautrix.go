@@ -167,7 +167,7 @@ func addMautrixBridgev2(b *builder, br bridge, n mautrixNetwork) {
 		"bridge":   obj{"permissions": m.permissions},
 		"database": obj{"type": "postgres", "uri": mautrixDatabaseURI(m.db)},
 		"homeserver": obj{
-			"address":  homeserverURL,
+			"address":  b.clientAPIURL(),
 			"domain":   b.cfg.Domain,
 			"software": "standard",
 		},

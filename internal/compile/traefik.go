@@ -19,6 +19,7 @@ type traefikListener struct {
 	tls, http3    bool
 	redirectTo    string
 	trustForwards []string
+	internal      bool // for containers on the homeserver network; published nowhere
 }
 
 func addTraefik(b *builder) {
@@ -35,7 +36,12 @@ func addTraefik(b *builder) {
 		b.plan.Proxy.TrustedProxies = t.BehindProxy.TrustedIPs
 	}
 	var publish []plan.Publish
+	networks := []string{b.cfg.Host.Networks.Proxy}
 	for _, l := range listeners {
+		if l.internal {
+			networks = append(networks, b.cfg.Host.Networks.Homeserver)
+			continue
+		}
 		publish = append(publish, l.publish)
 		if l.http3 {
 			udp := l.publish
@@ -55,7 +61,7 @@ func addTraefik(b *builder) {
 			{Source: b.dataPath("traefik", "ssl"), Target: "/ssl"},
 		},
 		Tmpfs:    []string{"/tmp"},
-		Networks: []string{b.cfg.Host.Networks.Proxy},
+		Networks: networks,
 		Publish:  publish,
 		Listens:  []plan.Listen{{Name: "ping", Port: traefikPingPort}},
 	})
@@ -71,8 +77,8 @@ func traefikListeners(b *builder) []traefikListener {
 	}
 	if t.BehindProxy.Enabled {
 		setProxyNames(b, map[int]string{t.BehindProxy.Port: "web"})
-		return []traefikListener{{name: "web", trustForwards: t.BehindProxy.TrustedIPs,
-			publish: tcp(b.cfg.ReverseProxy.BindAddress, t.BehindProxy.Port, 8080)}}
+		return append([]traefikListener{{name: "web", trustForwards: t.BehindProxy.TrustedIPs,
+			publish: tcp(b.cfg.ReverseProxy.BindAddress, t.BehindProxy.Port, 8080)}}, internalListener(b)...)
 	}
 	listeners := []traefikListener{
 		{name: "web", publish: tcp("", 80, 8081)},
@@ -87,7 +93,17 @@ func traefikListeners(b *builder) []traefikListener {
 		names[fed.Port] = "matrix-federation"
 	}
 	setProxyNames(b, names)
-	return listeners
+	return append(listeners, internalListener(b)...)
+}
+
+// internalListener is the internal client API entrypoint
+// (internal_api.go), when bridges or bots need it.
+func internalListener(b *builder) []traefikListener {
+	if !internalClientAPI(b.cfg) {
+		return nil
+	}
+	b.plan.Entrypoints = append(b.plan.Entrypoints, plan.Entrypoint{Name: plan.EntrypointInternal, ProxyName: internalAPIListener})
+	return []traefikListener{{name: internalAPIListener, internal: true, publish: plan.Publish{ContainerPort: internalAPIPort}}}
 }
 
 func setProxyNames(b *builder, byPort map[int]string) {

@@ -144,6 +144,10 @@ type Listen struct {
 const (
 	EntrypointClient     = "client"
 	EntrypointFederation = "federation"
+	// EntrypointInternal serves the client API to the homeserver's own
+	// containers (bridges, bots) inside Docker, with the public routes;
+	// it is published nowhere and matches any hostname.
+	EntrypointInternal = "internal"
 )
 
 // Entrypoint is a public port the reverse proxy accepts requests on.
@@ -163,7 +167,7 @@ type Entrypoint struct {
 // by PathPrefix or, when that is empty, by PathRegex; never both.
 type Route struct {
 	Name       string
-	Host       string
+	Host       string // "" on EntrypointInternal only: any hostname
 	PathPrefix string // "/" for everything; "" when PathRegex is set
 	// PathRegex matches the request path (without the query string). It
 	// starts with "^" and a literal prefix of at least "/_", and uses only
@@ -189,7 +193,11 @@ type Route struct {
 	Balance Balance
 	// Priority orders routes whose matches overlap: higher wins.
 	Priority int
-	Settings RouteSettings
+	// StripPrefix hands the backend the path without PathPrefix, which
+	// then ends in "/": the backend sees "/" and what followed. For
+	// applications that serve from the root of a host of their own.
+	StripPrefix bool
+	Settings    RouteSettings
 }
 
 // Backend is one server a route sends requests to.

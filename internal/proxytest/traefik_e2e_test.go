@@ -868,6 +868,10 @@ func TestTraefikWorkers(t *testing.T) {
 			{"federation-on-443", func(doc map[string]any) {
 				section(doc, "synapse")["federation"] = map[string]any{"port": 443}
 			}},
+			// A bridge brings the internal entrypoint.
+			{"bridge", func(doc map[string]any) {
+				doc["bridges"] = map[string]any{"heisenbridge": map[string]any{"type": "heisenbridge", "owner": fmt.Sprintf("@admin:%s", doc["domain"])}}
+			}},
 		} {
 			t.Run(strings.TrimSuffix(filepath.Base(path), ".yaml")+"/"+variant.name, func(t *testing.T) {
 				config := editedYAML(t, path, func(doc map[string]any) {
@@ -885,6 +889,11 @@ func TestTraefikWorkers(t *testing.T) {
 					t.Logf("%d vectors", len(vectors))
 				})
 				t.Run("pools", func(t *testing.T) { w.checkPools(t, vectors) })
+				if port := r.ports[internalEntrypoint]; port != 0 {
+					t.Run("internal", func(t *testing.T) { w.checkInternal(t, vectors, port) })
+				} else if variant.name == "bridge" {
+					t.Errorf("no %s entrypoint for the bridge", internalEntrypoint)
+				}
 				t.Run("stubs", w.checkStubs)
 			})
 		}
@@ -929,6 +938,35 @@ func (w *traefikWorkers) checkVector(t *testing.T, v proxytest.Vector) {
 		t.Errorf("%s, not a server of route %s (%s%s)", where, r.Name, r.PathPrefix, r.PathRegex)
 	}
 	w.rt.checkBackends(t, v, where, []string{unit}, port)
+}
+
+// internalEntrypoint is Traefik's listener for bridges and bots.
+const internalEntrypoint = "matrix-internal-client-api"
+
+// checkInternal: a client request a bridge sends to the internal
+// entrypoint, naming Traefik's container, reaches a server of the route
+// the public entrypoint would choose for it, or the main process where no
+// public route goes to Synapse (the admin API off, say): what the bridge
+// would reach calling the main process itself.
+func (w *traefikWorkers) checkInternal(t *testing.T, vectors []proxytest.Vector, port int) {
+	for _, v := range vectors {
+		if proxytest.IsFederation(v.Path) {
+			continue // bridges do not federate
+		}
+		a := proxytest.Do(t, w.r.client, v.Method, "http", "matrix-traefik", port, v.Path)
+		unit, got := backendOf(t, a)
+		want := []plan.Backend{{Service: mainSynapse, Port: 8008}}
+		if r, ok := w.rt.match(v.Path, strings.SplitN(v.Path, "?", 2)[0]); ok && strings.HasPrefix(r.Service, mainSynapse) {
+			want = r.Servers()
+		}
+		if !slices.ContainsFunc(want, func(be plan.Backend) bool { return be.Service == unit && be.Port == got }) {
+			t.Errorf("%s %s on the internal entrypoint reached %s:%d (%d), want one of %v", v.Method, v.Path, unit, got, a.Status, want)
+			continue
+		}
+		if a.Seen.URI != v.Path || a.Seen.Host != "matrix-traefik" {
+			t.Errorf("%s %s on the internal entrypoint: the backend saw %+v", v.Method, v.Path, a.Seen)
+		}
+	}
 }
 
 // checkPools: Traefik balances a pool round robin over all its servers,

@@ -174,7 +174,7 @@ func newRouteTable(t *testing.T, p *plan.Plan) *routeTable {
 		}
 	}
 	for _, r := range p.Routes {
-		if r.Service == mainSynapse {
+		if r.Service == mainSynapse && r.Host != "" {
 			rt.host = r.Host
 		}
 		if r.PathRegex != "" {

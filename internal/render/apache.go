@@ -391,11 +391,11 @@ func apacheProxyPass(b *apBuilder, r plan.Route) apDirective {
 	case pool && r.PathRegex != "":
 		target = b.tok(func(pool string) (string, error) { return escape.ApacheBalancerURL(pool, "") }, r.Pool)
 	case pool:
-		target = b.tok(func(pool string) (string, error) { return escape.ApacheBalancerURL(pool, r.PathPrefix) }, r.Pool)
+		target = b.tok(func(pool string) (string, error) { return escape.ApacheBalancerURL(pool, backendPath(r)) }, r.Pool)
 	case r.PathRegex != "":
 		target = b.tok(escape.ApacheOrigin, r.Upstream)
 	default:
-		target = b.tok(func(path string) (string, error) { return escape.ApacheBackendURL(r.Upstream, path) }, r.PathPrefix)
+		target = b.tok(func(path string) (string, error) { return escape.ApacheBackendURL(r.Upstream, path) }, backendPath(r))
 	}
 	args := []string{target, "nocanon"}
 	if !pool {
@@ -412,6 +412,15 @@ func apacheProxyPass(b *apBuilder, r plan.Route) apDirective {
 		d.Comment = []string{b.comment("%s: %s strictly, which httpd cannot hash on: the first of %d servers only.", r.Name, r.Balance.By, len(r.Backends))}
 	}
 	return d
+}
+
+// backendPath is where a prefix route's path starts at the backend:
+// ProxyPass replaces the prefix with it.
+func backendPath(r plan.Route) string {
+	if r.StripPrefix {
+		return "/"
+	}
+	return r.PathPrefix
 }
 
 // apacheListenHint reminds, next to a section on a port Debian's

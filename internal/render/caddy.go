@@ -568,6 +568,15 @@ func caddyProxy(w *caddyWriter, p *plan.Plan, r plan.Route) error {
 // caddyReverseProxy proxies to the route's server, or to every server of
 // its pool.
 func caddyReverseProxy(w *caddyWriter, p *plan.Plan, r plan.Route) error {
+	if r.StripPrefix {
+		m, err := escape.CaddyPathPrefix(r.PathPrefix)
+		if err != nil {
+			return err
+		}
+		// The prefix without its "/": Caddy leaves the path starting
+		// with one.
+		w.line("uri", "strip_prefix", strings.TrimSuffix(strings.TrimSuffix(m, "*"), "/"))
+	}
 	proxy := []string{"reverse_proxy"}
 	for _, be := range r.Servers() {
 		upstream, err := escape.CaddyUpstream(be.Upstream)

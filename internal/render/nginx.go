@@ -387,8 +387,16 @@ func nginxRouteBody(b *ngxBuilder, r plan.Route, prefix string) []ngxDirective {
 	if len(r.Backends) > 0 {
 		upstream = b.tok(escape.Nginx, nginxUpstreamName(r.Pool))
 	}
+	target := "http://" + upstream
+	if r.StripPrefix {
+		// A URI after the address replaces the part of the path the
+		// location matched: the prefix, "/" included, becomes "/". nginx
+		// forwards the decoded path then, re-encoded, which applications
+		// served from a root of their own take like the original.
+		target += "/"
+	}
 	body = append(body,
-		ngx("proxy_pass", b.tok(escape.Nginx, "http://"+upstream)),
+		ngx("proxy_pass", b.tok(escape.Nginx, target)),
 		ngx("proxy_http_version", "1.1"),
 		ngx("proxy_set_header", "Host", "$host"),
 		ngx("proxy_set_header", "X-Forwarded-For", "$remote_addr"),

@@ -84,19 +84,22 @@ func traefikService(r plan.Route) (string, map[string]any) {
 // schema's hostname pattern or from matrixgen itself: neither can hold a
 // backtick, and the path regexes are matrixgen's own.
 func traefikRule(r plan.Route) string {
-	rule := fmt.Sprintf("Host(`%s`)", r.Host)
+	var matchers []string
+	if r.Host != "" {
+		matchers = append(matchers, fmt.Sprintf("Host(`%s`)", r.Host))
+	}
 	switch {
 	case r.PathRegex != "":
-		rule += fmt.Sprintf(" && PathRegexp(`%s`)", r.PathRegex)
-	case r.PathPrefix != "/":
-		rule += fmt.Sprintf(" && PathPrefix(`%s`)", r.PathPrefix)
+		matchers = append(matchers, fmt.Sprintf("PathRegexp(`%s`)", r.PathRegex))
+	case r.PathPrefix != "/" || r.Host == "":
+		matchers = append(matchers, fmt.Sprintf("PathPrefix(`%s`)", r.PathPrefix))
 	}
-	return rule
+	return strings.Join(matchers, " && ")
 }
 
 // routeMiddlewares returns the route's middlewares by name suffix; the
 // router applies them in name order ("allow" sorts before "headers", so a
-// refused client gets no CORS headers).
+// refused client gets no CORS headers; "strip" comes last).
 //
 // Behind trusted proxies, the allow list must judge the client they name
 // in X-Forwarded-For: by default ipAllowList judges the connection's
@@ -108,6 +111,10 @@ func traefikRule(r plan.Route) string {
 // refused, where those two would judge the leftmost address.
 func routeMiddlewares(r plan.Route, trustedProxies []string) map[string]any {
 	out := map[string]any{}
+	if r.StripPrefix {
+		// Without the trailing "/": Traefik keeps the path's leading one.
+		out["strip"] = map[string]any{"stripPrefix": map[string]any{"prefixes": []any{strings.TrimSuffix(r.PathPrefix, "/")}}}
+	}
 	if len(r.Settings.AllowIPs) > 0 {
 		allow := map[string]any{"sourceRange": toAny(r.Settings.AllowIPs)}
 		if len(trustedProxies) > 0 {

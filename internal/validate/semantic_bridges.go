@@ -278,16 +278,18 @@ func bridgeExtraLeavesWiring(c *config.Config, ix *index) diag.List {
 	return out
 }
 
-// bridgesReachMainProcess: bridges send their requests to the main Synapse
-// process over the homeserver network. It serves them all, except those a
-// worker has taken over: with a media repository worker it serves no media
-// (bridged images and files fail), and the only writer of the typing,
-// to-device, receipts or push rules stream refuses them on every other
-// process (typing notifications, encryption keys, read receipts, muting
-// fail). Until bridges reach workers through an internal entrypoint, those
-// workers and bridges do not go together.
+// bridgesReachMainProcess: with the operator's own webserver, bridges
+// send their requests to the main Synapse process over the homeserver
+// network (with Traefik, through its internal entrypoint, which routes
+// them like the public ones). The main process serves them all, except
+// those a worker has taken over: with a media repository worker it serves
+// no media (bridged images and files fail), and the only writer of the
+// typing, to-device, receipts or push rules stream refuses them on every
+// other process (typing notifications, encryption keys, read receipts,
+// muting fail). So with an own webserver those workers and bridges do not
+// go together.
 func bridgesReachMainProcess(c *config.Config, ix *index) diag.List {
-	if len(c.Bridges.Enabled()) == 0 {
+	if len(c.Bridges.Enabled()) == 0 || c.ReverseProxy.Type == "traefik" {
 		return nil
 	}
 	counts := c.Synapse.WorkerCounts()
@@ -302,7 +304,8 @@ func bridgesReachMainProcess(c *config.Config, ix *index) diag.List {
 			at, fix = "synapse.workers.preset", "set "+option+": 0"
 		}
 		out = append(out, problem(ix, at,
-			"bridges reach the main Synapse process, which serves no %s while %s runs; %s or turn the bridges off", what, option, fix)...)
+			"with reverse_proxy.type %s, bridges reach the main Synapse process, which serves no %s while %s runs; %s, turn the bridges off, or let Traefik route them (reverse_proxy.type traefik, with traefik.behind_proxy in front of your webserver)",
+			c.ReverseProxy.Type, what, option, fix)...)
 	}
 	refuse(counts.MediaRepository, w.MediaRepository, "synapse.workers.media_repository", "media")
 	sw := w.StreamWriters
