@@ -51,3 +51,49 @@ func TestWorkers(t *testing.T) {
 		t.Error("Counts spread more workers than the kinds can take")
 	}
 }
+
+// Every bridge count loads on top of the large config, with that many
+// bridges, every type among them once there are enough.
+func TestBridges(t *testing.T) {
+	base, err := os.ReadFile("../../examples/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	templates, err := os.ReadFile("../../examples/bridges.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers, err := benchconfig.Workers(base, 256, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 1, 10, 40} {
+		data, err := benchconfig.Bridges(workers, templates, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, problems := validate.Load("large.yaml", data)
+		if len(problems) > 0 {
+			t.Fatalf("%d bridges: %v\n%s", n, problems, data)
+		}
+		if got := len(cfg.Bridges.Enabled()); got != n {
+			t.Errorf("%d bridges: the config has %d", n, got)
+		}
+		types := map[string]bool{}
+		for _, b := range cfg.Bridges {
+			types[b.Type] = true
+		}
+		if want := bridgeTypes(); n == 40 && len(types) != want {
+			t.Errorf("40 bridges are of %d types, want all %d", len(types), want)
+		}
+	}
+}
+
+func bridgeTypes() int {
+	for _, v := range validate.Variants() {
+		if v.Path == "bridges" {
+			return len(v.Types)
+		}
+	}
+	return 0
+}
