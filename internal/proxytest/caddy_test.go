@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -634,20 +633,8 @@ func (c *caddyRun) try(method, host string, port int, path string, header http.H
 	if err != nil {
 		return proxytest.Answer{}, err
 	}
-	req.URL.Opaque = path // sent exactly as written
-	if strings.HasPrefix(path, "//") {
-		// Go sends an Opaque of "//x" as the absolute form "https://x",
-		// whose host "x" would replace Host. An escaped path is written
-		// as it is, provided that it decodes to Path.
-		rawPath, query, _ := strings.Cut(path, "?")
-		decoded, err := url.PathUnescape(rawPath)
-		if err != nil {
-			return proxytest.Answer{}, err
-		}
-		req.URL.Opaque, req.URL.Path, req.URL.RawPath, req.URL.RawQuery = "", decoded, rawPath, query
-		if got := req.URL.RequestURI(); got != path {
-			return proxytest.Answer{}, fmt.Errorf("Go would send %q, not %q", got, path)
-		}
+	if err := proxytest.SetTarget(req, path); err != nil {
+		return proxytest.Answer{}, err
 	}
 	req.Host = host
 	for k, v := range header {

@@ -20,6 +20,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -280,15 +281,43 @@ func Client() *http.Client {
 func Do(t testing.TB, c *http.Client, method, scheme, host string, port int, path string) Answer {
 	t.Helper()
 	req, err := http.NewRequest(method, fmt.Sprintf("%s://%s:%d/", scheme, host, port), nil)
+	if err == nil {
+		err = SetTarget(req, path)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.URL.Opaque = path // sent exactly as written: no client-side normalisation
 	req.Host = host
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s%s: %v", method, host, path, err)
 	}
+	return answer(resp)
+}
+
+// SetTarget makes req send path as its request target exactly as written,
+// with no client-side normalisation.
+func SetTarget(req *http.Request, path string) error {
+	req.URL.Opaque = path
+	if !strings.HasPrefix(path, "//") {
+		return nil
+	}
+	// Go sends an Opaque of "//x" in absolute form, "http://x", whose
+	// host "x" a proxy takes for the request's. An escaped path is sent
+	// as written, provided that it decodes to Path.
+	rawPath, query, _ := strings.Cut(path, "?")
+	decoded, err := url.PathUnescape(rawPath)
+	if err != nil {
+		return err
+	}
+	req.URL.Opaque, req.URL.Path, req.URL.RawPath, req.URL.RawQuery = "", decoded, rawPath, query
+	if got := req.URL.RequestURI(); got != path {
+		return fmt.Errorf("Go would send %q, not %q", got, path)
+	}
+	return nil
+}
+
+func answer(resp *http.Response) Answer {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	a := Answer{Status: resp.StatusCode, Header: resp.Header, Body: body}
