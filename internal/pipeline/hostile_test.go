@@ -49,7 +49,6 @@ var hostileSlots = []struct {
 	{"WK_VAL", "plain wk value", []string{"c'd\\"}},
 	{"ADMIN", "mailto:plain@example.org", []string{
 		"mailto:a@example.org?subject=$(id);`x`%n{y}'\"",
-		"https://example.org/\v\x1b[31m\x7f",
 	}},
 	{"SUPPORT_PAGE", "https://example.org/help", []string{"https://example.org/{http.request.uri}?a=$HOME;b=%n"}},
 	{"ROOM", "#plain:example.org", []string{"#$(id);`x`%n{y}'\":example.org"}},

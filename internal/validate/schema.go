@@ -55,6 +55,7 @@ var patternDescriptions = map[string]string{
 	"#Email":    "must be an e-mail address such as admin@example.org",
 	"#CIDR":     "must be an IPv4 or IPv6 network such as 192.0.2.0/24 or 2001:db8::/32",
 	"#IP":       "must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1",
+	"#WebPath":  "must be a path such as /ketesa or /admin/ketesa: names of lowercase letters, digits, '.', '_' and '-' (starting with a letter or digit), each after a '/', and no '/' at the end",
 }
 
 // What each named negated pattern (!~) of the schema forbids, in words.
@@ -71,10 +72,10 @@ var formatDescriptions = map[string]string{
 	"mailer.smarthost.host":                   "must be a hostname or IP address",
 	"mailer.smarthost.user":                   "must be 1 to 128 characters, without spaces or control characters",
 	"postgres.external.host":                  "must be a hostname or IP address",
-	"synapse.admin_contact":                   "must be a mailto: or https:// address without spaces, such as mailto:admin@example.org",
+	"synapse.admin_contact":                   "must be a mailto: or https:// address without spaces or control characters, such as mailto:admin@example.org",
 	"synapse.auto_join_rooms.*":               "must be a room alias such as #welcome:example.org",
 	"well_known.support.contacts.*.matrix_id": "must be a Matrix user ID such as @admin:example.org",
-	"well_known.support.page":                 "must be an https:// address without spaces",
+	"well_known.support.page":                 "must be an https:// address without spaces or control characters",
 }
 
 // What the keys of the maps that constrain their keys by a pattern accept,

@@ -180,9 +180,6 @@ var hostileAccepted = []struct {
 		func(c *config.Config) any { return c.Postgres.External.Host }, "--help"},
 	{"admin_contact with shell syntax", "synapse:\n  admin_contact: \"mailto:a@example.org?subject=$(id);`x`%n{y}'\\\"\"\n",
 		func(c *config.Config) any { return c.Synapse.AdminContact }, "mailto:a@example.org?subject=$(id);`x`%n{y}'\""},
-	// [^\s] leaves vertical tab, ESC and DEL in; only \t\n\f\r and space are out.
-	{"admin_contact with control characters", "synapse:\n  admin_contact: \"https://example.org/\\v\\e[31m\\x7f\"\n",
-		func(c *config.Config) any { return c.Synapse.AdminContact }, "https://example.org/\v\x1b[31m\x7f"},
 	{"support page with placeholders", "well_known:\n  support:\n    page: \"https://example.org/{http.request.uri}?a=$HOME;b=%n\"\n",
 		func(c *config.Config) any { return c.WellKnown.Support.Page }, "https://example.org/{http.request.uri}?a=$HOME;b=%n"},
 	{"room alias with shell syntax", "synapse:\n  auto_join_rooms: [\"#$(id);`x`%n{y}'\\\":example.org\"]\n",
