@@ -57,18 +57,32 @@ func (t *translator) collectSecrets() {
 		if _, ok := t.secrets[name]; ok {
 			continue
 		}
-		salt, derivable := derivedSalts[name]
-		switch {
-		case derivable && key != "" && !provided[name]:
-			t.secrets[name] = Secret{Name: name, Value: DeriveSecret(key, salt),
-				Source: fmt.Sprintf("derived from matrix_homeserver_generic_secret_key (line %d), salt %s", keyVar.line, salt)}
-		case provided[name]:
-			t.missing = append(t.missing, MissingSecret{name, "not in vars.yml: install.sh stops until you put it in /matrix/secrets/" + name})
-		case derivable && keyVar != nil:
-			t.missing = append(t.missing, MissingSecret{name, "not derived (matrix_homeserver_generic_secret_key is empty or unreadable): install.sh will create a new one"})
-		default:
-			t.missing = append(t.missing, MissingSecret{name, "not derived: install.sh will create a new one"})
+		t.deriveSecret(secretPlan{name: name, salt: derivedSalts[name], provided: provided[name]}, key, keyVar)
+	}
+	for _, s := range t.bridgeSecrets {
+		if _, ok := t.secrets[s.name]; !ok {
+			t.deriveSecret(s, key, keyVar)
 		}
+	}
+}
+
+// deriveSecret finds a value for a secret vars.yml does not give: the
+// playbook's derivation, or its fixed value; else install.sh makes one,
+// or, for one the operator provides, stops until it is there.
+func (t *translator) deriveSecret(s secretPlan, key string, keyVar *variable) {
+	name := s.name
+	switch {
+	case s.fixed != "":
+		t.secrets[name] = Secret{Name: name, Value: s.fixed, Source: s.fixedWhat}
+	case s.salt != "" && key != "" && !s.provided:
+		t.secrets[name] = Secret{Name: name, Value: DeriveSecret(key, s.salt),
+			Source: fmt.Sprintf("derived from matrix_homeserver_generic_secret_key (line %d), salt %s", keyVar.line, s.salt)}
+	case s.provided:
+		t.missing = append(t.missing, MissingSecret{name, "not in vars.yml: install.sh stops until you put it in /matrix/secrets/" + name})
+	case s.salt != "" && keyVar != nil:
+		t.missing = append(t.missing, MissingSecret{name, "not derived (matrix_homeserver_generic_secret_key is empty or unreadable): install.sh will create a new one"})
+	default:
+		t.missing = append(t.missing, MissingSecret{name, "not derived: install.sh will create a new one"})
 	}
 }
 

@@ -149,13 +149,10 @@ var fixtures = []fixture{
 		secrets: []string{"oidc-example-generic-key-42", "Kc-Client-Secret-8d1e6b"},
 	},
 	{
+		// The bridges' variables under their names from before the
+		// playbook's rename of 2026-07-16.
 		name: "workers-bridges",
 		untranslated: []string{
-			"14 matrix_mautrix_telegram_enabled",
-			"15 matrix_mautrix_telegram_api_id",
-			"16 matrix_mautrix_telegram_api_hash",
-			"18 matrix_mautrix_whatsapp_enabled",
-			"19 matrix_mautrix_signal_enabled",
 			"20 matrix_heisenbridge_enabled",
 			"22 matrix_bot_maubot_enabled",
 			"23 matrix_bot_maubot_initial_password",
@@ -163,8 +160,34 @@ var fixtures = []fixture{
 		},
 		check: func(t *testing.T, c *config.Config, r *Result) {
 			want(t, "domain", c.Domain, "example.com")
+			if got := c.Bridges.Names(); !slices.Equal(got, []string{"mautrix-telegram", "mautrix-whatsapp"}) {
+				t.Errorf("bridges %v, want mautrix-telegram and mautrix-whatsapp (signal is off, heisenbridge has no owner)", got)
+			}
+			for _, name := range c.Bridges.Names() {
+				want(t, name+".double_puppet", c.Bridges[name].Options["double_puppet"], any(false))
+			}
+			wantReason(t, r, "matrix_heisenbridge_enabled", "needs its owner")
+			wantSecret(t, r, "mautrix-telegram-api-id", "1234567")
+			wantSecret(t, r, "mautrix-telegram-api-hash", "0123456789abcdef0123456789abcdef")
+			// Python: uuid.uuid5(UUID("361e6d51-faec-444a-9079-341386da8e2e"),
+			// hashlib.sha512(b"big-server-generic-key-6e5d4c3b:telegr.as.token").hexdigest()),
+			// which is Ansible's to_uuid of the playbook's hash.
+			wantSecret(t, r, "mautrix-telegram-as-token", "98096ecb-8e08-5a46-9c30-13a4df735ec9")
+			wantMissing(t, r, "appservice-double-puppet-as-token", false)
 		},
-		secrets: []string{"big-server-generic-key-6e5d4c3b", "Big-Pg-Password-3344", "0123456789abcdef0123456789abcdef", "Maubot-Admin-Pw-9911"},
+		secrets: []string{"big-server-generic-key-6e5d4c3b", "Big-Pg-Password-3344", "0123456789abcdef0123456789abcdef", "Maubot-Admin-Pw-9911", "1234567"},
+	},
+	{
+		name: "bridges",
+		untranslated: []string{
+			"50 matrix_bridge_mautrix_bluesky_logging_level",
+			"54 matrix_bridge_heisenbridge_identd_enabled",
+			"57 matrix_mautrix_whatsapp_logging_level",
+			"60 matrix_bridge_hookshot_enabled",
+			"61 matrix_bridge_hookshot_github_private_key",
+		},
+		check:   checkBridgesFixture,
+		secrets: []string{"bridges-generic-key-5f4e3d2c", "Bridges-Pg-Superuser-8822", "0d1c2b3a49586776a5b4c3d2e1f00f1e", "Slack-As-Token-From-Vars-4410", "BEGIN RSA"},
 	},
 	{
 		name: "legacy-names",
@@ -476,6 +499,8 @@ chain: "{{ inside }}"
 default_fqn: "{{ matrix_server_fqn_matrix }}"
 literal: "{{ '{{ user.name }}' }}"
 unsafe: !unsafe "{{ not evaluated }}"
+raw: "{% raw %}{{.PushName}}{% endraw %} ({{ matrix_domain }})"
+raw_then_statement: "{% raw %}x{% endraw %}{% if flag %}y{% endif %}"
 filter: "{{ matrix_domain | upper }}"
 expression: "{{ port + 1 }}"
 statement: "{% if flag %}x{% endif %}"
@@ -501,6 +526,8 @@ vault: !vault |
 		{"default_fqn", "matrix.example.com", "!!str", ""},
 		{"literal", "{{ user.name }}", "!!str", ""},
 		{"unsafe", "{{ not evaluated }}", "!!str", ""},
+		{"raw", "{{.PushName}} (example.com)", "!!str", ""},
+		{"raw_then_statement", "", "", "Jinja beyond"},
 		{"filter", "", "", "Jinja beyond"},
 		{"expression", "", "", "Jinja beyond"},
 		{"statement", "", "", "Jinja beyond"},
@@ -655,6 +682,24 @@ matrix_synapse_configuration_extension_yaml: |
 	if !bytes.Contains(r.Config, []byte("client_secret: <redacted>")) {
 		t.Errorf("the extension's text is not shown:\n%s", r.Config)
 	}
+
+	// A bridge's map of secrets has keys that do not look secret: every
+	// text under it is hidden, in a translated extension and in one
+	// reported whole.
+	for _, ext := range []string{
+		"  bridge:\n    login_shared_secret_map:\n      example.com: \"{{ discord_secret }}\"\n    double_puppet_allow_discovery: true\n",
+		"  {% if true %}\n  double_puppet:\n    secrets:\n      example.com: as_token:Hidden-Bridge-8\n  {% endif %}\n",
+	} {
+		r, err = Translate("vars.yml", []byte("matrix_domain: example.org\nmatrix_bridge_mautrix_discord_enabled: true\n"+
+			"matrix_bridge_mautrix_discord_configuration_extension_yaml: |\n"+ext+"discord_secret: Hidden-Bridge-7\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkHidden(t, r, []string{"Hidden-Bridge-7", "Hidden-Bridge-8"})
+	}
+	if !bytes.Contains(r.Config, []byte("secrets:")) || !bytes.Contains(r.Config, []byte("example.com: <redacted>")) {
+		t.Errorf("the extension's text is not shown:\n%s", r.Config)
+	}
 }
 
 func TestMDADWriteSecrets(t *testing.T) {
@@ -727,7 +772,7 @@ func checkMode(t *testing.T, p string, want fs.FileMode) {
 // --dry-run onto a root whose secrets directory import-mdad wrote: the
 // imported secrets are kept, and only the others would be created.
 func TestMDADSecretsFeedInstall(t *testing.T) {
-	for _, name := range []string{"basic", "relay-mailer"} {
+	for _, name := range []string{"basic", "relay-mailer", "bridges"} {
 		t.Run(name, func(t *testing.T) {
 			shell, err := exec.LookPath("sh")
 			if err != nil {
@@ -910,12 +955,131 @@ func TestMDADRules(t *testing.T) {
 			reasons: map[string]string{"exim_relay_relay_auth_password": "no secret mailer-smarthost-password"},
 		},
 		{
-			name: "a bridge's settings",
-			vars: "matrix_mautrix_discord_enabled: true\nmatrix_mautrix_discord_login_shared_secret: x\nmatrix_synapse_something_new: 1\n",
+			name: "a bridge matrixgen does not have",
+			vars: "matrix_bridge_mautrix_twitter_enabled: true\nmatrix_bridge_mautrix_twitter_login_shared_secret: x\nmatrix_synapse_something_new: 1\n",
 			reasons: map[string]string{
-				"matrix_mautrix_discord_enabled":             "component matrixgen does not have",
-				"matrix_mautrix_discord_login_shared_secret": "configures matrix_mautrix_discord",
-				"matrix_synapse_something_new":               "no equivalent option",
+				"matrix_bridge_mautrix_twitter_enabled":             "component matrixgen does not have",
+				"matrix_bridge_mautrix_twitter_login_shared_secret": "configures matrix_bridge_mautrix_twitter",
+				"matrix_synapse_something_new":                      "no equivalent option",
+			},
+		},
+		{
+			name:    "a bridge on SQLite",
+			vars:    "postgres_enabled: false\nmatrix_synapse_database_host: db.example.com\nmatrix_bridge_mautrix_whatsapp_enabled: true\nmatrix_bridge_mautrix_whatsapp_logging_level: info\n",
+			options: map[string]string{"bridges": "(not set)"},
+			reasons: map[string]string{
+				"matrix_bridge_mautrix_whatsapp_enabled":       "SQLite",
+				"matrix_bridge_mautrix_whatsapp_logging_level": "mautrix-whatsapp is not translated (see matrix_bridge_mautrix_whatsapp_enabled, line 5)",
+			},
+		},
+		{
+			name: "a bridge on the external database server",
+			vars: "postgres_enabled: false\nmatrix_synapse_database_host: db.example.com\nmatrix_bridge_mautrix_signal_enabled: true\n" +
+				"matrix_bridge_mautrix_signal_database_engine: postgres\nmatrix_bridge_mautrix_signal_database_hostname: db.example.com\n",
+			options: map[string]string{"bridges.mautrix-signal.type": "mautrix-signal"},
+		},
+		{
+			name:    "a bridge's database on another server",
+			vars:    "matrix_bridge_mautrix_slack_enabled: true\nmatrix_bridge_mautrix_slack_database_hostname: other-db.example.com\n",
+			options: map[string]string{"bridges": "(not set)"},
+			reasons: map[string]string{"matrix_bridge_mautrix_slack_enabled": "its database is on other-db.example.com"},
+		},
+		{
+			name:    "a bridge's database on the playbook's PostgreSQL, by reference",
+			vars:    "matrix_bridge_mautrix_slack_enabled: true\nmatrix_bridge_mautrix_slack_database_hostname: '{{ postgres_connection_hostname }}'\n",
+			options: map[string]string{"bridges.mautrix-slack.type": "mautrix-slack"},
+		},
+		{
+			name:    "heisenbridge without an owner",
+			vars:    "matrix_bridge_heisenbridge_enabled: true\n",
+			reasons: map[string]string{"matrix_bridge_heisenbridge_enabled": "needs its owner"},
+		},
+		{
+			name:    "a bridge that is off",
+			vars:    "matrix_bridge_mautrix_signal_enabled: false\nmatrix_bridge_mautrix_signal_logging_level: debug\nmatrix_mautrix_slack_logging_level: debug\n",
+			options: map[string]string{"bridges": "(not set)"},
+			reasons: map[string]string{
+				"matrix_bridge_mautrix_signal_logging_level": "mautrix-signal is off (matrix_bridge_mautrix_signal_enabled, line 3)",
+				"matrix_mautrix_slack_logging_level":         "only with matrix_bridge_mautrix_slack_enabled: true",
+			},
+		},
+		{
+			name:    "old names",
+			vars:    "matrix_mautrix_whatsapp_enabled: true\nmatrix_mautrix_whatsapp_logging_level: info\nmatrix_bridge_mautrix_whatsapp_logging_level: debug\n",
+			options: map[string]string{"bridges.mautrix-whatsapp.log_level": "info"},
+			reasons: map[string]string{"matrix_bridge_mautrix_whatsapp_logging_level": "a new name"},
+		},
+		{
+			name: "a bridge's names and levels",
+			vars: "matrix_bridge_mautrix_discord_enabled: true\n" +
+				"matrix_bridge_mautrix_discord_bridge_username_template: \"{% raw %}dc_{{.}}{% endraw %}\"\n" +
+				"matrix_bridge_mautrix_discord_database_name: discord_db\n" +
+				"matrix_bridge_mautrix_discord_database_username: discord_user\n" +
+				"matrix_bridge_mautrix_discord_logging_level: fatal\n" +
+				"matrix_bridge_mautrix_discord_bridge_encryption_enabled: true\n",
+			options: map[string]string{
+				"bridges.mautrix-discord.username_prefix": "dc_",
+				"bridges.mautrix-discord.database_name":   "discord_db",
+				"bridges.mautrix-discord.log_level":       "(not set)",
+			},
+			reasons: map[string]string{
+				"matrix_bridge_mautrix_discord_database_username":         "RENAME TO discord_db",
+				"matrix_bridge_mautrix_discord_logging_level":             `"fatal" is not one of`,
+				"matrix_bridge_mautrix_discord_bridge_encryption_enabled": "bridge_encryption_allow",
+			},
+		},
+		{
+			name: "a bridge's permissions",
+			vars: "matrix_admin: '@root:example.com'\nmatrix_bridge_mautrix_whatsapp_enabled: true\nmatrix_bridge_mautrix_whatsapp_bridge_permissions:\n" +
+				"  '@alice:{{ matrix_domain }}': admin\n  '{{ matrix_domain }}': user\n  '*': block\n" +
+				"matrix_bridge_mautrix_signal_enabled: true\nmatrix_bridge_mautrix_signal_bridge_permissions:\n  '@alice:{{ matrix_domain }}': admin\n",
+			options: map[string]string{
+				"bridges.mautrix-whatsapp.permissions": "(not set)",
+				"bridges.mautrix-signal.permissions":   "map[@alice:example.com:admin]",
+			},
+			reasons: map[string]string{"matrix_bridge_mautrix_whatsapp_bridge_permissions": `*: "block" is not one of relay, commands, user, admin`},
+		},
+		{
+			name: "a bridge's extension",
+			vars: "matrix_bridges_relay_enabled: true\nmatrix_bridge_mautrix_telegram_enabled: true\n" +
+				"matrix_bridge_mautrix_telegram_configuration_extension_yaml: |\n" +
+				"  appservice:\n    bot:\n      username: tgbot\n      displayname: Telegram\n" +
+				"  bridge:\n    relay:\n      enabled: false\n",
+			options: map[string]string{
+				"bridges.mautrix-telegram.extra.appservice.bot": "map[displayname:Telegram]",
+				"bridges.mautrix-telegram.extra.bridge.relay":   "map[enabled:false]",
+			},
+			reasons: map[string]string{
+				"matrix_bridges_relay_enabled": "sets bridge.relay.enabled too, and the playbook applies it last",
+				"matrix_bridge_mautrix_telegram_configuration_extension_yaml.appservice.bot.username": "the bridge's option bot_username",
+			},
+		},
+		{
+			name: "Messenger in another mode",
+			vars: "matrix_bridge_mautrix_meta_messenger_enabled: true\nmatrix_bridge_mautrix_meta_messenger_meta_mode: facebook-tor\n" +
+				"matrix_bridge_mautrix_meta_instagram_enabled: true\nmatrix_bridge_mautrix_meta_instagram_bridge_username_prefix: ig_\n",
+			options: map[string]string{
+				"bridges.mautrix-meta-messenger.appservice_id":   "(not set)",
+				"bridges.mautrix-meta-messenger.bot_username":    "messengerbot",
+				"bridges.mautrix-meta-messenger.username_prefix": "(not set)",
+				"bridges.mautrix-meta-messenger.database_name":   "matrix_mautrix_meta_facebook",
+				"bridges.mautrix-meta-messenger.extra.network":   "map[tor:true]",
+				"bridges.mautrix-meta-instagram.username_prefix": "ig_",
+			},
+		},
+		{
+			name:    "Messenger's old Instagram mode",
+			vars:    "matrix_bridge_mautrix_meta_messenger_enabled: true\nmatrix_bridge_mautrix_meta_messenger_meta_mode: instagram\n",
+			options: map[string]string{"bridges": "(not set)"},
+			reasons: map[string]string{"matrix_bridge_mautrix_meta_messenger_enabled": "mautrix-meta-instagram bridge"},
+		},
+		{
+			name:    "the bridges' settings without bridges",
+			vars:    "matrix_admin: '@root:example.com'\nmatrix_bridges_encryption_enabled: true\nmatrix_appservice_double_puppet_registration_as_token: x\nmatrix_bridges_exposure_enabled: true\n",
+			options: map[string]string{"bridges": "(not set)"},
+			reasons: map[string]string{
+				"matrix_appservice_double_puppet_registration_as_token": "no translated bridge double-puppets",
+				"matrix_bridges_exposure_enabled":                       "does not publish",
 			},
 		},
 	} {

@@ -232,15 +232,33 @@ func notifFrom(t *translator, v *variable, n *yaml.Node) {
 }
 
 // extensionYAML carries the Synapse configuration extension into
-// synapse.extra. The playbook templates the text and then parses it, so
-// the Jinja matrixgen understands is evaluated in the text first; what is
-// left of Jinja, and every secret, is reported key by key.
+// synapse.extra.
 func extensionYAML(t *translator, v *variable, raw *yaml.Node) {
+	if extra := t.extension(v, raw, extensionTarget{option: "synapse.extra", program: "Synapse"}); extra != nil {
+		t.set(v, "synapse.extra", extra)
+	}
+}
+
+// extensionTarget is the option a playbook's configuration extension goes
+// to, and the program that reads it.
+type extensionTarget struct {
+	option, program string
+	// refuse, if set, says why a key (a dotted path in the extension)
+	// cannot be carried over.
+	refuse func(path string) string
+}
+
+// extension reads a configuration extension (Synapse's, a bridge's) for
+// an extra option. The playbook templates the text and then parses it, so
+// the Jinja matrixgen understands is evaluated in the text first; what is
+// left of Jinja, and every secret, is reported key by key. It returns the
+// mapping to carry over, or nil when nothing is left of it.
+func (t *translator) extension(v *variable, raw *yaml.Node, to extensionTarget) *yaml.Node {
 	src := raw
 	if src.Kind == yaml.AliasNode {
 		src = src.Alias
 	}
-	x := &extension{t: t, v: v}
+	x := &extension{t: t, v: v, to: to}
 	var doc *yaml.Node
 	switch {
 	case src.Kind == yaml.MappingNode:
@@ -250,26 +268,26 @@ func extensionYAML(t *translator, v *variable, raw *yaml.Node) {
 	case src.Kind == yaml.ScalarNode && (src.Tag == "!!str" || src.Tag == "!unsafe"):
 		text := src.Value
 		if src.Tag == "!!str" {
-			if strings.Contains(text, "{%") {
-				t.notTranslated(v, "it uses Jinja statements ({% %}), which matrixgen does not evaluate; write the result into synapse.extra")
-				return
+			if hasStatement(text) {
+				t.notTranslated(v, "it uses Jinja statements ({% %}), which matrixgen does not evaluate; write the result into "+to.option)
+				return nil
 			}
 			text, x.left = t.r.expand(text, extensionMark)
 			for _, l := range x.left {
 				if l.text == "" {
 					t.notTranslated(v, l.err.Error())
-					return
+					return nil
 				}
 			}
 		}
 		var parsed yaml.Node
 		if err := yaml.Unmarshal([]byte(text), &parsed); err != nil {
 			t.notTranslated(v, fmt.Sprintf("once its Jinja is evaluated it is not valid YAML (%v)", err))
-			return
+			return nil
 		}
 		if len(parsed.Content) == 0 {
 			t.readVar(v, "empty")
-			return
+			return nil
 		}
 		doc = parsed.Content[0]
 		// A block scalar's text starts on the line after the key.
@@ -279,20 +297,25 @@ func extensionYAML(t *translator, v *variable, raw *yaml.Node) {
 		}
 	case src.Kind == yaml.ScalarNode && src.Tag == "!!null":
 		t.readVar(v, "empty")
-		return
+		return nil
 	default:
 		t.notTranslated(v, "expected YAML text, or a mapping")
-		return
+		return nil
 	}
 	if doc.Kind != yaml.MappingNode {
-		t.notTranslated(v, "expected a mapping of Synapse options")
-		return
+		t.notTranslated(v, "expected a mapping of "+to.program+" options")
+		return nil
 	}
-	extra := x.clean(doc, "")
+	if len(doc.Content) == 0 {
+		t.readVar(v, "empty")
+		return nil
+	}
+	extra := x.clean(doc, "", false)
 	t.outcome[v] = true // its parts are reported one by one
-	if len(extra.Content) > 0 {
-		t.set(v, "synapse.extra", extra)
+	if len(extra.Content) == 0 {
+		return nil
 	}
+	return extra
 }
 
 // extensionMark stands in for a piece of Jinja in the extension's text
@@ -305,6 +328,7 @@ var extensionMarks = regexp.MustCompile(`MATRIXGEN-UNEVALUATED-([0-9]+)-`)
 type extension struct {
 	t    *translator
 	v    *variable
+	to   extensionTarget
 	left []unevaluated
 	base int // added to a line of the parsed text to give its line in vars.yml
 	// perValue: the extension is a mapping, not text; its values are
@@ -312,7 +336,9 @@ type extension struct {
 	perValue bool
 }
 
-const whySecretInExtension = "a secret: matrixgen keeps secrets out of matrix.yaml and the bundle, and has no way yet to hand this one to Synapse from /matrix/secrets"
+func (x *extension) whySecret() string {
+	return "a secret: matrixgen keeps secrets out of matrix.yaml and the bundle, and has no way yet to hand this one to " + x.to.program + " from /matrix/secrets"
+}
 
 // unevaluatedIn returns s as written in vars.yml, and why it cannot be
 // used when it holds Jinja that was not evaluated.
@@ -329,7 +355,7 @@ func (x *extension) unevaluatedIn(s string) (written string, err error) {
 
 // clean copies the extension without comments, and leaves out (and
 // reports) secrets and the values it cannot evaluate.
-func (x *extension) clean(n *yaml.Node, path string) *yaml.Node {
+func (x *extension) clean(n *yaml.Node, path string, underSecret bool) *yaml.Node {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -352,15 +378,21 @@ func (x *extension) clean(n *yaml.Node, path string) *yaml.Node {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, c := n.Content[i], n.Content[i+1]
 			if j := lastAt[k.Value]; j != i {
-				x.t.notTranslatedPart(x.v, x.base+k.Line, join(k.Value), c, isSecretName(k.Value),
+				x.t.notTranslatedPart(x.v, x.base+k.Line, join(k.Value), c, underSecret || isSecretName(k.Value),
 					fmt.Sprintf("set again on line %d, and the later value counts", x.base+n.Content[j].Line))
 				continue
 			}
 			if written, err := x.unevaluatedIn(k.Value); err != nil || (x.perValue && hasJinja(k.Value)) {
-				x.t.notTranslatedPart(x.v, x.base+k.Line, join(written), c, isSecretName(written), "a key made by Jinja, which matrixgen does not evaluate")
+				x.t.notTranslatedPart(x.v, x.base+k.Line, join(written), c, underSecret || isSecretName(written), "a key made by Jinja, which matrixgen does not evaluate")
 				continue
 			}
-			if kept := x.keep(k.Value, c, join(k.Value)); kept != nil {
+			if x.to.refuse != nil {
+				if why := x.to.refuse(join(k.Value)); why != "" {
+					x.t.notTranslatedPart(x.v, x.base+k.Line, join(k.Value), c, underSecret || isSecretName(k.Value), why)
+					continue
+				}
+			}
+			if kept := x.keep(k.Value, c, join(k.Value), underSecret); kept != nil {
 				kk := *k
 				kk.HeadComment, kk.LineComment, kk.FootComment = "", "", ""
 				out.Content = append(out.Content, &kk, kept)
@@ -368,7 +400,7 @@ func (x *extension) clean(n *yaml.Node, path string) *yaml.Node {
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			if kept := x.keep("", c, join(strconv.Itoa(i))); kept != nil {
+			if kept := x.keep("", c, join(strconv.Itoa(i)), underSecret); kept != nil {
 				out.Content = append(out.Content, kept)
 			}
 		}
@@ -377,20 +409,23 @@ func (x *extension) clean(n *yaml.Node, path string) *yaml.Node {
 }
 
 // keep returns the cleaned value, or nil when it is left out.
-func (x *extension) keep(key string, c *yaml.Node, path string) *yaml.Node {
+func (x *extension) keep(key string, c *yaml.Node, path string, underSecret bool) *yaml.Node {
 	if c.Kind == yaml.AliasNode {
 		c = c.Alias
 	}
 	if c.Kind != yaml.ScalarNode {
-		cleaned := x.clean(c, path)
+		cleaned := x.clean(c, path, underSecret || isSecretName(key))
 		if len(cleaned.Content) == 0 && len(c.Content) > 0 {
 			return nil // all of it was left out, and reported
 		}
 		return cleaned
 	}
 	line := x.base + c.Line
-	if isSecretName(key) && c.Tag != "!!null" && c.Tag != "!!bool" && c.Value != "" {
-		x.t.notTranslatedPart(x.v, line, path, c, true, whySecretInExtension)
+	// Below a secret-looking key (a bridge's double_puppet.secrets, its
+	// login_shared_secret_map), every text is a secret too, whatever its key.
+	secret := isSecretName(key) && c.Tag != "!!null" && c.Tag != "!!bool"
+	if (secret || underSecret && c.Tag == "!!str") && c.Value != "" {
+		x.t.notTranslatedPart(x.v, line, path, c, true, x.whySecret())
 		return nil
 	}
 	cc := *c

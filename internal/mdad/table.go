@@ -25,8 +25,11 @@ type row struct {
 
 // table is in the order the rows apply: when two variables set one option
 // (a current name and the one it replaced), the first row wins and the other
-// is reported.
-var table = []row{
+// is reported. The bridges' rows come last: their stage reads them after
+// the rest (bridge_translate.go).
+var table = append(coreRows, bridgeRows()...)
+
+var coreRows = []row{
 	// The server.
 	{name: "matrix_domain", option: "domain", conv: str},
 	{name: "matrix_server_fqn_matrix", option: "hostnames.homeserver", conv: str},

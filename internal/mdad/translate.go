@@ -70,6 +70,8 @@ func Translate(file string, data []byte) (*Result, error) {
 		hidden:   map[string]bool{},
 		secrets:  map[string]Secret{},
 		secretBy: map[string]*variable{},
+		// Bridges add theirs as they are translated.
+		secretOrder: slices.Clone(secretOrder),
 	}
 	t.out.set("version", intNode(1), "", "")
 	t.hideSecrets()
@@ -77,6 +79,7 @@ func Translate(file string, data []byte) (*Result, error) {
 		t.setDefault("coturn.enabled", boolNode(true), "not in vars.yml: the playbook runs coturn unless matrix_coturn_enabled is false")
 	}
 	t.run()
+	t.translateBridges()
 	t.defaults()
 	t.collectSecrets()
 	return t.result(), nil
@@ -97,6 +100,12 @@ type translator struct {
 	secrets  map[string]Secret
 	secretBy map[string]*variable
 	missing  []MissingSecret
+	// secretOrder is the order secrets are reported and written in.
+	secretOrder []string
+	// bridgeVars are the variables of the bridge stage, in file order;
+	// bridgeSecrets the secrets of the bridges it translated.
+	bridgeVars    []*variable
+	bridgeSecrets []secretPlan
 }
 
 // rowFor finds a variable's row: its own, else the longest family.
@@ -486,7 +495,7 @@ func (t *translator) result() *Result {
 	slices.SortStableFunc(t.untranslated, byLine)
 	slices.SortStableFunc(t.read, byLine)
 	res := &Result{Untranslated: t.untranslated, Read: t.read, Notes: t.notes, Missing: t.missing}
-	for _, name := range secretOrder {
+	for _, name := range t.secretOrder {
 		if s, ok := t.secrets[name]; ok {
 			res.Secrets = append(res.Secrets, s)
 		}
@@ -600,11 +609,29 @@ func redactCopy(n *yaml.Node) *yaml.Node {
 // be shown even when it does not parse.
 func redactText(s string) string {
 	lines := strings.Split(s, "\n")
+	// under is the indentation of a secret-looking key whose value is
+	// the block below it (a map of secrets), -1 outside such a block.
+	under := -1
 	for i, l := range lines {
+		content := strings.TrimLeft(l, " ")
+		indent := len(l) - len(content)
+		if content == "" {
+			continue
+		}
+		if under >= 0 && indent <= under {
+			under = -1
+		}
 		key, value, ok := strings.Cut(l, ":")
 		name := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(key), "- "))
-		if ok && isSecretName(name) && strings.TrimSpace(value) != "" {
+		switch {
+		case under >= 0 && ok && strings.TrimSpace(value) != "":
 			lines[i] = key + ": " + redacted
+		case under >= 0:
+			lines[i] = l[:indent] + redacted
+		case ok && isSecretName(name) && strings.TrimSpace(value) != "":
+			lines[i] = key + ": " + redacted
+		case ok && isSecretName(name):
+			under = indent
 		}
 	}
 	return strings.Join(lines, "\n")
@@ -634,10 +661,10 @@ func isSecretName(name string) bool {
 func (t *translator) hideSecrets() {
 	var queue []string
 	for _, v := range t.vf.all {
-		if r, ok := rowFor(v.name); (ok && r.secret != "") || isSecretName(v.name) {
+		if r, ok := rowFor(v.name); (ok && r.secret != "") || isSecretName(v.name) || isBridgeSecret(v.name) {
 			queue = append(queue, v.name)
 		}
-		if v.name == "matrix_synapse_configuration_extension_yaml" {
+		if strings.HasSuffix(v.name, "_configuration_extension_yaml") {
 			queue = append(queue, secretLineRefs(v.node)...)
 		}
 	}

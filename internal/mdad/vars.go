@@ -82,8 +82,9 @@ func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
 // playbookDefaults are the playbook's own values for variables that other
 // variables commonly refer to, for when vars.yml does not set them.
 var playbookDefaults = map[string]string{
-	"matrix_server_fqn_matrix":  "matrix.{{ matrix_domain }}",
-	"matrix_server_fqn_element": "element.{{ matrix_domain }}",
+	"matrix_server_fqn_matrix":     "matrix.{{ matrix_domain }}",
+	"matrix_server_fqn_element":    "element.{{ matrix_domain }}",
+	"postgres_connection_hostname": bundledPostgresHost,
 }
 
 // A simple reference: one variable name, nothing else.
@@ -206,11 +207,22 @@ func (r *resolver) scalar(n *yaml.Node) (*yaml.Node, error) {
 	return &out, nil
 }
 
-// jinjaSpan matches what matrixgen evaluates of Jinja: a variable name or
-// a quoted string literal (the playbook's docs write "{{ '{{ x }}' }}" to
-// pass Jinja through to Synapse). The other alternatives match expressions,
-// statements and comments, which it does not evaluate.
-var jinjaSpan = regexp.MustCompile(`(?s)\{\{-?\s*(?:'([^']*)'|"([^"]*)"|([A-Za-z_][A-Za-z0-9_]*))\s*-?\}\}|\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}`)
+// jinjaSpan matches what matrixgen evaluates of Jinja: a raw block, a
+// variable name or a quoted string literal (the playbook's docs write
+// "{{ '{{ x }}' }}" to pass Jinja through to Synapse, and wrap the mautrix
+// bridges' Go templates in {% raw %}). The other alternatives match
+// expressions, statements and comments, which it does not evaluate.
+var jinjaSpan = regexp.MustCompile(`(?s)` + rawBlock + `|\{\{-?\s*(?:'([^']*)'|"([^"]*)"|([A-Za-z_][A-Za-z0-9_]*))\s*-?\}\}|\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}`)
+
+// rawBlock is Jinja's {% raw %}…{% endraw %}: its content is taken as written.
+const rawBlock = `\{%-?\s*raw\s*-?%\}(.*?)\{%-?\s*endraw\s*-?%\}`
+
+var rawBlocks = regexp.MustCompile(`(?s)` + rawBlock)
+
+// hasStatement tells whether s holds a Jinja statement other than a raw block.
+func hasStatement(s string) bool {
+	return strings.Contains(rawBlocks.ReplaceAllString(s, ""), "{%")
+}
 
 // unevaluated is a piece of Jinja that expand left alone, and why.
 type unevaluated struct {
@@ -236,7 +248,9 @@ func (r *resolver) expand(s string, mark func(i int, text string) string) (strin
 		case m[4] >= 0:
 			out.WriteString(s[m[4]:m[5]])
 		case m[6] >= 0:
-			name := s[m[6]:m[7]]
+			out.WriteString(s[m[6]:m[7]])
+		case m[8] >= 0:
+			name := s[m[8]:m[9]]
 			v, err := r.variable(name)
 			if err == nil && v.Kind != yaml.ScalarNode {
 				err = fmt.Errorf("it puts %s, which is not a single value, inside a string", name)

@@ -1,0 +1,128 @@
+package mdad
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// What the bridge stage reports rather than translates.
+
+// reportBridgeGlobals reports the variables for all bridges that no
+// bridge's option names.
+func (t *translator) reportBridgeGlobals(g *bridgeGlobals) {
+	for _, v := range t.bridgeVars {
+		if bridgeVarOfKind(v.name) || g.handled[v] || t.outcome[v] {
+			continue
+		}
+		switch v.name {
+		case varAdmin, varEncryption, varEncryptionOn, varRelay:
+			if !g.anyMautrix {
+				t.readVar(v, "it concerns the mautrix bridges, and this config has none")
+			} else {
+				t.readVar(v, "no translated bridge takes it: each sets its own, or it is off as in matrixgen's bridges")
+			}
+		case varDoublePuppet:
+			switch {
+			case !g.anyMautrix:
+				t.readVar(v, "it concerns the mautrix bridges, and this config has none")
+			case g.doublePuppet:
+				t.readVar(v, "the bridges double-puppet, as matrixgen's do by default (docs/bridges.md)")
+			default:
+				t.readVar(v, "off, so the bridges do not double-puppet")
+			}
+		case varDoublePuppetAS, varDoublePuppetHS:
+			t.notTranslated(v, "no translated bridge double-puppets, so the bundle has no double-puppeting appservice to give it to")
+		case "matrix_bridges_exposure_enabled":
+			t.reportSwitch(v, whyNotExposed, "the bridges' HTTP APIs are not published, as in matrixgen")
+		case "matrix_bridges_exposure_hostname", "matrix_bridges_exposure_path_prefix":
+			if on, set := t.flag("matrix_bridges_exposure_enabled"); set && !on {
+				t.readVar(v, "the bridges' HTTP APIs are not published (matrix_bridges_exposure_enabled), as in matrixgen")
+			} else {
+				t.notTranslated(v, whyNotExposed)
+			}
+		default:
+			if strings.HasPrefix(v.name, "matrix_appservice_double_puppet_") {
+				t.notTranslated(v, "matrixgen registers a double-puppeting appservice of its own (docs/bridges.md) and has no option for it")
+			} else {
+				t.notTranslated(v, "matrixgen has no option for it; a setting of a bridge's own config can go into bridges.NAME.extra")
+			}
+		}
+	}
+}
+
+const whyNotExposed = "matrixgen does not publish the bridges' HTTP APIs (the playbook's /bridges/… paths for tools such as mautrix-manager)"
+
+// reportSwitch reports a true/false variable for something matrixgen does
+// not do: on, it is not translated; off, there is nothing to carry over.
+func (t *translator) reportSwitch(v *variable, whyOn, whyOff string) {
+	n, err := t.r.variable(v.name)
+	on := false
+	if err == nil {
+		on, err = toBool(n)
+	}
+	switch {
+	case err != nil:
+		t.notTranslated(v, err.Error())
+	case on:
+		t.notTranslated(v, whyOn)
+	default:
+		t.readVar(v, whyOff)
+	}
+}
+
+// reportRest reports every variable of a bridge that is not translated,
+// for one reason.
+func (b *bridgeRun) reportRest(why string) {
+	for _, v := range b.allVars() {
+		if !b.handled[v] {
+			b.handled[v] = true
+			b.t.notTranslated(v, why)
+		}
+	}
+}
+
+func (b *bridgeRun) allVars() []*variable {
+	var out []*variable
+	for _, v := range b.t.bridgeVars {
+		if slices.ContainsFunc(b.k.prefixes(), func(p string) bool { return strings.HasPrefix(v.name, p) }) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// reportLeft reports what a translated bridge's variables set that
+// matrixgen has no option for.
+func (b *bridgeRun) reportLeft() {
+	old, current := b.k.prefixes()[1], b.k.prefixes()[0]
+	for _, v := range b.stale {
+		b.handled[v] = true
+		if strings.HasPrefix(v.name, old) {
+			b.t.notTranslated(v, fmt.Sprintf("an old name (the playbook renamed %s* to %s*), which the playbook that reads %s does not read", old, current, b.enabled.name))
+		} else {
+			b.t.notTranslated(v, fmt.Sprintf("a new name (the playbook renamed %s* to %s*), which the playbook that reads %s does not know", old, current, b.enabled.name))
+		}
+	}
+	for _, v := range b.allVars() {
+		if b.handled[v] {
+			continue
+		}
+		b.handled[v] = true
+		suffix := strings.TrimPrefix(v.name, b.prefix)
+		switch {
+		case suffix == "exposure_enabled":
+			b.t.reportSwitch(v, whyNotExposed, "off, as in matrixgen")
+		case suffix == "container_image_self_build":
+			b.t.reportSwitch(v, "matrixgen runs published images and builds none; set bridges."+b.k.name+".image to an image you build", "off, as in matrixgen")
+		case !b.k.mautrix && (suffix == "path_prefix" || strings.HasPrefix(suffix, "container_labels_traefik_media")):
+			b.t.notTranslated(v, "matrixgen serves heisenbridge's media proxy at /_heisenbridge/media on the homeserver's hostname; links the playbook's bridge gave out under another path stop working")
+		case strings.HasPrefix(suffix, "container_") || strings.HasPrefix(suffix, "systemd_"):
+			b.t.notTranslated(v, "matrixgen has no option for it: the bundle's units and containers are its own (docs/bridges.md)")
+		case b.k.mautrix:
+			b.t.notTranslated(v, fmt.Sprintf("matrixgen has no option for it; a setting of the bridge's own config can go into bridges.%s.extra (the playbook's config is /matrix/%s/config/config.yaml on the server)", b.k.name, b.k.name))
+		default:
+			b.t.notTranslated(v, "matrixgen has no option for it; bridges."+b.k.name+".extra goes into the heisenbridge block of its registration")
+		}
+	}
+}
