@@ -175,10 +175,21 @@ ensure_dirs() {
 	done <<'DIRS'
 0750 matrix /matrix/appservice-double-puppet
 0750 matrix /matrix/client-element
+0750 matrix /matrix/draupnir
+0750 matrix /matrix/draupnir/config
+0750 matrix /matrix/draupnir/data
 0750 matrix /matrix/exim-relay
 0750 100:101 /matrix/exim-relay/spool
 0750 matrix /matrix/heisenbridge
 0750 matrix /matrix/heisenbridge/config
+0750 matrix /matrix/hookshot
+0750 matrix /matrix/hookshot/config
+0750 matrix /matrix/maubot
+0750 matrix /matrix/maubot/config
+0750 matrix /matrix/maubot/data
+0750 matrix /matrix/maubot/data/dbs
+0750 matrix /matrix/maubot/data/plugins
+0750 matrix /matrix/maubot/data/trash
 0750 matrix /matrix/mautrix-bluesky
 0750 matrix /matrix/mautrix-bluesky/config
 0750 matrix /matrix/mautrix-bluesky/tmp
@@ -239,6 +250,24 @@ random_token() {
 	LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c "$1"
 }
 
+# A PEM key spans lines, so the program it is for reads it from its own file
+# and check_secret does not apply; a wrong file still stops here, not in
+# the program.
+check_private_key() {
+	awk '/^-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----$/ { found = 1 } END { exit !found }' "$1" ||
+		die "$1 is not a private key in PEM format (a -----BEGIN ... PRIVATE KEY----- line)"
+}
+
+rsa_key() { # name bits description path
+	command -v openssl >/dev/null 2>&1 ||
+		die "secret $1 ($3) is missing, and making it needs openssl: install it (apt-get install openssl, dnf install openssl), or put an RSA key in PEM in $4"
+	# The key stays in memory until write_private has it: a pipe from
+	# openssl would leave an empty key behind when openssl fails.
+	key=$(openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$2" 2>/dev/null) ||
+		die "openssl could not make secret $1 (openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:$2 says why)"
+	printf '%s\n' "$key" | write_private "$ROOT$4"
+}
+
 # write_private puts stdin into a file only the matrix user can read.
 write_private() {
 	if [ "$DRY_RUN" = 1 ]; then
@@ -255,7 +284,11 @@ write_private() {
 ensure_secret() { # name kind length path import-from description
 	file=$ROOT$4
 	if [ -s "$file" ]; then
-		[ "$2" = signing-key ] || check_secret "$file"
+		case $2 in
+		signing-key) ;;
+		rsa-key | provided-key) check_private_key "$file" ;;
+		*) check_secret "$file" ;;
+		esac
 		# A secret put in place by hand or by a migration must still be
 		# readable by the containers' user and by no one else.
 		run chown "$MATRIX_USER:$MATRIX_GROUP" "$file"
@@ -264,7 +297,7 @@ ensure_secret() { # name kind length path import-from description
 	fi
 	if [ "$DRY_RUN" = 1 ]; then
 		case $2 in
-		provided) say "would stop: secret $1 ($6) is missing: put it in $4" ;;
+		provided | provided-key) say "would stop: secret $1 ($6) is missing: put it in $4" ;;
 		*) say "would create secret $1" ;;
 		esac
 		return
@@ -281,7 +314,8 @@ ensure_secret() { # name kind length path import-from description
 		printf 'ed25519 a_%s %s\n' "$(random_token 4)" \
 			"$(head -c 32 /dev/urandom | base64 | tr -d '=\n')" | write_private "$file"
 		;;
-	provided) die "secret $1 ($6) is missing: put it in $4" ;;
+	rsa-key) rsa_key "$1" "$3" "$6" "$4" ;;
+	provided | provided-key) die "secret $1 ($6) is missing: put it in $4" ;;
 	esac
 	say "created secret $1"
 }
@@ -293,8 +327,18 @@ ensure_secrets() {
 	done <<'SECRETS'
 appservice-double-puppet-as-token random 48 /matrix/secrets/appservice-double-puppet-as-token - token of the double-puppeting appservice, which bridges use to act as their users
 appservice-double-puppet-hs-token random 48 /matrix/secrets/appservice-double-puppet-hs-token - token Synapse would present to the double-puppeting appservice
+draupnir-access-token provided 48 /matrix/secrets/draupnir-access-token - access token of draupnir's Matrix user (docs/bridges.md, Bots)
 heisenbridge-as-token random 48 /matrix/secrets/heisenbridge-as-token - token heisenbridge presents to Synapse
 heisenbridge-hs-token random 48 /matrix/secrets/heisenbridge-hs-token - token Synapse presents to heisenbridge
+hookshot-as-token random 48 /matrix/secrets/hookshot-as-token - token hookshot presents to Synapse
+hookshot-github-client-id provided 48 /matrix/secrets/hookshot-github-client-id - Client ID of the GitHub App hookshot uses
+hookshot-github-client-secret provided 48 /matrix/secrets/hookshot-github-client-secret - a client secret of the GitHub App hookshot uses
+hookshot-github-private-key provided-key 48 /matrix/secrets/hookshot-github-private-key /matrix/hookshot/private-key.pem private key of the GitHub App hookshot uses
+hookshot-github-webhook-secret random 48 /matrix/secrets/hookshot-github-webhook-secret - webhook secret of the GitHub App hookshot uses
+hookshot-gitlab-webhook-secret random 48 /matrix/secrets/hookshot-gitlab-webhook-secret - secret token GitLab webhooks present to hookshot
+hookshot-hs-token random 48 /matrix/secrets/hookshot-hs-token - token Synapse presents to hookshot
+hookshot-passkey rsa-key 4096 /matrix/secrets/hookshot-passkey /matrix/hookshot/passkey.pem key hookshot encrypts the tokens it keeps with
+matrix_bot_maubot-db-password random 48 /matrix/secrets/matrix_bot_maubot-db-password - password of database role matrix_bot_maubot
 matrix_mautrix_bluesky-db-password random 48 /matrix/secrets/matrix_mautrix_bluesky-db-password - password of database role matrix_mautrix_bluesky
 matrix_mautrix_discord-db-password random 48 /matrix/secrets/matrix_mautrix_discord-db-password - password of database role matrix_mautrix_discord
 matrix_mautrix_facebook-db-password random 48 /matrix/secrets/matrix_mautrix_facebook-db-password - password of database role matrix_mautrix_facebook
@@ -305,6 +349,8 @@ matrix_mautrix_slack-db-password random 48 /matrix/secrets/matrix_mautrix_slack-
 matrix_mautrix_telegram-db-password random 48 /matrix/secrets/matrix_mautrix_telegram-db-password - password of database role matrix_mautrix_telegram
 matrix_mautrix_whatsapp-db-password random 48 /matrix/secrets/matrix_mautrix_whatsapp-db-password - password of database role matrix_mautrix_whatsapp
 matrix_mautrix_whatsappwork-db-password random 48 /matrix/secrets/matrix_mautrix_whatsappwork-db-password - password of database role matrix_mautrix_whatsappwork
+maubot-admin-password random 48 /matrix/secrets/maubot-admin-password - password of admin in the management UI of maubot
+maubot-unshared-secret random 48 /matrix/secrets/maubot-unshared-secret - key signing the management API tokens of maubot
 mautrix-bluesky-as-token random 48 /matrix/secrets/mautrix-bluesky-as-token - token mautrix-bluesky presents to Synapse
 mautrix-bluesky-direct-media-key signing-key 48 /matrix/secrets/mautrix-bluesky-direct-media-key - key signing direct media (mxc://) URIs of mautrix-bluesky
 mautrix-bluesky-hs-token random 48 /matrix/secrets/mautrix-bluesky-hs-token - token Synapse presents to mautrix-bluesky
@@ -615,6 +661,9 @@ wait_ready() {
 	matrix-heisenbridge)
 		wait_healthy matrix-heisenbridge 300 docker exec matrix-heisenbridge python3 -c 'import urllib.request; urllib.request.urlopen('\''http://localhost:9898/_matrix/mau/live'\'')'
 		;;
+	matrix-hookshot)
+		wait_healthy matrix-hookshot 300 docker exec matrix-hookshot node -e 'fetch('\''http://127.0.0.1:9000/ready'\'').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))'
+		;;
 	matrix-mautrix-bluesky)
 		wait_healthy matrix-mautrix-bluesky 300 docker exec matrix-mautrix-bluesky curl -fsS -o /dev/null http://localhost:29340/_matrix/mau/ready
 		;;
@@ -644,6 +693,12 @@ wait_ready() {
 		;;
 	matrix-whatsapp-work)
 		wait_healthy matrix-whatsapp-work 300 docker exec matrix-whatsapp-work curl -fsS -o /dev/null http://localhost:29318/_matrix/mau/ready
+		;;
+	matrix-draupnir)
+		wait_healthy matrix-draupnir 600 docker exec matrix-draupnir node -e 'require('\''http'\'').get('\''http://127.0.0.1:8081/healthz'\'', r => process.exit(r.statusCode === 200 ? 0 : 1)).on('\''error'\'', () => process.exit(1))'
+		;;
+	matrix-maubot)
+		wait_healthy matrix-maubot 300 docker exec matrix-maubot python3 -c 'import urllib.request; urllib.request.urlopen('\''http://localhost:29316/_matrix/maubot/v1/features'\'')'
 		;;
 	*) ;;
 	esac
@@ -704,6 +759,9 @@ ensure_databases() {
 		;;
 	matrix-whatsapp-work)
 		ensure_database matrix-postgres matrix_mautrix_whatsappwork matrix_mautrix_whatsappwork matrix_mautrix_whatsappwork-db-password no matrix
+		;;
+	matrix-maubot)
+		ensure_database matrix-postgres matrix_bot_maubot matrix_bot_maubot matrix_bot_maubot-db-password no matrix
 		;;
 	*) ;;
 	esac

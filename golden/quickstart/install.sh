@@ -206,6 +206,24 @@ random_token() {
 	LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c "$1"
 }
 
+# A PEM key spans lines, so the program it is for reads it from its own file
+# and check_secret does not apply; a wrong file still stops here, not in
+# the program.
+check_private_key() {
+	awk '/^-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----$/ { found = 1 } END { exit !found }' "$1" ||
+		die "$1 is not a private key in PEM format (a -----BEGIN ... PRIVATE KEY----- line)"
+}
+
+rsa_key() { # name bits description path
+	command -v openssl >/dev/null 2>&1 ||
+		die "secret $1 ($3) is missing, and making it needs openssl: install it (apt-get install openssl, dnf install openssl), or put an RSA key in PEM in $4"
+	# The key stays in memory until write_private has it: a pipe from
+	# openssl would leave an empty key behind when openssl fails.
+	key=$(openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$2" 2>/dev/null) ||
+		die "openssl could not make secret $1 (openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:$2 says why)"
+	printf '%s\n' "$key" | write_private "$ROOT$4"
+}
+
 # write_private puts stdin into a file only the matrix user can read.
 write_private() {
 	if [ "$DRY_RUN" = 1 ]; then
@@ -222,7 +240,11 @@ write_private() {
 ensure_secret() { # name kind length path import-from description
 	file=$ROOT$4
 	if [ -s "$file" ]; then
-		[ "$2" = signing-key ] || check_secret "$file"
+		case $2 in
+		signing-key) ;;
+		rsa-key | provided-key) check_private_key "$file" ;;
+		*) check_secret "$file" ;;
+		esac
 		# A secret put in place by hand or by a migration must still be
 		# readable by the containers' user and by no one else.
 		run chown "$MATRIX_USER:$MATRIX_GROUP" "$file"
@@ -231,7 +253,7 @@ ensure_secret() { # name kind length path import-from description
 	fi
 	if [ "$DRY_RUN" = 1 ]; then
 		case $2 in
-		provided) say "would stop: secret $1 ($6) is missing: put it in $4" ;;
+		provided | provided-key) say "would stop: secret $1 ($6) is missing: put it in $4" ;;
 		*) say "would create secret $1" ;;
 		esac
 		return
@@ -248,7 +270,8 @@ ensure_secret() { # name kind length path import-from description
 		printf 'ed25519 a_%s %s\n' "$(random_token 4)" \
 			"$(head -c 32 /dev/urandom | base64 | tr -d '=\n')" | write_private "$file"
 		;;
-	provided) die "secret $1 ($6) is missing: put it in $4" ;;
+	rsa-key) rsa_key "$1" "$3" "$6" "$4" ;;
+	provided | provided-key) die "secret $1 ($6) is missing: put it in $4" ;;
 	esac
 	say "created secret $1"
 }

@@ -8,6 +8,7 @@ import (
 // in the schema (schema/bridge_*.cue); adding a bridge adds a line here.
 var bridgeTypes = map[string]func(*builder, bridge){
 	"heisenbridge":           addHeisenbridge,
+	"matrix-hookshot":        addMatrixHookshot,
 	"mautrix-bluesky":        addMautrixBluesky,
 	"mautrix-discord":        addMautrixDiscord,
 	"mautrix-gmessages":      addMautrixGmessages,

@@ -32,9 +32,11 @@ var components = []component{
 	{"traefik", func(c *config.Config) bool { return c.ReverseProxy.Type == "traefik" }, addTraefik},
 	{"static-files", func(c *config.Config) bool { return c.WellKnown.Server || c.WellKnown.Client }, addStaticFiles},
 	{"element", func(c *config.Config) bool { return c.Element.Enabled }, addElement},
+	{"ketesa", func(c *config.Config) bool { return c.Ketesa.Enabled }, addKetesa},
 	{"exim-relay", func(c *config.Config) bool { return c.Mailer.Enabled }, addMailer},
 	{"coturn", func(c *config.Config) bool { return c.Coturn.Enabled }, addCoturn},
 	{"bridges", hasBridges, addBridges},
+	{"bots", hasBots, addBots},
 	// Last: workers read every file and secret the main process does,
 	// including those of the components above.
 	{"synapse-workers", hasWorkers, addSynapseWorkers},

@@ -30,7 +30,7 @@ func internalClientAPI(c *config.Config) bool {
 	return c.ReverseProxy.Type == "traefik" && hasWorkers(c) && hasAppservices(c)
 }
 
-func hasAppservices(c *config.Config) bool { return hasBridges(c) }
+func hasAppservices(c *config.Config) bool { return hasBridges(c) || hasBots(c) }
 
 // clientAPIURL is where bridges and bots send their client API requests.
 func (b *builder) clientAPIURL() string {

@@ -108,7 +108,8 @@ func addSynapseRoutes(b *builder) {
 	route("synapse-client", "/_matrix", plan.EntrypointClient, synapseClientPort, body)
 	route("synapse-client-synapse", "/_synapse/client", plan.EntrypointClient, synapseClientPort, body)
 	route("synapse-health", "/health", plan.EntrypointClient, synapseClientPort, plan.RouteSettings{})
-	if admin := b.cfg.ReverseProxy.AdminAPI; admin.Enabled {
+	// Ketesa runs in the browser and calls the admin API from there.
+	if admin := b.cfg.ReverseProxy.AdminAPI; admin.Enabled || b.cfg.Ketesa.Enabled {
 		route("synapse-admin", "/_synapse/admin", plan.EntrypointClient, synapseClientPort,
 			plan.RouteSettings{MaxBodyBytes: body.MaxBodyBytes, AllowIPs: admin.Allow})
 	}

@@ -23,40 +23,54 @@ type Bridge struct {
 	Extra          map[string]any `json:"extra"`
 	// Options are all of the entry's options, defaults applied, as the
 	// schema of its type has them.
-	Options map[string]any `json:"-"`
+	Options Options `json:"-"`
 }
 
 // Names lists the instance names in order, so that everything made from
 // them comes out in one order.
-func (bs Bridges) Names() []string {
-	names := make([]string, 0, len(bs))
-	for n := range bs {
+func (bs Bridges) Names() []string { return sortedNames(bs) }
+
+// Enabled lists the names of the bridges that run, in order.
+func (bs Bridges) Enabled() []string {
+	return enabledNames(bs, func(b Bridge) bool { return b.Enabled })
+}
+
+// DecodeOptions fills v, a struct with json tags, from the entry's options.
+func (b Bridge) DecodeOptions(v any) { b.Options.decode("bridge type "+b.Type, v) }
+
+// Options are all of the options of a variant map's entry (bridges, bots),
+// defaults applied, for the component of its type to read.
+type Options map[string]any
+
+// decode fills v from the options. The schema has checked them, so a
+// failure is a disagreement between v and the schema of what: a bug.
+func (o Options) decode(what string, v any) {
+	data, err := json.Marshal(o)
+	if err != nil {
+		panic(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		panic("options and the schema of " + what + " disagree: " + err.Error())
+	}
+}
+
+// sortedNames lists a variant map's instance names in order.
+func sortedNames[E any](entries map[string]E) []string {
+	names := make([]string, 0, len(entries))
+	for n := range entries {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	return names
 }
 
-// Enabled lists the names of the bridges that run, in order.
-func (bs Bridges) Enabled() []string {
+// enabledNames lists the names of the entries that run, in order.
+func enabledNames[E any](entries map[string]E, enabled func(E) bool) []string {
 	var out []string
-	for _, n := range bs.Names() {
-		if bs[n].Enabled {
+	for _, n := range sortedNames(entries) {
+		if enabled(entries[n]) {
 			out = append(out, n)
 		}
 	}
 	return out
-}
-
-// DecodeOptions fills v, a struct with json tags, from the entry's options.
-// The schema has checked them, so a failure is a disagreement between v and
-// the schema: a bug.
-func (b Bridge) DecodeOptions(v any) {
-	data, err := json.Marshal(b.Options)
-	if err != nil {
-		panic(err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		panic("bridge options and the schema of " + b.Type + " disagree: " + err.Error())
-	}
 }

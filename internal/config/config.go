@@ -17,6 +17,8 @@ type Config struct {
 	Coturn    Coturn    `json:"coturn"`
 	Valkey    Valkey    `json:"valkey"`
 	Bridges   Bridges   `json:"bridges"`
+	Bots      Bots      `json:"bots"`
+	Ketesa    Ketesa    `json:"ketesa"`
 
 	ReverseProxy ReverseProxy `json:"reverse_proxy"`
 }

@@ -35,6 +35,9 @@ type upstreamBridge struct {
 	// legacy is the whole example of a bridge on mautrix-go's older
 	// framework, whose keys sit elsewhere (legacyKeys).
 	legacy string
+	// check holds a bridge that is not a mautrix bridge against its
+	// upstream example (dir is ../shared/bridges).
+	check func(t *testing.T, b *consumerBundle, dir, name string, reg map[string]any)
 }
 
 // mautrixKeys are where a mautrix config keeps what a bridge needs to
@@ -78,6 +81,7 @@ var upstreamBridges = map[string]upstreamBridge{
 	"mautrix-meta-instagram": {network: "mautrix-meta/igconnector/example-config.yaml", name: bridgeName{"Instagram", "mxc://maunium.net/JxjlbZUlCPULEeHZSwleUXQv", "instagram", "!ig", 29330}},
 	"mautrix-discord":        {legacy: "mautrix-discord/example-config.yaml"},
 	"heisenbridge":           {},
+	"matrix-hookshot":        {check: checkHookshot},
 }
 
 // freeForm are the mappings of a mautrix bridgev2 config whose keys are the
@@ -139,6 +143,9 @@ func TestBridgesUpstream(t *testing.T) {
 			var example *yaml.Node
 			keys := bridgev2Keys
 			switch {
+			case up.check != nil:
+				up.check(t, b, dir, name, reg)
+				return
 			case up.legacy != "":
 				data, err := os.ReadFile(filepath.Join(dir, up.legacy))
 				if err != nil {

@@ -834,6 +834,10 @@ func (b *consumerBundle) checkJSON(t *testing.T) {
 				t.Errorf("%s: base_url %q, homeserver.yaml's public_baseurl is %q", p, base, hsURL)
 			}
 			b.checkClientURL(t, p, base)
+		case strings.HasSuffix(p, "/ketesa/config/config.json"):
+			if base, _ := doc["restrictBaseUrl"].(string); base != hsURL {
+				t.Errorf("%s: restrictBaseUrl %q, homeserver.yaml's public_baseurl is %q", p, base, hsURL)
+			}
 		case path.Base(p) == "config.json":
 			if base := nested(doc, "default_server_config", "m.homeserver", "base_url"); base != hsURL {
 				t.Errorf("%s: default_server_config base_url %q, homeserver.yaml's public_baseurl is %q", p, base, hsURL)

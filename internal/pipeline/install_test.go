@@ -45,7 +45,7 @@ const installTimeout = 60 * time.Second
 var (
 	requiredTools = []string{"sh", "awk", "tr", "head", "base64", "cat", "mkdir", "chmod", "cp", "mv", "cut", "wc", "dirname"}
 	optionalTools = []string{"sleep", "rm", "ln", "touch", "sort", "grep", "sed", "sha256sum", "cmp", "basename", "stat", "od", "tail", "diff",
-		"date", "find", "mktemp", "comm", "gzip", "rmdir"}
+		"date", "find", "mktemp", "comm", "gzip", "rmdir", "openssl"}
 )
 
 // shimBodies are the host commands install.sh changes the machine with.
@@ -336,6 +336,10 @@ func (b builtBundle) provide(t testing.TB, h *testHost) map[string]string {
 		values[s.Name] = providedValue(s.Name)
 		writeSecret(t, h.at(b.secretPath(s)), values[s.Name])
 	}
+	for _, s := range b.secretsOf(plan.ProvidedKey) {
+		values[s.Name] = pemStandIn(s.Name)
+		writeSecret(t, h.at(b.secretPath(s)), values[s.Name])
+	}
 	return values
 }
 
@@ -471,9 +475,13 @@ func (b builtBundle) checkNewSecrets(t *testing.T, h *testHost, secrets, provide
 			if !signingKeyRE.MatchString(v) {
 				t.Errorf("signing key %s = %q, want %s", p, v, signingKeyRE)
 			}
-		case plan.Provided:
+		case plan.Provided, plan.ProvidedKey:
 			if v != provided[s.Name] {
 				t.Errorf("provided secret %s = %q, want the operator's %q", s.Name, v, provided[s.Name])
+			}
+		case plan.RSAKey:
+			if err := checkRSAKey(v, s.Length); err != nil {
+				t.Errorf("RSA key %s: %v", p, err)
 			}
 		}
 	}
@@ -660,7 +668,7 @@ func (b builtBundle) checkUser(t *testing.T, h *testHost, r installRun) {
 		}
 	}
 	for _, s := range b.res.Plan.Secrets {
-		if s.Kind == plan.Provided {
+		if s.Kind == plan.Provided || s.Kind == plan.ProvidedKey {
 			continue // the operator's file, which install.sh only reads
 		}
 		want := "chown " + owner + " " + h.at(b.secretPath(s)) + ".new"
@@ -783,6 +791,10 @@ func TestInstallMigratedSecrets(t *testing.T) {
 					at = s.ImportFrom
 				}
 				writeSecret(t, h.at(at), supplied[s.Name])
+			case plan.RSAKey, plan.ProvidedKey:
+				// install.sh refuses a file that is no PEM key.
+				supplied[s.Name] = pemStandIn("migrated-" + s.Name)
+				writeSecret(t, h.at(b.secretPath(s)), supplied[s.Name])
 			default:
 				supplied[s.Name] = "MigratedSecretValue1234" + strings.ReplaceAll(s.Name, "-", "")
 				writeSecret(t, h.at(b.secretPath(s)), supplied[s.Name])
@@ -867,7 +879,7 @@ func TestInstallTwoHostsDiffer(t *testing.T) {
 		other.install(t, b.out).mustSucceed(t)
 		one, two := b.readSecrets(t, h), b.readSecrets(t, other)
 		for _, s := range b.res.Plan.Secrets {
-			if s.Kind != plan.Provided && one[s.Name] == two[s.Name] {
+			if s.Kind != plan.Provided && s.Kind != plan.ProvidedKey && one[s.Name] == two[s.Name] {
 				t.Errorf("two fresh installs share secret %s: %q", s.Name, one[s.Name])
 			}
 		}
@@ -1011,7 +1023,7 @@ func TestInstallProvidedSecret(t *testing.T) {
 	provided := 0
 	for _, name := range exampleNames(t) {
 		for _, s := range buildExample(t, name).Plan.Secrets {
-			if s.Kind == plan.Provided {
+			if s.Kind == plan.Provided || s.Kind == plan.ProvidedKey {
 				provided++
 			}
 		}
@@ -1020,7 +1032,7 @@ func TestInstallProvidedSecret(t *testing.T) {
 		t.Fatal("no example has a provided secret, so install.sh's handling of them is untested")
 	}
 	forEachExample(t, func(t *testing.T, b builtBundle, h *testHost) {
-		secrets := b.secretsOf(plan.Provided)
+		secrets := append(b.secretsOf(plan.Provided), b.secretsOf(plan.ProvidedKey)...)
 		if len(secrets) == 0 {
 			return // nothing to provide in this example; the guard above keeps this from being vacuous
 		}

@@ -319,6 +319,13 @@ const (
 	RandomToken SecretKind = iota // random letters and digits from the kernel CSPRNG
 	Provided                      // the operator must put it in place; install.sh stops if missing
 	SigningKey                    // a Synapse ed25519 signing key: 32 random bytes, never replaced
+	// RSAKey is an RSA private key in PEM of Length bits, made with
+	// openssl and never replaced. Like ProvidedKey, it spans lines, so a
+	// program reads it from its file: no File names it in Secrets.
+	RSAKey
+	// ProvidedKey is a private key in PEM the operator puts in place (an
+	// outside service issues it); install.sh stops while it is missing.
+	ProvidedKey
 )
 
 // Secret is a value that exists only on the host.

@@ -50,9 +50,13 @@ func optionalID(id *int) string {
 
 var secretKinds = map[plan.SecretKind]string{
 	plan.RandomToken: "random", plan.Provided: "provided", plan.SigningKey: "signing-key",
+	plan.RSAKey: "rsa-key", plan.ProvidedKey: "provided-key",
 }
 
 func installScript(p *plan.Plan) ([]byte, error) {
+	if err := keysStayInTheirFiles(p); err != nil {
+		return nil, err
+	}
 	h := p.Host
 	d := installData{
 		Domain: h.Domain, DataDir: h.DataDir, User: h.User, Group: h.Group,
@@ -76,6 +80,24 @@ func installScript(p *plan.Plan) ([]byte, error) {
 		return nil, err
 	}
 	return []byte(b.String()), nil
+}
+
+// keysStayInTheirFiles refuses a file that would have install.sh fill in a
+// PEM key: its lines would break the file, and install.sh lets them
+// through (check_secret is for secrets that are filled in).
+func keysStayInTheirFiles(p *plan.Plan) error {
+	kinds := map[string]plan.SecretKind{}
+	for _, s := range p.Secrets {
+		kinds[s.Name] = s.Kind
+	}
+	for _, f := range p.Files {
+		for _, name := range f.Secrets {
+			if k := kinds[name]; k == plan.RSAKey || k == plan.ProvidedKey {
+				return fmt.Errorf("%s: secret %s is a PEM key, which a program must read from its own file, not filled in", f.Path, name)
+			}
+		}
+	}
+	return nil
 }
 
 // filesTable is FILES: every host file of the tree with its mode, owner and

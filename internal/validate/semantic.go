@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/config"
 	"github.com/matrixgen/matrixgen/internal/diag"
@@ -16,6 +17,7 @@ var semanticRules = []rule{
 	emailNeeds3PIDMailer,
 	externalPostgresNeedsHost,
 	distinctHostnames,
+	derivedHostnamesFit,
 	coturnRelayRange,
 	noPortClashes,
 	traefikNeedsACMEEmail,
@@ -23,6 +25,8 @@ var semanticRules = []rule{
 	presenceWriterNeedsPresence,
 	federationWorkersNeedFederation,
 	bridgeChecks,
+	botChecks,
+	ketesaChecks,
 }
 
 func semanticChecks(c *config.Config, ix *index) diag.List {
@@ -69,6 +73,28 @@ func distinctHostnames(c *config.Config, ix *index) diag.List {
 	}
 	return nil
 }
+
+// derivedHostnamesFit: the schema checks the hostnames a config sets, not
+// the defaults it derives from the domain (matrix.<domain>, …), which
+// make a name DNS refuses when the domain is already near its 253
+// characters.
+func derivedHostnamesFit(c *config.Config, ix *index) diag.List {
+	var out diag.List
+	for _, h := range []struct{ option, value string }{
+		{"hostnames.homeserver", c.Hostnames.Homeserver},
+		{"hostnames.element", c.Hostnames.Element},
+	} {
+		if _, set := ix.nodes[h.option]; set || len(h.value) <= maxHostname {
+			continue
+		}
+		out = append(out, problem(ix, "domain", "%s defaults to %s.<domain>, %d characters, more than a hostname may have (%d): set %s or choose a shorter domain",
+			h.option, strings.SplitN(h.value, ".", 2)[0], len(h.value), maxHostname, h.option)...)
+	}
+	return out
+}
+
+// maxHostname is the longest name DNS resolves, in characters.
+const maxHostname = 253
 
 func coturnRelayRange(c *config.Config, ix *index) diag.List {
 	t := c.Coturn

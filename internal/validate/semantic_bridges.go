@@ -3,6 +3,7 @@ package validate
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/config"
@@ -18,6 +19,7 @@ var bridgeRules = []rule{
 	bridgeDatabasesUnique,
 	bridgeHostPortsUnique,
 	bridgePublicPathsUnique,
+	bridgeHookshotServes,
 	bridgePermissionTargets,
 	bridgeOwnersLocal,
 	bridgeEncryptionDefault,
@@ -40,24 +42,34 @@ func bridgePath(name, option string) string { return joinPath(joinPath("bridges"
 var reservedBridgeNames = map[string]string{
 	"postgres": "PostgreSQL", "valkey": "Valkey", "traefik": "Traefik", "client-element": "Element",
 	"static-files": "the well-known files", "exim-relay": "the mail relay", "coturn": "coturn",
-	"secrets": "the host secrets", "matrixgen": "install.sh's state",
-	"appservice-double-puppet": "the double-puppeting appservice",
+	"secrets": "the host secrets", "matrixgen": "install.sh's state", "bin": "the maintenance scripts",
+	"appservice-double-puppet": "the double-puppeting appservice", "ketesa": "Ketesa",
 }
 
 func bridgeNamesFree(c *config.Config, ix *index) diag.List {
 	var out diag.List
 	for _, name := range c.Bridges.Names() {
-		what, taken := reservedBridgeNames[name]
-		if strings.HasPrefix(name, "synapse") {
-			what, taken = "Synapse and its workers", true
-		}
-		if taken {
-			path := joinPath("bridges", name)
-			out = append(out, diag.Diagnostic{Path: path, Subject: ix.keyAt(path),
-				Summary: fmt.Sprintf("the name is reserved: the unit matrix-%s and the directory %s/%s are for %s; choose another name", name, c.Host.DataDir, name, what)})
+		if what, taken := reservedFor(name); taken {
+			out = append(out, nameTaken(c, ix, joinPath("bridges", name), name, what))
 		}
 	}
 	return out
+}
+
+// reservedFor says which part of the bundle uses an instance name, if one
+// does.
+func reservedFor(name string) (what string, taken bool) {
+	if strings.HasPrefix(name, "synapse") {
+		return "Synapse and its workers", true
+	}
+	what, taken = reservedBridgeNames[name]
+	return what, taken
+}
+
+// nameTaken reports an instance name whose unit and directory are what's.
+func nameTaken(c *config.Config, ix *index, path, name, what string) diag.Diagnostic {
+	return diag.Diagnostic{Path: path, Subject: ix.keyAt(path),
+		Summary: fmt.Sprintf("the name is reserved: the unit matrix-%s and the directory %s/%s are for %s; choose another name", name, c.Host.DataDir, name, what)}
 }
 
 // firstClaim reports the second of two bridges that claim one value.
@@ -127,13 +139,12 @@ func bridgeDatabasesUnique(c *config.Config, ix *index) diag.List {
 		taken["synapse"] = "Synapse"
 		taken[c.Postgres.Bundled.Superuser] = "the superuser (postgres.bundled.superuser)"
 	}
-	for _, name := range c.Bridges.Enabled() {
-		db := c.Bridges[name].DatabaseName
-		if db == "" {
+	for _, e := range bridgesAndBots(c) {
+		if e.database == "" {
 			continue
 		}
-		if prev, dup := taken.take(db, "bridges."+name); dup {
-			out = append(out, problem(ix, bridgePath(name, "database_name"), "database and role %q are %s's; set database_name", db, prev)...)
+		if prev, dup := taken.take(e.database, e.path); dup {
+			out = append(out, problem(ix, joinPath(e.path, "database_name"), "database and role %q are %s's; set database_name", e.database, prev)...)
 		}
 	}
 	return out
@@ -145,17 +156,17 @@ func bridgeDatabasesUnique(c *config.Config, ix *index) diag.List {
 func bridgeHostPortsUnique(c *config.Config, ix *index) diag.List {
 	var out diag.List
 	taken := firstClaim{"8008": "Synapse", "8048": "Synapse", "8765": "Element", "8766": "the well-known files"}
-	for _, name := range c.Bridges.Enabled() {
-		port := c.Bridges[name].HostPort
+	for _, e := range bridgesAndBots(c) {
+		port := e.hostPort
 		if port == 0 {
 			continue
 		}
-		path := bridgePath(name, "host_port")
+		path := joinPath(e.path, "host_port")
 		if port >= 20000 && port < 28000 {
 			out = append(out, problem(ix, path, "port %d is in 20000-27999, where Synapse's workers publish theirs; choose another", port)...)
 			continue
 		}
-		if prev, dup := taken.take(fmt.Sprint(port), "bridges."+name); dup {
+		if prev, dup := taken.take(fmt.Sprint(port), e.path); dup {
 			out = append(out, problem(ix, path, "port %d is already published for %s; set host_port", port, prev)...)
 		}
 	}
@@ -164,7 +175,7 @@ func bridgeHostPortsUnique(c *config.Config, ix *index) diag.List {
 
 // bridgePublicPaths are the paths on the homeserver's hostname a bridge
 // type serves the public at, fixed by the bridge itself.
-var bridgePublicPaths = map[string]string{"heisenbridge": "/_heisenbridge/media"}
+var bridgePublicPaths = map[string]string{"heisenbridge": "/_heisenbridge/media", "matrix-hookshot": "/hookshot/webhooks"}
 
 // bridgePublicPathsUnique: two bridges serving one public path cannot both
 // be routed to.
@@ -180,6 +191,26 @@ func bridgePublicPathsUnique(c *config.Config, ix *index) diag.List {
 			out = append(out, problem(ix, bridgePath(name, "type"),
 				"bridges.%s serves %s already, which this one would need too; one %s bridges any number of networks", prev, p, c.Bridges[name].Type)...)
 		}
+	}
+	return out
+}
+
+// hookshotServices are the sections of hookshot's config that turn on a
+// service of it, through its options or extra.
+var hookshotServices = []string{"generic", "feeds", "github", "gitlab", "jira", "figma", "openProject", "challengeHound"}
+
+// bridgeHookshotServes: hookshot refuses to start without a service.
+func bridgeHookshotServes(c *config.Config, ix *index) diag.List {
+	var out diag.List
+	for _, name := range c.Bridges.Enabled() {
+		br := c.Bridges[name]
+		if br.Type != "matrix-hookshot" || br.Options["webhooks"] == true || br.Options["feeds"] == true ||
+			br.Options["github"] != nil || br.Options["gitlab"] != nil ||
+			slices.ContainsFunc(hookshotServices, func(s string) bool { return br.Extra[s] != nil }) {
+			continue
+		}
+		out = append(out, problem(ix, bridgePath(name, "webhooks"),
+			"hookshot refuses to start without a service: turn on webhooks or feeds, set github or gitlab, or configure another service through extra")...)
 	}
 	return out
 }
@@ -253,33 +284,45 @@ var bridgeWiring = map[string]string{
 	"appservice.as_token": "", "appservice.hs_token": "",
 	"database.type": "", "database.uri": "database_name",
 	"appservice.database.type": "", "appservice.database.uri": "database_name",
+	// hookshot's.
+	"bridge.url": "", "bridge.domain": "domain", "bridge.port": "", "bridge.bindAddress": "",
+	"generic.userIdPrefix": "username_prefix",
 }
 
 func bridgeExtraLeavesWiring(c *config.Config, ix *index) diag.List {
 	var out diag.List
-	var walk func(name, at string, v any)
-	walk = func(name, at string, v any) {
-		if option, wired := bridgeWiring[at]; wired {
-			why := "it connects the bridge to Synapse and its database"
-			if option != "" {
-				why = "set " + option + " instead"
-			}
-			out = append(out, problem(ix, bridgePath(name, "extra."+at), "matrixgen writes %s itself: %s", at, why)...)
-			return
-		}
-		m, _ := v.(map[string]any)
-		for _, k := range sortedKeys(m) {
-			walk(name, joinPath(at, k), m[k])
-		}
-	}
 	for _, name := range c.Bridges.Names() {
-		walk(name, "", c.Bridges[name].Extra)
+		out = append(out, extraLeavesWiring(ix, joinPath("bridges", name), c.Bridges[name].Extra, bridgeWiring,
+			"it connects the bridge to Synapse and its database")...)
 	}
 	return out
 }
 
+// extraLeavesWiring reports the keys of an entry's extra that wiring
+// lists (key path: the option to set instead, or ""), or that hold one.
+func extraLeavesWiring(ix *index, entry string, extra map[string]any, wiring map[string]string, why string) diag.List {
+	var out diag.List
+	var walk func(at string, v any)
+	walk = func(at string, v any) {
+		if option, wired := wiring[at]; wired {
+			reason := why
+			if option != "" {
+				reason = "set " + option + " instead"
+			}
+			out = append(out, problem(ix, joinPath(entry, "extra."+at), "matrixgen writes %s itself: %s", at, reason)...)
+			return
+		}
+		m, _ := v.(map[string]any)
+		for _, k := range sortedKeys(m) {
+			walk(joinPath(at, k), m[k])
+		}
+	}
+	walk("", extra)
+	return out
+}
+
 // bridgesReachMainProcess: with the operator's own webserver, bridges
-// send their requests to the main Synapse process over the homeserver
+// (and bots, alike here) send their requests to the main Synapse process over the homeserver
 // network (with Traefik, through its internal entrypoint, which routes
 // them like the public ones). The main process serves them all, except
 // those a worker has taken over: with a media repository worker it serves
@@ -289,7 +332,7 @@ func bridgeExtraLeavesWiring(c *config.Config, ix *index) diag.List {
 // muting fail). So with an own webserver those workers and bridges do not
 // go together.
 func bridgesReachMainProcess(c *config.Config, ix *index) diag.List {
-	if len(c.Bridges.Enabled()) == 0 || c.ReverseProxy.Type == "traefik" {
+	if len(c.Bridges.Enabled())+len(c.Bots.Enabled()) == 0 || c.ReverseProxy.Type == "traefik" {
 		return nil
 	}
 	counts := c.Synapse.WorkerCounts()
@@ -304,7 +347,7 @@ func bridgesReachMainProcess(c *config.Config, ix *index) diag.List {
 			at, fix = "synapse.workers.preset", "set "+option+": 0"
 		}
 		out = append(out, problem(ix, at,
-			"with reverse_proxy.type %s, bridges reach the main Synapse process, which serves no %s while %s runs; %s, turn the bridges off, or let Traefik route them (reverse_proxy.type traefik, with traefik.behind_proxy in front of your webserver)",
+			"with reverse_proxy.type %s, bridges and bots reach the main Synapse process, which serves no %s while %s runs; %s, turn them off, or let Traefik route them (reverse_proxy.type traefik, with traefik.behind_proxy in front of your webserver)",
 			c.ReverseProxy.Type, what, option, fix)...)
 	}
 	refuse(counts.MediaRepository, w.MediaRepository, "synapse.workers.media_repository", "media")

@@ -531,6 +531,9 @@ func describeBound(bound, path string) string {
 			}
 		}
 	}
+	if v, ok := strings.CutPrefix(bound, "!="); ok {
+		return "must not be " + v
+	}
 	if len(bound) > 2 && (bound[:2] == "=~" || bound[:2] == "!~") {
 		re, err := strconv.Unquote(bound[2:])
 		if err != nil {

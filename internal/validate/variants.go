@@ -24,6 +24,9 @@ type variantMap struct {
 var variantMaps = []variantMap{{
 	path: "bridges", table: "#BridgeTypes",
 	names: "a bridge's name is 2 to 40 lowercase letters, digits and '-', starting with a letter and not ending with '-'",
+}, {
+	path: "bots", table: "#BotTypes",
+	names: "a bot's name is 2 to 40 lowercase letters, digits and '-', starting with a letter and not ending with '-'",
 }}
 
 // What the bridges' named patterns accept, in words.
@@ -35,6 +38,7 @@ func init() {
 		"#IRCUserPrefix": "must be lowercase letters and digits, ending with '_'",
 		"#DatabaseName":  "must be a PostgreSQL name: lowercase letters, digits and '_', not starting with a digit",
 		"#MatrixID":      "must be a Matrix user ID such as @admin:example.org",
+		"#MatrixRoom":    "must be a room ID such as !abc123:example.org or an alias such as #moderators:example.org",
 	} {
 		patternDescriptions[name] = want
 	}
@@ -177,17 +181,25 @@ func variantKeys(m variantMap, entries map[string]any, path string, ix *index) d
 	return out
 }
 
-// decodeVariants gives each decoded bridge all of its options, for the
-// component of its type to read.
+// decodeVariants gives each decoded bridge and bot all of its options, for
+// the component of its type to read.
 func decodeVariants(unified cue.Value, cfg *config.Config) {
 	for name, b := range cfg.Bridges {
-		var opts map[string]any
-		if err := unified.LookupPath(cue.MakePath(cue.Str("bridges"), cue.Str(name))).Decode(&opts); err != nil {
-			panic(fmt.Sprintf("bridges.%s does not decode: %v", name, err))
-		}
-		b.Options = opts
+		b.Options = entryOptions(unified, "bridges", name)
 		cfg.Bridges[name] = b
 	}
+	for name, b := range cfg.Bots {
+		b.Options = entryOptions(unified, "bots", name)
+		cfg.Bots[name] = b
+	}
+}
+
+func entryOptions(unified cue.Value, path, name string) config.Options {
+	var opts config.Options
+	if err := unified.LookupPath(cue.MakePath(cue.Str(path), cue.Str(name))).Decode(&opts); err != nil {
+		panic(fmt.Sprintf("%s.%s does not decode: %v", path, name, err))
+	}
+	return opts
 }
 
 func quoteAll(s []string) []string {

@@ -14,7 +14,7 @@
 # install.sh --no-start first, and start it with install.sh afterwards.
 #
 # Usage: import-postgres.sh [--database NAME] [--replace] [--root DIR] DUMP
-#   --database NAME  the database to fill (default: synapse); this bundle's: synapse matrix_mautrix_bluesky matrix_mautrix_discord matrix_mautrix_gmessages matrix_mautrix_instagram matrix_mautrix_facebook matrix_mautrix_signal matrix_mautrix_slack matrix_mautrix_telegram matrix_mautrix_whatsapp matrix_mautrix_whatsappwork
+#   --database NAME  the database to fill (default: synapse); this bundle's: synapse matrix_mautrix_bluesky matrix_mautrix_discord matrix_mautrix_gmessages matrix_mautrix_instagram matrix_mautrix_facebook matrix_mautrix_signal matrix_mautrix_slack matrix_mautrix_telegram matrix_mautrix_whatsapp matrix_mautrix_whatsappwork matrix_bot_maubot
 #   --replace        a database that already has tables is renamed aside
 #                    (NAME_replaced_DATE) instead of stopping the import
 #   --root DIR       the host's files are under DIR (for tests), DUMP's too
@@ -26,7 +26,7 @@ SECRETS_DIR=/matrix/secrets
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
 # Units that use the databases: stopped during the import.
-DEPENDANTS='matrix-synapse matrix-mautrix-bluesky matrix-mautrix-discord matrix-mautrix-gmessages matrix-mautrix-meta-instagram matrix-mautrix-meta-messenger matrix-mautrix-signal matrix-mautrix-slack matrix-mautrix-telegram matrix-mautrix-whatsapp matrix-whatsapp-work'
+DEPENDANTS='matrix-synapse matrix-mautrix-bluesky matrix-mautrix-discord matrix-mautrix-gmessages matrix-mautrix-meta-instagram matrix-mautrix-meta-messenger matrix-mautrix-signal matrix-mautrix-slack matrix-mautrix-telegram matrix-mautrix-whatsapp matrix-whatsapp-work matrix-maubot'
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -265,6 +265,7 @@ matrix_mautrix_slack matrix_mautrix_slack matrix_mautrix_slack-db-password
 matrix_mautrix_telegram matrix_mautrix_telegram matrix_mautrix_telegram-db-password
 matrix_mautrix_whatsapp matrix_mautrix_whatsapp matrix_mautrix_whatsapp-db-password
 matrix_mautrix_whatsappwork matrix_mautrix_whatsappwork matrix_mautrix_whatsappwork-db-password
+matrix_bot_maubot matrix_bot_maubot matrix_bot_maubot-db-password
 DATABASES
 }
 

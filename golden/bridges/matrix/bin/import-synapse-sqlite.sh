@@ -29,7 +29,7 @@ MATRIX_USER=matrix
 MATRIX_GROUP=matrix
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
-DEPENDANTS='matrix-synapse matrix-mautrix-bluesky matrix-mautrix-discord matrix-mautrix-gmessages matrix-mautrix-meta-instagram matrix-mautrix-meta-messenger matrix-mautrix-signal matrix-mautrix-slack matrix-mautrix-telegram matrix-mautrix-whatsapp matrix-whatsapp-work'
+DEPENDANTS='matrix-synapse matrix-mautrix-bluesky matrix-mautrix-discord matrix-mautrix-gmessages matrix-mautrix-meta-instagram matrix-mautrix-meta-messenger matrix-mautrix-signal matrix-mautrix-slack matrix-mautrix-telegram matrix-mautrix-whatsapp matrix-whatsapp-work matrix-maubot'
 SYNAPSE_DB=synapse
 SYNAPSE_IMAGE=ghcr.io/element-hq/synapse:v1.157.1
 SYNAPSE_NETWORK=matrix
@@ -275,6 +275,7 @@ matrix_mautrix_slack matrix_mautrix_slack matrix_mautrix_slack-db-password
 matrix_mautrix_telegram matrix_mautrix_telegram matrix_mautrix_telegram-db-password
 matrix_mautrix_whatsapp matrix_mautrix_whatsapp matrix_mautrix_whatsapp-db-password
 matrix_mautrix_whatsappwork matrix_mautrix_whatsappwork matrix_mautrix_whatsappwork-db-password
+matrix_bot_maubot matrix_bot_maubot matrix_bot_maubot-db-password
 DATABASES
 )
 	[ -n "$found" ] || die "this bundle has no database $SYNAPSE_DB"
@@ -313,6 +314,7 @@ port() {
 		--mount=type=bind,src=/matrix/secrets/synapse-form-secret,dst=/run/secrets/synapse-form-secret,readonly \
 		--mount=type=bind,src=/matrix/secrets/synapse-registration-secret,dst=/run/secrets/synapse-registration-secret,readonly \
 		--mount=type=bind,src=/matrix/heisenbridge/config/registration.yaml,dst=/appservices/heisenbridge.yaml,readonly \
+		--mount=type=bind,src=/matrix/hookshot/config/registration.yaml,dst=/appservices/hookshot.yaml,readonly \
 		--mount=type=bind,src=/matrix/mautrix-bluesky/config/registration.yaml,dst=/appservices/bluesky.yaml,readonly \
 		--mount=type=bind,src=/matrix/mautrix-discord/config/registration.yaml,dst=/appservices/discord.yaml,readonly \
 		--mount=type=bind,src=/matrix/mautrix-gmessages/config/registration.yaml,dst=/appservices/gmessages.yaml,readonly \

@@ -27,7 +27,7 @@ MATRIX_USER=matrix
 MATRIX_GROUP=matrix
 # Units that use the databases: stopped before the dump, so that no row is
 # written after it.
-DEPENDANTS='matrix-synapse matrix-mautrix-bluesky matrix-mautrix-discord matrix-mautrix-gmessages matrix-mautrix-meta-instagram matrix-mautrix-meta-messenger matrix-mautrix-signal matrix-mautrix-slack matrix-mautrix-telegram matrix-mautrix-whatsapp matrix-whatsapp-work'
+DEPENDANTS='matrix-synapse matrix-mautrix-bluesky matrix-mautrix-discord matrix-mautrix-gmessages matrix-mautrix-meta-instagram matrix-mautrix-meta-messenger matrix-mautrix-signal matrix-mautrix-slack matrix-mautrix-telegram matrix-mautrix-whatsapp matrix-whatsapp-work matrix-maubot'
 
 ROOT=
 while [ $# -gt 0 ]; do

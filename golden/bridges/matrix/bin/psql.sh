@@ -7,7 +7,7 @@
 #
 # Usage: psql.sh [DATABASE] [psql options]
 #   DATABASE     default: synapse, Synapse's; the bundle's databases:
-#                synapse matrix_mautrix_bluesky matrix_mautrix_discord matrix_mautrix_gmessages matrix_mautrix_instagram matrix_mautrix_facebook matrix_mautrix_signal matrix_mautrix_slack matrix_mautrix_telegram matrix_mautrix_whatsapp matrix_mautrix_whatsappwork
+#                synapse matrix_mautrix_bluesky matrix_mautrix_discord matrix_mautrix_gmessages matrix_mautrix_instagram matrix_mautrix_facebook matrix_mautrix_signal matrix_mautrix_slack matrix_mautrix_telegram matrix_mautrix_whatsapp matrix_mautrix_whatsappwork matrix_bot_maubot
 #   --root DIR   accepted for symmetry with the other scripts
 set -eu
 

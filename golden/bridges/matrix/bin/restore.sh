@@ -31,7 +31,7 @@ MEDIA_STORE=/matrix/synapse/storage/media-store
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
 # Units that use the databases or the media: stopped while they are replaced.
-DEPENDANTS='matrix-synapse matrix-mautrix-bluesky matrix-mautrix-discord matrix-mautrix-gmessages matrix-mautrix-meta-instagram matrix-mautrix-meta-messenger matrix-mautrix-signal matrix-mautrix-slack matrix-mautrix-telegram matrix-mautrix-whatsapp matrix-whatsapp-work'
+DEPENDANTS='matrix-synapse matrix-mautrix-bluesky matrix-mautrix-discord matrix-mautrix-gmessages matrix-mautrix-meta-instagram matrix-mautrix-meta-messenger matrix-mautrix-signal matrix-mautrix-slack matrix-mautrix-telegram matrix-mautrix-whatsapp matrix-whatsapp-work matrix-maubot'
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -317,8 +317,18 @@ restore_secrets() {
 	done <<'SECRETS'
 appservice-double-puppet-as-token /matrix/secrets/appservice-double-puppet-as-token
 appservice-double-puppet-hs-token /matrix/secrets/appservice-double-puppet-hs-token
+draupnir-access-token /matrix/secrets/draupnir-access-token
 heisenbridge-as-token /matrix/secrets/heisenbridge-as-token
 heisenbridge-hs-token /matrix/secrets/heisenbridge-hs-token
+hookshot-as-token /matrix/secrets/hookshot-as-token
+hookshot-github-client-id /matrix/secrets/hookshot-github-client-id
+hookshot-github-client-secret /matrix/secrets/hookshot-github-client-secret
+hookshot-github-private-key /matrix/secrets/hookshot-github-private-key
+hookshot-github-webhook-secret /matrix/secrets/hookshot-github-webhook-secret
+hookshot-gitlab-webhook-secret /matrix/secrets/hookshot-gitlab-webhook-secret
+hookshot-hs-token /matrix/secrets/hookshot-hs-token
+hookshot-passkey /matrix/secrets/hookshot-passkey
+matrix_bot_maubot-db-password /matrix/secrets/matrix_bot_maubot-db-password
 matrix_mautrix_bluesky-db-password /matrix/secrets/matrix_mautrix_bluesky-db-password
 matrix_mautrix_discord-db-password /matrix/secrets/matrix_mautrix_discord-db-password
 matrix_mautrix_facebook-db-password /matrix/secrets/matrix_mautrix_facebook-db-password
@@ -329,6 +339,8 @@ matrix_mautrix_slack-db-password /matrix/secrets/matrix_mautrix_slack-db-passwor
 matrix_mautrix_telegram-db-password /matrix/secrets/matrix_mautrix_telegram-db-password
 matrix_mautrix_whatsapp-db-password /matrix/secrets/matrix_mautrix_whatsapp-db-password
 matrix_mautrix_whatsappwork-db-password /matrix/secrets/matrix_mautrix_whatsappwork-db-password
+maubot-admin-password /matrix/secrets/maubot-admin-password
+maubot-unshared-secret /matrix/secrets/maubot-unshared-secret
 mautrix-bluesky-as-token /matrix/secrets/mautrix-bluesky-as-token
 mautrix-bluesky-direct-media-key /matrix/secrets/mautrix-bluesky-direct-media-key
 mautrix-bluesky-hs-token /matrix/secrets/mautrix-bluesky-hs-token

@@ -24,7 +24,7 @@ ME=vacuum.sh
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
 # Units that use the databases: stopped during --full.
-DEPENDANTS='matrix-synapse matrix-mautrix-bluesky matrix-mautrix-discord matrix-mautrix-gmessages matrix-mautrix-meta-instagram matrix-mautrix-meta-messenger matrix-mautrix-signal matrix-mautrix-slack matrix-mautrix-telegram matrix-mautrix-whatsapp matrix-whatsapp-work'
+DEPENDANTS='matrix-synapse matrix-mautrix-bluesky matrix-mautrix-discord matrix-mautrix-gmessages matrix-mautrix-meta-instagram matrix-mautrix-meta-messenger matrix-mautrix-signal matrix-mautrix-slack matrix-mautrix-telegram matrix-mautrix-whatsapp matrix-whatsapp-work matrix-maubot'
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }

@@ -1,0 +1,83 @@
+package compile
+
+import (
+	"github.com/matrixgen/matrixgen/internal/config"
+	"github.com/matrixgen/matrixgen/internal/plan"
+)
+
+const (
+	ketesaUnit = "matrix-ketesa"
+	ketesaPort = 8080
+	// ketesaRoot is the image's web root (a link to its user's home), where
+	// the app reads config.json beside index.html.
+	ketesaRoot = "/var/public"
+)
+
+// addKetesa serves Ketesa, a static web app: it runs in the admin's
+// browser, which calls Synapse's admin API on the homeserver's hostname
+// itself (addSynapseRoutes routes /_synapse/admin while Ketesa is on).
+//
+// The image's static-web-server writes nothing at run time, so a read-only
+// root needs no tmpfs; it runs as the matrix user, reading the app files
+// the image left world-readable.
+func addKetesa(b *builder) {
+	k := b.cfg.Ketesa
+	dir := b.dataPath("ketesa")
+	configDir := dir + "/config"
+	b.dir(dir, 0o750)
+	b.dir(configDir, 0o750)
+	b.file(plan.File{Path: configDir + "/config.json", Format: plan.JSON, Value: ketesaConfig(b.cfg), Restarts: []string{ketesaUnit}})
+	b.service(plan.Service{
+		Unit:        ketesaUnit,
+		Description: "Ketesa, the Synapse admin UI",
+		Image:       k.Image,
+		// Set here rather than left to the image, whose defaults follow
+		// static-web-server's and have moved between its releases.
+		Env: []plan.EnvVar{
+			{Name: "SERVER_PORT", Value: itoa(ketesaPort)},
+			{Name: "SERVER_ROOT", Value: ketesaRoot},
+		},
+		Mounts:   []plan.Mount{{Source: configDir + "/config.json", Target: ketesaRoot + "/config.json", ReadOnly: true}},
+		Networks: []string{b.cfg.Host.Networks.Proxy},
+		Listens:  []plan.Listen{{Name: "http", Port: ketesaPort, HostPort: k.HostPort}},
+	})
+	b.route(ketesaRoute(b.cfg))
+}
+
+// ketesaRoute serves Ketesa at the root of its own hostname, or under its
+// path on the homeserver's. The app loads its files by relative URLs, so
+// under a path it works once the prefix is stripped, from "<path>/" only:
+// at "<path>" without the slash the browser would resolve them against
+// the parent. nginx redirects there to the slash by itself; the route
+// table has no redirects to make the other proxies do so.
+func ketesaRoute(c *config.Config) plan.Route {
+	r := plan.Route{Name: "ketesa", Entrypoint: plan.EntrypointClient, Service: ketesaUnit, Port: ketesaPort}
+	if c.Ketesa.OwnHostname() {
+		r.Host, r.PathPrefix = c.Ketesa.Hostname, "/"
+		return r
+	}
+	r.Host, r.PathPrefix, r.StripPrefix = c.Hostnames.Homeserver, c.Ketesa.Path+"/", true
+	return r
+}
+
+// ketesaConfig is Ketesa's config.json: logins only to this homeserver,
+// and the bridges' bots and ghosts protected from edits that would break
+// the bridges (deactivation, password resets, …).
+func ketesaConfig(c *config.Config) obj {
+	cfg := obj{
+		"restrictBaseUrl": "https://" + c.Hostnames.Homeserver,
+		"asManagedUsers":  ketesaManagedUsers(c),
+	}
+	return deepMerge(cfg, c.Ketesa.Extra)
+}
+
+// ketesaManagedUsers are the users the bridges own, by the patterns of
+// their registrations (JavaScript reads these regular expressions as Go).
+func ketesaManagedUsers(c *config.Config) []any {
+	out := []any{}
+	for _, name := range c.Bridges.Enabled() {
+		br := c.Bridges[name]
+		out = append(out, userRegex(c.Domain, br.BotUsername, false), userRegex(c.Domain, br.UsernamePrefix, true))
+	}
+	return out
+}

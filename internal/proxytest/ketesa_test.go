@@ -1,0 +1,154 @@
+package proxytest_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/matrixgen/matrixgen/internal/plan"
+	"github.com/matrixgen/matrixgen/internal/proxytest"
+)
+
+const (
+	ketesaStub      = "matrix-ketesa:8080"
+	ketesaSynapse   = "matrix-synapse:8008"
+	ketesaHS        = "matrix.example.org"
+	ketesaOwnHost   = "admin.example.org"
+	ketesaPath      = "/admin/ketesa"
+	ketesaAdminPath = "/_synapse/admin/v1/server_version"
+)
+
+// ketesaGet sends GET host path through a running proxy, on its client
+// port, to the stubs behind it.
+type ketesaGet func(t *testing.T, host, path string) proxytest.Answer
+
+// ketesaProxies start each webserver on a config, with TLS and test
+// certificates for every hostname of its routes.
+var ketesaProxies = []struct {
+	name  string
+	start func(t *testing.T, config string) ketesaGet
+}{
+	{"nginx", func(t *testing.T, config string) ketesaGet {
+		setup := proxytest.Compile(t, config)
+		setup.Certificates(t)
+		n := startNginx(t, nginxBinary(t), setup, nginxCase{name: "ketesa", config: config, tls: true})
+		return func(t *testing.T, host, path string) proxytest.Answer {
+			return proxytest.Do(t, n.client, "GET", n.scheme, host, n.clientPort, path)
+		}
+	}},
+	{"caddy", func(t *testing.T, config string) ketesaGet {
+		c := startCaddy(t, caddyCase{config: config})
+		return func(t *testing.T, host, path string) proxytest.Answer {
+			return c.do(t, "GET", host, c.clientPort, path, nil, nil)
+		}
+	}},
+	{"apache", func(t *testing.T, config string) ketesaGet {
+		setup := proxytest.Compile(t, config)
+		setup.Certificates(t)
+		a := startApache(t, setup)
+		return func(t *testing.T, host, path string) proxytest.Answer {
+			return a.send(t, "GET", host, a.port(plan.EntrypointClient), path, nil, nil)
+		}
+	}},
+}
+
+// TestKetesaRouting sends requests for Ketesa and for the admin API it
+// calls through each real webserver: under a path of the homeserver's
+// hostname the prefix must be stripped, on a hostname of its own every path
+// is Ketesa's, and the admin API keeps its allow list either way.
+func TestKetesaRouting(t *testing.T) {
+	for _, proxy := range ketesaProxies {
+		t.Run(proxy.name+"/path", func(t *testing.T) {
+			get := proxy.start(t, fmt.Sprintf(`domain: example.org
+reverse_proxy: {type: %s}
+ketesa: {enabled: true, path: %s}
+`, proxy.name, ketesaPath))
+			checkKetesaPath(t, get)
+		})
+		t.Run(proxy.name+"/hostname", func(t *testing.T) {
+			get := proxy.start(t, fmt.Sprintf(`domain: example.org
+reverse_proxy:
+  type: %s
+  admin_api: {allow: ["192.0.2.0/24"]}
+ketesa: {enabled: true, hostname: %s}
+`, proxy.name, ketesaOwnHost))
+			checkKetesaHostname(t, get)
+		})
+	}
+}
+
+func checkKetesaPath(t *testing.T, get ketesaGet) {
+	for path, stripped := range map[string]string{
+		ketesaPath + "/":                          "/",
+		ketesaPath + "/index.html":                "/index.html",
+		ketesaPath + "/assets/index-Dx3f.js":      "/assets/index-Dx3f.js",
+		ketesaPath + "/config.json?t=1":           "/config.json?t=1",
+		ketesaPath + "/auth-callback/index.html":  "/auth-callback/index.html",
+		ketesaPath + "/assets/" + ketesaPath[1:]:  "/assets" + ketesaPath,
+		ketesaPath + "/locales/de/translation.js": "/locales/de/translation.js",
+	} {
+		expectKetesaBackend(t, get(t, ketesaHS, path), ketesaHS, path, ketesaStub, stripped)
+	}
+	// The admin API is on by Ketesa's doing; the test client is on
+	// loopback, which the default allow list admits.
+	expectKetesaBackend(t, get(t, ketesaHS, ketesaAdminPath), ketesaHS, ketesaAdminPath, ketesaSynapse, ketesaAdminPath)
+	expectKetesaBackend(t, get(t, ketesaHS, "/_matrix/client/versions"), ketesaHS, "/_matrix/client/versions", ketesaSynapse, "/_matrix/client/versions")
+	// Without the final slash the app's relative URLs would resolve
+	// outside the prefix: the path is not Ketesa's then, unless a proxy
+	// redirects to the slash.
+	expectNotKetesa(t, get(t, ketesaHS, ketesaPath), ketesaHS, ketesaPath, ketesaPath+"/")
+	for _, path := range []string{ketesaPath + "x/", "/admin/", "/ketesa/", "/"} {
+		expectNotKetesa(t, get(t, ketesaHS, path), ketesaHS, path, "")
+	}
+}
+
+func checkKetesaHostname(t *testing.T, get ketesaGet) {
+	for _, path := range []string{"/", "/index.html", "/assets/index-Dx3f.js", "/config.json", ketesaPath + "/", ketesaAdminPath} {
+		// The whole host is Ketesa's: even an admin API path there reaches
+		// the app, never Synapse.
+		expectKetesaBackend(t, get(t, ketesaOwnHost, path), ketesaOwnHost, path, ketesaStub, path)
+	}
+	// The browser calls the admin API on the homeserver's hostname, where
+	// the allow list (here without loopback) turns the test client away.
+	if a := get(t, ketesaHS, ketesaAdminPath); a.Status != http.StatusForbidden || a.Seen != nil {
+		t.Errorf("GET %s%s from outside the allow list: %d, backend %v; want 403 from the proxy", ketesaHS, ketesaAdminPath, a.Status, a.Seen)
+	}
+	expectKetesaBackend(t, get(t, ketesaHS, "/_matrix/client/versions"), ketesaHS, "/_matrix/client/versions", ketesaSynapse, "/_matrix/client/versions")
+	expectNotKetesa(t, get(t, ketesaHS, "/ketesa/"), ketesaHS, "/ketesa/", "")
+}
+
+// expectKetesaBackend: backend answered, saw target (the path with the
+// prefix stripped where one is), and the request's own hostname.
+func expectKetesaBackend(t *testing.T, a proxytest.Answer, host, path, backend, target string) {
+	t.Helper()
+	switch s := a.Seen; {
+	case s == nil:
+		t.Errorf("GET %s%s: %d from the proxy, want %s", host, path, a.Status, backend)
+	case s.Backend != backend || s.URI != target:
+		t.Errorf("GET %s%s: %s saw %q, want %s to see %q", host, path, s.Backend, s.URI, backend, target)
+	case s.Host != host:
+		t.Errorf("GET %s%s: backend saw Host %q", host, path, s.Host)
+	}
+}
+
+// expectNotKetesa: no backend answered; the proxy said 404, or
+// redirected to redirect when that is set.
+func expectNotKetesa(t *testing.T, a proxytest.Answer, host, path, redirect string) {
+	t.Helper()
+	if a.Seen != nil {
+		t.Errorf("GET %s%s reached %s as %q; want no backend", host, path, a.Seen.Backend, a.Seen.URI)
+		return
+	}
+	if a.Status >= 300 && a.Status < 400 && redirect != "" {
+		// nginx adds the slash itself to a prefix location ending in one.
+		to, err := url.Parse(a.Header.Get("Location"))
+		if err != nil || to.Path != redirect || (to.Host != "" && to.Hostname() != host) || to.RawQuery != "" {
+			t.Errorf("GET %s%s: %d to %q, want a redirect to %s on the same host", host, path, a.Status, a.Header.Get("Location"), redirect)
+		}
+		return
+	}
+	if a.Status != http.StatusNotFound {
+		t.Errorf("GET %s%s: %d (Location %q), want 404", host, path, a.Status, a.Header.Get("Location"))
+	}
+}
