@@ -25,6 +25,9 @@ type routeJSON struct {
 	Backends []backendJSON `json:"backends"`
 	// Balance says how a pool chooses among Backends; absent for one.
 	Balance *balanceJSON `json:"balance,omitempty"`
+	// WebSocket: clients open WebSockets on the route, and the proxy
+	// passes their upgrade; absent otherwise.
+	WebSocket bool `json:"websocket,omitempty"`
 }
 
 type matchJSON struct {
@@ -84,6 +87,9 @@ var routesCommand = command{
 				if r.Match.StripPrefix {
 					match += " (stripped)"
 				}
+				if r.WebSocket {
+					match += " (WebSocket)"
+				}
 				backend := fmt.Sprintf("%s (%s)", r.Backend.Service, r.Backend.Address)
 				if r.Balance != nil {
 					backend = fmt.Sprintf("%s: %d servers, %s", r.Balance.Pool, len(r.Backends), r.Balance.Policy)
@@ -115,7 +121,8 @@ func routeList(p *plan.Plan) []routeJSON {
 		rj := routeJSON{
 			Name: r.Name, Host: r.Host, Match: match,
 			Entrypoint: r.Entrypoint, Port: ep.HostPort, TLS: ep.TLS, Priority: r.Priority,
-			Backend: backendJSON{Service: r.Service, Address: r.Upstream},
+			Backend:   backendJSON{Service: r.Service, Address: r.Upstream},
+			WebSocket: r.Settings.WebSocket,
 		}
 		for _, be := range r.Servers() {
 			rj.Backends = append(rj.Backends, backendJSON{Service: be.Service, Address: be.Upstream})

@@ -125,7 +125,7 @@ func addMaubot(b *builder, bt bot) {
 	b.route(plan.Route{
 		Name: bt.unit, Host: b.cfg.Hostnames.Homeserver, PathPrefix: maubotPathPrefix,
 		Entrypoint: plan.EntrypointClient, Service: bt.unit, Port: maubotPort,
-		Settings: plan.RouteSettings{MaxBodyBytes: maubotMaxBodyBytes},
+		Settings: plan.RouteSettings{MaxBodyBytes: maubotMaxBodyBytes, WebSocket: true},
 	})
 }
 

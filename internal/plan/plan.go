@@ -279,6 +279,12 @@ type RouteSettings struct {
 	Headers      []EnvVar // response headers added by the proxy
 	CORS         bool
 	AllowIPs     []string // client networks allowed; empty allows all
+	// WebSocket: clients upgrade the route's connections to WebSocket
+	// (maubot's live log view), which then stay open and may idle for
+	// long. Traefik and Caddy pass an upgrade on any route; nginx and
+	// Apache forward one only where told to, and would otherwise close an
+	// idle tunnel after their usual read timeout.
+	WebSocket bool
 }
 
 // Format tells how a File's Value becomes bytes.

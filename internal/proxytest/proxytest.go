@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,11 +108,16 @@ type Seen struct {
 	XForwardedHost  string `json:"x_forwarded_host"`
 }
 
-// Stub is a backend that answers every request with a Seen as JSON.
+// Stub is a backend that answers every request with a Seen as JSON, and
+// a WebSocket handshake with a WebSocket that echoes what it gets.
 type Stub struct {
 	Name     string
 	Addr     string // 127.0.0.1:port
 	Requests atomic.Int64
+
+	mu      sync.Mutex
+	tunnels []net.Conn // hijacked for WebSockets
+	stopped bool
 }
 
 // StartStub starts a stub on a free loopback port; it stops with the test.
@@ -124,19 +130,25 @@ func StartStub(t testing.TB, name string) *Stub {
 	s := &Stub{Name: name, Addr: ln.Addr().String()}
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Requests.Add(1)
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(Seen{
+		seen := Seen{
 			Backend: name, Method: r.Method, Host: r.Host, URI: r.RequestURI,
 			XForwardedFor: r.Header.Get("X-Forwarded-For"), XForwardedProto: r.Header.Get("X-Forwarded-Proto"),
 			XForwardedHost: r.Header.Get("X-Forwarded-Host"),
-		})
+		}
+		if hasToken(r.Header, "Upgrade", "websocket") {
+			s.serveWebSocket(w, r, seen)
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(seen)
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
+		s.closeTunnels() // Shutdown leaves hijacked connections alone
 	})
 	return s
 }

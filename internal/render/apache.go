@@ -115,6 +115,9 @@ func apacheMatrixConf(p *plan.Plan) ([]byte, error) {
 	if apacheHasPools(p) {
 		head = append(head, apachePoolsWhy...)
 	}
+	if apacheHasWebSocket(p) {
+		head = append(head, apacheWebSocketWhy...)
+	}
 	head = append(head, "", "Routes, highest priority first:")
 	head = append(head, apacheRouteTable(b, p)...)
 	if b.err != nil {
@@ -202,10 +205,11 @@ func apachePlainNote(p *plan.Plan) []string {
 }
 
 // apacheEnableModules is the a2enmod line for the directives this file
-// uses: ProxyPass (proxy, proxy_http), balancer:// (proxy_balancer, which
-// keeps its state in slotmem_shm, and the lbmethod_* it names), Header
-// and RequestHeader (headers), Redirect (alias), SSLEngine (ssl),
-// RemoteIP* (remoteip).
+// uses: ProxyPass (proxy, proxy_http, which also tunnels WebSockets since
+// httpd 2.4.47, so proxy_wstunnel is not needed), balancer://
+// (proxy_balancer, which keeps its state in slotmem_shm, and the
+// lbmethod_* it names), Header and RequestHeader (headers), Redirect
+// (alias), SSLEngine (ssl), RemoteIP* (remoteip).
 func apacheEnableModules(p *plan.Plan, hosts []vhost) string {
 	mods := []string{"proxy", "proxy_http"}
 	if methods := apacheLBMethods(p); len(methods) > 0 {
@@ -401,6 +405,7 @@ func apacheProxyPass(b *apBuilder, r plan.Route) apDirective {
 	if !pool {
 		// A balancer takes no worker parameters; its members carry them.
 		args = append(args, "retry=0")
+		args = append(args, apacheWebSocket(r.Settings)...)
 	}
 	var d apDirective
 	if r.PathRegex != "" {
@@ -641,7 +646,8 @@ func apacheBaseDomainRoute(p *plan.Plan) (plan.Route, bool) {
 func apacheBaseDomainSnippet(p *plan.Plan, r plan.Route) ([]byte, error) {
 	b := &apBuilder{}
 	body := []apDirective{
-		ap("ProxyPass", b.tok(func(path string) (string, error) { return escape.ApacheBackendURL(r.Upstream, path) }, apacheWellKnown), "retry=0"),
+		ap("ProxyPass", append([]string{b.tok(func(path string) (string, error) { return escape.ApacheBackendURL(r.Upstream, path) }, apacheWellKnown), "retry=0"},
+			apacheWebSocket(r.Settings)...)...),
 		ap("ProxyPreserveHost", "On"),
 	}
 	for _, h := range apacheResponseHeaders(r.Settings) {
@@ -719,6 +725,37 @@ var apacheRegexWhy = []string{
 	"\"(?-s)\" keeps \".\" from matching a newline, as in the route table's RE2.",
 	"A worker route has the settings of the prefix it refines, whose",
 	"<LocationMatch> applies them.",
+}
+
+// apacheWebSocketTimeout is how long, in seconds, a WebSocket may idle.
+const apacheWebSocketTimeout = "3600"
+
+// apacheWebSocket are the worker parameters of a route that carries
+// WebSockets. mod_proxy_http tunnels an upgrade only to the protocols its
+// worker's upgrade= names. An open tunnel is closed once it has idled for
+// the longer of the client's Timeout and the worker's timeout, and a
+// WebSocket may stay silent for long (a live log with nothing new in it).
+func apacheWebSocket(s plan.RouteSettings) []string {
+	if !s.WebSocket {
+		return nil
+	}
+	return []string{"upgrade=websocket", "timeout=" + apacheWebSocketTimeout}
+}
+
+func apacheHasWebSocket(p *plan.Plan) bool {
+	return slices.ContainsFunc(p.Routes, func(r plan.Route) bool { return r.Settings.WebSocket })
+}
+
+// apacheWebSocketWhy explains upgrade= and timeout=, for route tables
+// with routes that carry WebSockets.
+var apacheWebSocketWhy = []string{
+	"",
+	"upgrade=websocket: httpd 2.4.47 and later tunnel a WebSocket through",
+	"mod_proxy_http, for the routes whose ProxyPass (or balancer members) name",
+	"the protocol; mod_proxy_wstunnel is not needed. timeout=" + apacheWebSocketTimeout + " keeps an idle",
+	"WebSocket open for an hour, where httpd would close it after Timeout",
+	"(300 seconds in Debian's apache2.conf); it is also how long httpd waits",
+	"for those routes' other answers.",
 }
 
 // apachePoolsWhy explains the balancers, for route tables with pools.
@@ -810,6 +847,10 @@ func apacheBalancers(b *apBuilder, v vhost) []apDirective {
 			if !slices.Equal(first.Backends, r.Backends) || first.Balance != r.Balance {
 				b.fail(fmt.Errorf("routes %s and %s name pool %s with different servers or policies", first.Name, r.Name, r.Pool))
 			}
+			if first.Settings.WebSocket != r.Settings.WebSocket {
+				// The pool's members carry the upgrade, for every route.
+				b.fail(fmt.Errorf("routes %s and %s name pool %s, but only one carries WebSockets", first.Name, r.Name, r.Pool))
+			}
 			continue
 		}
 		pools[r.Pool] = r
@@ -824,7 +865,8 @@ func apacheBalancers(b *apBuilder, v vhost) []apDirective {
 		r := pools[name]
 		var body []apDirective
 		for _, be := range r.Backends {
-			body = append(body, ap("BalancerMember", b.tok(escape.ApacheOrigin, be.Upstream), "retry=0"))
+			member := append([]string{b.tok(escape.ApacheOrigin, be.Upstream), "retry=0"}, apacheWebSocket(r.Settings)...)
+			body = append(body, ap("BalancerMember", member...))
 		}
 		body = append(body, ap("ProxySet", "lbmethod="+apacheLBMethod(b, r)))
 		s := apSection("Proxy", []string{b.tok(func(pool string) (string, error) { return escape.ApacheBalancerURL(pool, "") }, name)}, body...)

@@ -71,7 +71,7 @@ func (b *ngxBuilder) comment(format string, args ...any) string {
 func nginxMatrixConf(p *plan.Plan) ([]byte, error) {
 	b := &ngxBuilder{}
 	hosts := vhosts(p)
-	servers := nginxPools(b, p)
+	servers := append(nginxWebSocketMap(p), nginxPools(b, p)...)
 	for _, v := range hosts {
 		s, err := nginxServer(b, p, v)
 		if err != nil {
@@ -117,6 +117,9 @@ func nginxMatrixConf(p *plan.Plan) ([]byte, error) {
 	head = append(head, nginxWhy...)
 	if nginxHasPools(p) {
 		head = append(head, nginxPoolsWhy...)
+	}
+	if nginxHasWebSocket(p) {
+		head = append(head, nginxWebSocketWhy...)
 	}
 	head = append(head, "", "Routes, highest priority first:")
 	head = append(head, nginxRouteTable(b, p)...)
@@ -401,6 +404,9 @@ func nginxRouteBody(b *ngxBuilder, r plan.Route, prefix string) []ngxDirective {
 		ngx("proxy_set_header", "Host", "$host"),
 		ngx("proxy_set_header", "X-Forwarded-For", "$remote_addr"),
 		ngx("proxy_set_header", "X-Forwarded-Proto", "$scheme"))
+	if r.Settings.WebSocket {
+		body = append(body, nginxWebSocket()...)
+	}
 	for _, h := range nginxResponseHeaders(r.Settings) {
 		name := b.tok(escape.NginxHeaderName, h.Name)
 		// Hidden first, so the backend's own value is replaced, not doubled.
@@ -409,6 +415,61 @@ func nginxRouteBody(b *ngxBuilder, r plan.Route, prefix string) []ngxDirective {
 			ngx("add_header", name, b.tok(escape.Nginx, h.Value), "always"))
 	}
 	return body
+}
+
+// nginxConnectionUpgrade is the Connection header for routes that carry
+// WebSockets, from the map nginxWebSocketMap declares. The name is
+// matrixgen's own: operators often keep a $connection_upgrade map in the
+// same http block, and of two maps for one variable nginx silently uses
+// the last, whatever it says.
+const nginxConnectionUpgrade = "$matrixgen_connection_upgrade"
+
+// nginxWebSocketWhy explains the map and the WebSocket lines.
+var nginxWebSocketWhy = []string{
+	"",
+	"map $http_upgrade " + nginxConnectionUpgrade + ": routes that carry WebSockets",
+	"pass the client's Upgrade header on, with \"Connection: upgrade\" when there",
+	"is one and \"Connection: close\" otherwise, as every other route sends.",
+	"nginx forwards neither header unless told to. The map must sit in the",
+	"http block, where this file goes. Their proxy_read_timeout of 1h keeps an",
+	"idle WebSocket open; nginx's default would close it after 60 seconds in",
+	"which the backend sent nothing.",
+}
+
+func nginxHasWebSocket(p *plan.Plan) bool {
+	for _, r := range p.Routes {
+		if r.Settings.WebSocket {
+			return true
+		}
+	}
+	return false
+}
+
+// nginxWebSocketMap declares the Connection header of WebSocket routes,
+// once, when a route needs it: a location cannot hold a map.
+func nginxWebSocketMap(p *plan.Plan) []ngxDirective {
+	if !nginxHasWebSocket(p) {
+		return nil
+	}
+	m := ngxBlock("map", []string{"$http_upgrade", nginxConnectionUpgrade},
+		ngx("default", "upgrade"),
+		ngx("''", "close"))
+	m.Comment = []string{"Connection header of the routes that carry WebSockets."}
+	return []ngxDirective{m}
+}
+
+// nginxWebSocket lets a WebSocket through: Upgrade and Connection are
+// hop-by-hop headers, which nginx does not forward by itself (HTTP/1.1 to
+// the backend, which an upgrade needs, is set for every route). Once
+// upgraded, nginx closes the tunnel when the backend has sent nothing for
+// proxy_read_timeout, and a WebSocket may stay silent for long (a live
+// log with nothing new in it).
+func nginxWebSocket() []ngxDirective {
+	return []ngxDirective{
+		ngx("proxy_set_header", "Upgrade", "$http_upgrade"),
+		ngx("proxy_set_header", "Connection", nginxConnectionUpgrade),
+		ngx("proxy_read_timeout", "1h"),
+	}
 }
 
 // nginxResponseHeaders lists the headers the proxy sets on responses: the
@@ -456,6 +517,11 @@ func nginxBaseDomainRoute(p *plan.Plan) (plan.Route, bool) {
 }
 
 func nginxBaseDomainSnippet(p *plan.Plan, r plan.Route) ([]byte, error) {
+	if r.Settings.WebSocket {
+		// The snippet goes in a server block, where the map its
+		// Connection header needs cannot be declared.
+		return nil, fmt.Errorf("route %s carries WebSockets, which the base domain's snippet cannot pass", r.Name)
+	}
 	b := &ngxBuilder{}
 	// With the slash, the website keeps any other path that merely starts
 	// with the same letters.
