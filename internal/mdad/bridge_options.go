@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/matrixgen/matrixgen/internal/validate"
 )
 
 // The options of a translated bridge beyond its names, and its extra.
@@ -262,7 +264,10 @@ func (b *bridgeRun) extra() {
 	if b.tor {
 		put("network.tor", boolNode(true), b.modeVar)
 	}
-	if !b.k.mautrix {
+	if b.k.typ == typeHookshot {
+		b.hookshotExtraVars(put)
+	}
+	if b.k.typ == typeHeisenbridge {
 		if v, n, ok := b.take("config_displayname"); ok {
 			if val, err := str(n); err == nil {
 				put("displayname", val, v)
@@ -276,7 +281,7 @@ func (b *bridgeRun) extra() {
 		b.handled[v] = true
 		target := extensionTarget{option: b.path("extra"), program: b.k.name, refuse: bridgeWiringRefusal}
 		if ext := b.t.extension(v, v.node, target); ext != nil {
-			b.mergeExtension(extra, ext, "", origins, v)
+			b.t.mergeExtension(extra, ext, "", origins, v)
 			comment = mark(v)
 		}
 	}
@@ -288,7 +293,7 @@ func (b *bridgeRun) extra() {
 // mergeExtension merges the extension into extra as the playbook does
 // (mappings merge, the extension's values win), and reports each variable
 // whose value the extension replaces.
-func (b *bridgeRun) mergeExtension(into, ext *yaml.Node, at string, origins map[string]*variable, extVar *variable) {
+func (t *translator) mergeExtension(into, ext *yaml.Node, at string, origins map[string]*variable, extVar *variable) {
 	for i := 0; i+1 < len(ext.Content); i += 2 {
 		k, v := ext.Content[i], ext.Content[i+1]
 		path := strings.TrimPrefix(at+"."+k.Value, ".")
@@ -297,12 +302,12 @@ func (b *bridgeRun) mergeExtension(into, ext *yaml.Node, at string, origins map[
 		case !found:
 			into.Content = append(into.Content, k, v)
 		case into.Content[j+1].Kind == yaml.MappingNode && v.Kind == yaml.MappingNode:
-			b.mergeExtension(into.Content[j+1], v, path, origins, extVar)
+			t.mergeExtension(into.Content[j+1], v, path, origins, extVar)
 		default:
 			into.Content[j+1] = v
 			for _, p := range slices.Sorted(maps.Keys(origins)) {
 				if p == path || strings.HasPrefix(p, path+".") {
-					b.t.notTranslated(origins[p], fmt.Sprintf("%s (line %d) sets %s too, and the playbook applies it last", extVar.name, extVar.line, path))
+					t.notTranslated(origins[p], fmt.Sprintf("%s (line %d) sets %s too, and the playbook applies it last", extVar.name, extVar.line, path))
 				}
 			}
 		}
@@ -329,21 +334,10 @@ func putPath(m *yaml.Node, path string, value *yaml.Node, comment string) {
 	m.Content = append(m.Content, key, value)
 }
 
-// bridgeWiring are the keys of a mautrix bridge's config that connect it to
-// Synapse and its database: matrixgen writes them from the bridge's
-// options, and its validation refuses them in extra.
-var bridgeWiring = map[string]string{
-	"homeserver.address": "", "homeserver.domain": "domain",
-	"appservice.address": "", "appservice.hostname": "", "appservice.port": "",
-	"appservice.id": "appservice_id", "appservice.bot.username": "bot_username",
-	"appservice.username_template": "username_prefix", "bridge.username_template": "username_prefix",
-	"appservice.as_token": "", "appservice.hs_token": "",
-	"database.type": "", "database.uri": "database_name",
-	"appservice.database.type": "", "appservice.database.uri": "database_name",
-}
-
+// bridgeWiringRefusal says why an extension key may not be carried into
+// extra: validation refuses the keys matrixgen writes itself.
 func bridgeWiringRefusal(path string) string {
-	option, wired := bridgeWiring[path]
+	option, wired := validate.BridgeWiring(path)
 	switch {
 	case !wired:
 		return ""

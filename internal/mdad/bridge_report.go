@@ -2,7 +2,6 @@ package mdad
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -71,56 +70,28 @@ func (t *translator) reportSwitch(v *variable, whyOn, whyOff string) {
 	}
 }
 
-// reportRest reports every variable of a bridge that is not translated,
-// for one reason.
-func (b *bridgeRun) reportRest(why string) {
-	for _, v := range b.allVars() {
-		if !b.handled[v] {
-			b.handled[v] = true
-			b.t.notTranslated(v, why)
-		}
-	}
-}
-
-func (b *bridgeRun) allVars() []*variable {
-	var out []*variable
-	for _, v := range b.t.bridgeVars {
-		if slices.ContainsFunc(b.k.prefixes(), func(p string) bool { return strings.HasPrefix(v.name, p) }) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // reportLeft reports what a translated bridge's variables set that
 // matrixgen has no option for.
 func (b *bridgeRun) reportLeft() {
-	old, current := b.k.prefixes()[1], b.k.prefixes()[0]
-	for _, v := range b.stale {
-		b.handled[v] = true
-		if strings.HasPrefix(v.name, old) {
-			b.t.notTranslated(v, fmt.Sprintf("an old name (the playbook renamed %s* to %s*), which the playbook that reads %s does not read", old, current, b.enabled.name))
-		} else {
-			b.t.notTranslated(v, fmt.Sprintf("a new name (the playbook renamed %s* to %s*), which the playbook that reads %s does not know", old, current, b.enabled.name))
-		}
-	}
-	for _, v := range b.allVars() {
-		if b.handled[v] {
+	b.reportStale()
+	for _, v := range b.left() {
+		suffix := strings.TrimPrefix(v.name, b.prefix)
+		if b.k.typ == typeHookshot && b.hookshotLeft(v, suffix) {
 			continue
 		}
-		b.handled[v] = true
-		suffix := strings.TrimPrefix(v.name, b.prefix)
 		switch {
 		case suffix == "exposure_enabled":
 			b.t.reportSwitch(v, whyNotExposed, "off, as in matrixgen")
 		case suffix == "container_image_self_build":
 			b.t.reportSwitch(v, "matrixgen runs published images and builds none; set bridges."+b.k.name+".image to an image you build", "off, as in matrixgen")
-		case !b.k.mautrix && (suffix == "path_prefix" || strings.HasPrefix(suffix, "container_labels_traefik_media")):
+		case b.k.typ == typeHeisenbridge && (suffix == "path_prefix" || strings.HasPrefix(suffix, "container_labels_traefik_media")):
 			b.t.notTranslated(v, "matrixgen serves heisenbridge's media proxy at /_heisenbridge/media on the homeserver's hostname; links the playbook's bridge gave out under another path stop working")
 		case strings.HasPrefix(suffix, "container_") || strings.HasPrefix(suffix, "systemd_"):
 			b.t.notTranslated(v, "matrixgen has no option for it: the bundle's units and containers are its own (docs/bridges.md)")
 		case b.k.mautrix:
 			b.t.notTranslated(v, fmt.Sprintf("matrixgen has no option for it; a setting of the bridge's own config can go into bridges.%s.extra (the playbook's config is /matrix/%s/config/config.yaml on the server)", b.k.name, b.k.name))
+		case b.k.typ == typeHookshot:
+			b.t.notTranslated(v, fmt.Sprintf("matrixgen has no option for it; a setting of hookshot's config can go into bridges.%s.extra (the playbook's config is /matrix/%s/config.yml on the server)", b.k.name, b.k.name))
 		default:
 			b.t.notTranslated(v, "matrixgen has no option for it; bridges."+b.k.name+".extra goes into the heisenbridge block of its registration")
 		}

@@ -10,6 +10,11 @@ type secretPlan struct {
 	fixed, fixedWhat string
 	// provided: install.sh cannot make it; the operator gives it.
 	provided bool
+	// importFrom is the playbook's file install.sh takes the secret over
+	// from, and importWhat says what that file is.
+	importFrom, importWhat string
+	// newWhat says what to do with a new value install.sh makes.
+	newWhat string
 }
 
 // secrets takes the bridge's secrets that vars.yml sets, and lists the
@@ -37,6 +42,9 @@ func (b *bridgeRun) secrets() {
 	if k.salts.avatar != "" {
 		list = append(list, secretPlan{name: n + "-avatar-proxy-key", suffix: "bridge_avatar_proxy_key", salt: k.salts.avatar})
 	}
+	if k.typ == typeHookshot {
+		list = append(list, b.hookshotSecrets()...)
+	}
 	if k.typ == "mautrix-telegram" {
 		list = append(list,
 			secretPlan{name: n + "-api-id", suffix: "api_id", provided: true},
@@ -46,12 +54,13 @@ func (b *bridgeRun) secrets() {
 		if v, val, ok := b.take(s.suffix); ok {
 			b.t.takeSecret(v, val, s.name)
 		}
-		b.t.addBridgeSecret(s)
+		b.t.addRoleSecret(s)
 	}
 }
 
-func (t *translator) addBridgeSecret(s secretPlan) {
-	t.bridgeSecrets = append(t.bridgeSecrets, s)
+// addRoleSecret adds a secret of a bridge or bot the translation took over.
+func (t *translator) addRoleSecret(s secretPlan) {
+	t.roleSecrets = append(t.roleSecrets, s)
 	t.secretOrder = append(t.secretOrder, s.name)
 }
 
@@ -73,6 +82,6 @@ func (t *translator) doublePuppetSecrets(g *bridgeGlobals) {
 				t.takeSecret(v, n, s.name)
 			}
 		}
-		t.addBridgeSecret(secretPlan{name: s.name, salt: s.salt})
+		t.addRoleSecret(secretPlan{name: s.name, salt: s.salt})
 	}
 }

@@ -2,6 +2,7 @@ package mdad
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -14,18 +15,10 @@ import (
 
 // bridgeRun is one bridge of the playbook on its way into the config.
 type bridgeRun struct {
-	t *translator
-	k *bridgeKind
-	g *bridgeGlobals
-	// enabled is the variable that turns the bridge on (nil: not set);
-	// prefix is the generation of variable names this vars.yml uses for
-	// it, vars its variables of that generation by suffix, and stale
-	// those of the other generation.
-	enabled *variable
-	prefix  string
-	vars    map[string]*variable
-	stale   []*variable
-	on      bool
+	roleVars
+	k  *bridgeKind
+	g  *bridgeGlobals
+	on bool
 	// refused says why a bridge that runs is not translated.
 	refused string
 	// What the translation arrives at.
@@ -33,7 +26,8 @@ type bridgeRun struct {
 	// tor: mautrix-meta's facebook-tor mode, set by modeVar.
 	tor     bool
 	modeVar *variable
-	handled map[*variable]bool
+	// hs are hookshot's services, as the translation turns them on.
+	hs hookshotServices
 }
 
 // bridgeGlobals are the variables that concern every bridge.
@@ -49,13 +43,9 @@ type bridgeGlobals struct {
 }
 
 func (t *translator) translateBridges() {
-	vars := map[string]*variable{}
-	for _, v := range t.bridgeVars {
-		vars[v.name] = v
-	}
 	g := t.readBridgeGlobals()
 	for _, k := range bridgeKinds {
-		t.newBridgeRun(k, g, vars).translate()
+		t.newBridgeRun(k, g).translate()
 	}
 	t.doublePuppetSecrets(g)
 	t.reportBridgeGlobals(g)
@@ -123,84 +113,12 @@ func bridgeVarOfKind(name string) bool {
 	return false
 }
 
-func (t *translator) newBridgeRun(k *bridgeKind, g *bridgeGlobals, vars map[string]*variable) *bridgeRun {
-	b := &bridgeRun{t: t, k: k, g: g, vars: map[string]*variable{}, handled: map[*variable]bool{},
+func (t *translator) newBridgeRun(k *bridgeKind, g *bridgeGlobals) *bridgeRun {
+	return &bridgeRun{roleVars: newRoleVars(t, k.prefixes(), t.bridgeVars, nil), k: k, g: g,
 		id: k.id, bot: k.bot, userPrefix: k.userPrefix, dbName: k.database}
-	current, old := k.prefixes()[0], k.prefixes()[1]
-	b.prefix = current
-	if vars[current+"enabled"] == nil && vars[old+"enabled"] != nil {
-		b.prefix = old
-	}
-	b.enabled = vars[b.prefix+"enabled"]
-	for _, v := range t.bridgeVars {
-		for _, p := range k.prefixes() {
-			suffix, ok := strings.CutPrefix(v.name, p)
-			switch {
-			case !ok:
-			case p == b.prefix:
-				b.vars[suffix] = v
-			default:
-				b.stale = append(b.stale, v)
-			}
-		}
-	}
-	return b
 }
 
 func (b *bridgeRun) path(option string) string { return "bridges." + b.k.name + "." + option }
-
-// value returns a variable of the bridge with its references resolved;
-// v is nil when vars.yml does not set it.
-func (b *bridgeRun) value(suffix string) (v *variable, n *yaml.Node, err error) {
-	v = b.vars[suffix]
-	if v == nil {
-		return nil, nil, nil
-	}
-	n, err = b.t.r.variable(v.name)
-	return v, n, err
-}
-
-// text returns a variable's text, "" when it is not set or empty.
-func (b *bridgeRun) text(suffix string) (string, *variable, error) {
-	v, n, err := b.value(suffix)
-	if v == nil || err != nil {
-		return "", v, err
-	}
-	s, err := scalarText(n)
-	if err == errEmpty {
-		return "", v, nil
-	}
-	return s, v, err
-}
-
-// take returns a variable to translate, once; a value it cannot read is
-// reported, and take returns ok false.
-func (b *bridgeRun) take(suffix string) (v *variable, n *yaml.Node, ok bool) {
-	v, n, err := b.value(suffix)
-	if v == nil || b.handled[v] {
-		return nil, nil, false
-	}
-	b.handled[v] = true
-	if err != nil {
-		b.t.notTranslated(v, err.Error())
-		return nil, nil, false
-	}
-	return v, n, true
-}
-
-// takeBool is take for a true/false variable.
-func (b *bridgeRun) takeBool(suffix string) (v *variable, value, ok bool) {
-	v, n, ok := b.take(suffix)
-	if !ok {
-		return nil, false, false
-	}
-	value, err := toBool(n)
-	if err != nil {
-		b.t.notTranslated(v, err.Error())
-		return nil, false, false
-	}
-	return v, value, true
-}
 
 // mark is how an option's comment names the variable it came from.
 func mark(v *variable) string { return fmt.Sprintf("%s, line %d", v.name, v.line) }
@@ -231,18 +149,12 @@ func (b *bridgeRun) setFact(option string, value *yaml.Node, why string) {
 
 func (b *bridgeRun) translate() {
 	t := b.t
-	if b.enabled != nil {
-		n, err := t.r.variable(b.enabled.name)
-		if err == nil {
-			b.on, err = toBool(n)
-		}
-		if err != nil {
-			b.handled[b.enabled] = true
-			t.notTranslated(b.enabled, err.Error())
-			b.reportRest(fmt.Sprintf("whether %s runs cannot be read (%s, line %d)", b.k.name, b.enabled.name, b.enabled.line))
-			return
-		}
+	on, unreadable := b.enabledFlag()
+	if unreadable != "" {
+		b.reportRest(fmt.Sprintf("whether %s runs cannot be read %s", b.k.name, unreadable))
+		return
 	}
+	b.on = on
 	if b.on {
 		b.refused = b.refusal()
 	}
@@ -265,13 +177,17 @@ func (b *bridgeRun) translate() {
 	b.set("type", strNode(b.k.typ), b.enabled)
 	b.image()
 	b.names()
-	if b.k.mautrix {
+	switch {
+	case b.k.mautrix:
 		b.database()
 		b.permissions()
 		b.doublePuppetOption()
 		b.encryption()
 		b.logLevel()
-	} else {
+	case b.k.typ == typeHookshot:
+		b.hookshot()
+		b.logLevel()
+	default:
 		b.heisenbridge()
 	}
 	b.extra()
@@ -281,8 +197,9 @@ func (b *bridgeRun) translate() {
 
 // refusal says why a bridge the playbook runs cannot be taken over as it is.
 func (b *bridgeRun) refusal() string {
-	k, t := b.k, b.t
-	if !k.mautrix {
+	k := b.k
+	switch {
+	case k.typ == typeHeisenbridge:
 		owner, v, err := b.text("owner")
 		if err != nil {
 			return fmt.Sprintf("%s (line %d) cannot be read: %v", v.name, v.line, err)
@@ -291,48 +208,17 @@ func (b *bridgeRun) refusal() string {
 			return fmt.Sprintf("matrixgen's heisenbridge needs its owner (bridges.%s.owner), and vars.yml names none (%sowner): the playbook's bridge belongs to the first local user who talked to it; add the bridge by hand with that user as its owner", k.name, b.prefix)
 		}
 		return ""
+	case !k.mautrix:
+		return ""
 	}
 	if why := b.metaMode(); why != "" {
 		return why
 	}
-	external := t.postgresExternal()
-	engine, ev, err := b.text("database_engine")
-	if err != nil {
-		return fmt.Sprintf("%s (line %d) cannot be read: %v", ev.name, ev.line, err)
-	}
-	host, hv, err := b.text("database_hostname")
-	if err != nil {
-		return fmt.Sprintf("%s (line %d) cannot be read: %v", hv.name, hv.line, err)
-	}
-	if engine == "" {
-		engine = "postgres"
-		if external && k.sqliteWithoutPostgres {
-			engine = "sqlite"
-		}
-	}
-	sqlite := fmt.Sprintf("the playbook keeps this bridge's data in SQLite (under /matrix/%s/data), and matrixgen runs bridges on PostgreSQL only: the bridge would start without its logins and rooms; move its data into PostgreSQL first, or leave the bridge to the playbook", k.name)
-	switch {
-	case engine != "postgres":
-		return sqlite
-	case !external && host != "" && host != bundledPostgresHost:
-		return fmt.Sprintf("its database is on %s (%s), not on the playbook's PostgreSQL, and matrixgen keeps the bridges' databases on its bundled server", host, hv.name)
-	case !external:
-		return ""
-	case host == "":
-		if k.sqliteWithoutPostgres {
-			return sqlite
-		}
-		return "without the playbook's PostgreSQL (postgres_enabled: false), the playbook gives this bridge no database server unless database_hostname names one, and vars.yml does not"
-	}
-	if synapseHost, _ := t.text("matrix_synapse_database_host"); host != synapseHost {
-		return fmt.Sprintf("its database is on %s (%s), not on Synapse's server (matrix_synapse_database_host), where matrixgen keeps the bridges' databases with postgres.mode external", host, hv.name)
-	}
-	return ""
+	return b.databaseRefusal(dbOwner{
+		its: "this bridge's", runs: "bridges", subject: "the bridge", lost: "its logins and rooms", kept: "the bridges' databases",
+		dir: k.name, sqliteWithoutPostgres: k.sqliteWithoutPostgres,
+	})
 }
-
-// bundledPostgresHost is the playbook's PostgreSQL container, where its
-// bridges' databases are when it runs.
-const bundledPostgresHost = "matrix-postgres"
 
 // metaMode reads mautrix-meta-messenger's meta_mode, which names the
 // bridge's appservice, user prefix and database.
@@ -399,6 +285,9 @@ func (b *bridgeRun) image() {
 // start the bridge empty.
 func (b *bridgeRun) names() {
 	idVar := b.nameVar("appservice_id", &b.id)
+	if !appserviceID.MatchString(b.id) {
+		idVar = b.keepOurID(idVar)
+	}
 	switch {
 	case idVar != nil:
 		b.set("appservice_id", strNode(b.id), idVar)
@@ -427,19 +316,21 @@ func (b *bridgeRun) names() {
 	b.setName("username_prefix", prefixVar, b.userPrefix, b.k.ourUserPrefix(b.id), "the playbook's user prefix")
 }
 
-// nameVar reads a variable that overrides one of the playbook's names.
-func (b *bridgeRun) nameVar(suffix string, name *string) *variable {
-	v, n, ok := b.take(suffix)
-	if !ok {
-		return nil
+// appserviceID matches the appservice IDs matrixgen takes (the schema's
+// #AppserviceID).
+var appserviceID = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// keepOurID gives the bridge matrixgen's appservice ID where the
+// playbook's is not one matrixgen takes. The ID names the registration
+// only: the bot, the users and the tokens stay the bridge's.
+func (b *bridgeRun) keepOurID(idVar *variable) *variable {
+	if idVar != nil {
+		b.t.notTranslated(idVar, fmt.Sprintf("%q is not an appservice ID matrixgen takes (a lowercase letter, then lowercase letters, digits and '_'): bridges.%s.appservice_id stays %s", b.id, b.k.name, b.k.ourID))
+	} else {
+		b.t.notes = append(b.t.notes, fmt.Sprintf("bridges.%s.appservice_id: %s, not the playbook's %s, which is not an appservice ID matrixgen takes (no '-'); the bot, the users and the tokens stay the bridge's", b.k.name, b.k.ourID, b.id))
 	}
-	s, err := scalarText(n)
-	if err != nil {
-		b.t.notTranslated(v, err.Error())
-		return nil
-	}
-	*name = s
-	return v
+	b.id = b.k.ourID
+	return nil
 }
 
 // setName sets one of the bridge's names where it differs from
@@ -461,21 +352,5 @@ func (b *bridgeRun) database() {
 		dbVar = b.modeVar
 	}
 	b.setName("database_name", dbVar, b.dbName, b.k.ourDatabase(b.id), "the playbook's database")
-	if v, n, ok := b.take("database_username"); ok {
-		if user, err := scalarText(n); err != nil || user != b.dbName {
-			b.t.notTranslated(v, fmt.Sprintf("matrixgen's bridges log in as a role named after their database (%s); rename the role first (ALTER ROLE … RENAME TO %s, then set its password again, as renaming clears an MD5 password)", b.dbName, b.dbName))
-		} else {
-			b.t.readVar(v, "the role named after the database, as matrixgen's")
-		}
-	}
-	where := "the bundled PostgreSQL, where matrixgen keeps it"
-	if b.t.postgresExternal() {
-		where = "Synapse's database server (postgres.external), where matrixgen keeps it"
-	}
-	for _, suffix := range []string{"database_engine", "database_hostname", "database_port", "database_sslmode"} {
-		if v := b.vars[suffix]; v != nil && !b.handled[v] {
-			b.handled[v] = true
-			b.t.readVar(v, "the bridge's database is on "+where)
-		}
-	}
+	b.databaseRole(b.dbName)
 }

@@ -32,6 +32,10 @@ type bridgeKind struct {
 	image, tagPrefix string
 	mautrix          bool // a mautrix bridge: database, permissions, encryption, log level
 	bridgev2         bool // on mautrix-go's bridgev2: public media and pickle-key secrets, backfill
+	// ourBotName and ourPrefix are matrixgen's bot and user prefix for a
+	// bridge that is not a mautrix one, whose names do not follow from
+	// its appservice ID.
+	ourBotName, ourPrefix string
 	// relay: the playbook's relay-mode variables apply to it. starRelay:
 	// its default permissions give everyone ("*") the relay level even
 	// without relay mode (mautrix-discord relays through webhooks).
@@ -67,10 +71,21 @@ const (
 // of their instance names.
 var bridgeKinds = []*bridgeKind{
 	{
-		name: "heisenbridge", typ: "heisenbridge", role: "heisenbridge",
+		name: "heisenbridge", typ: typeHeisenbridge, role: "heisenbridge",
 		id: "heisenbridge", bot: "heisenbridge", userPrefix: "hbirc_", ourID: "heisenbridge",
+		ourBotName: "heisenbridge", ourPrefix: "irc_",
 		salts: bridgeSalts{as: "heisen.as.tok", hs: "heisen.hs.tok"},
 		image: "docker.io/hif1/heisenbridge",
+	},
+	{
+		// The playbook's appservice ID has a '-', which matrixgen's IDs
+		// do not take: names() keeps matrixgen's and says so.
+		name: "hookshot", typ: typeHookshot, role: "hookshot",
+		id: "matrix-hookshot", bot: "hookshot", userPrefix: "_webhooks_", ourID: "hookshot",
+		ourBotName: "hookshot", ourPrefix: "_webhooks_",
+		salts:  bridgeSalts{as: "hookshot.as.tok", hs: "hookshot.hs.tok"},
+		image:  "ghcr.io/matrix-org/matrix-hookshot",
+		botVar: "bot_localpart", logVar: "logging_level", prefixVar: "generic_userIdPrefix",
 	},
 	{
 		name: "mautrix-bluesky", typ: "mautrix-bluesky", role: "mautrix_bluesky",
@@ -150,6 +165,12 @@ var bridgeKinds = []*bridgeKind{
 	},
 }
 
+// The bridge types that are not mautrix bridges.
+const (
+	typeHeisenbridge = "heisenbridge"
+	typeHookshot     = "matrix-hookshot"
+)
+
 // prefixes are the kind's variable prefixes, the current one first.
 func (k *bridgeKind) prefixes() []string {
 	return []string{"matrix_bridge_" + k.role + "_", "matrix_" + k.role + "_"}
@@ -160,14 +181,14 @@ func (k *bridgeKind) prefixes() []string {
 // translation sets a name only where the playbook's differs.
 func (k *bridgeKind) ourBot(id string) string {
 	if !k.mautrix {
-		return "heisenbridge"
+		return k.ourBotName
 	}
 	return id + "bot"
 }
 
 func (k *bridgeKind) ourUserPrefix(id string) string {
 	if !k.mautrix {
-		return "irc_"
+		return k.ourPrefix
 	}
 	return id + "_"
 }
@@ -218,6 +239,10 @@ var bridgeSecretVars = map[string]bool{
 	"provisioning_shared_secret": true, "public_media_signing_key": true,
 	"bridge_encryption_pickle_key": true, "bridge_avatar_proxy_key": true,
 	"api_id": true, "api_hash": true,
+	// hookshot's: the GitHub App's client ID is no secret to GitHub, but
+	// the bundle keeps it with the app's other credentials.
+	"github_oauth_client_id": true, "github_oauth_client_secret": true,
+	"github_webhook_secret": true, "gitlab_webhook_secret": true, "github_private_key": true,
 }
 
 // isBridgeSecret tells whether name holds a secret of a bridge.

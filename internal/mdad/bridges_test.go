@@ -19,17 +19,19 @@ import (
 //	uuid.uuid5(uuid.UUID("361e6d51-faec-444a-9079-341386da8e2e"),
 //	           hashlib.sha512(b"bridges-generic-key-5f4e3d2c:" + salt).hexdigest())
 var bridgesFixtureDerived = map[string]string{
-	"wa.as.token":    "8a09676b-e562-5f60-af55-7b52ea8fd746",
-	"wa.hs.token":    "a36e7aaf-9b67-5831-aae0-6c2223389b16",
-	"mauwhatsapp.db": "f6d72436-b6e0-5e63-99fd-5c5787f9ef62",
-	"mau.fb.db":      "cbee14a3-b068-5ef8-a832-f02cf5b0589f",
-	"as.doub.pup":    "7ff33224-3de8-5c2b-8aae-f36c8ebec0fa",
-	"heisen.hs.tok":  "6cc78f44-ebf6-536c-8f15-cbbe1d199ebd",
-	"maudisc.avatar": "bfa9582e-9316-568d-a6cd-08cc5b43bd32",
+	"wa.as.token":     "8a09676b-e562-5f60-af55-7b52ea8fd746",
+	"wa.hs.token":     "a36e7aaf-9b67-5831-aae0-6c2223389b16",
+	"mauwhatsapp.db":  "f6d72436-b6e0-5e63-99fd-5c5787f9ef62",
+	"mau.fb.db":       "cbee14a3-b068-5ef8-a832-f02cf5b0589f",
+	"as.doub.pup":     "7ff33224-3de8-5c2b-8aae-f36c8ebec0fa",
+	"heisen.hs.tok":   "6cc78f44-ebf6-536c-8f15-cbbe1d199ebd",
+	"maudisc.avatar":  "bfa9582e-9316-568d-a6cd-08cc5b43bd32",
+	"hookshot.as.tok": "04420921-0d26-5a14-b445-75b6b5c23c13",
+	"hookshot.hs.tok": "0e6dd5ae-2179-56d6-933c-ee0e1f3ddb5f",
 }
 
 func checkBridgesFixture(t *testing.T, c *config.Config, r *Result) {
-	wantNames := []string{"heisenbridge", "mautrix-discord", "mautrix-gmessages", "mautrix-meta-instagram",
+	wantNames := []string{"heisenbridge", "hookshot", "mautrix-discord", "mautrix-gmessages", "mautrix-meta-instagram",
 		"mautrix-meta-messenger", "mautrix-signal", "mautrix-slack", "mautrix-telegram", "mautrix-whatsapp"}
 	if got := c.Bridges.Names(); !slices.Equal(got, wantNames) {
 		t.Fatalf("bridges %v, want %v (bluesky is off)", got, wantNames)
@@ -56,6 +58,15 @@ func checkBridgesFixture(t *testing.T, c *config.Config, r *Result) {
 	want(t, "discord bot", bridge("mautrix-discord").BotUsername, "discordbridge")
 	want(t, "gmessages image", bridge("mautrix-gmessages").Image, "dock.mau.dev/mautrix/gmessages:v0.2602.0")
 
+	// hookshot under matrixgen's appservice ID (the playbook's has a '-'),
+	// with GitLab on as in the playbook, and GitHub off: its key is unused.
+	want(t, "hookshot appservice_id", bridge("hookshot").AppserviceID, "hookshot")
+	want(t, "hookshot gitlab", opt("hookshot", "gitlab.instances"), "[gitlab.com]")
+	want(t, "hookshot github", opt("hookshot", "github"), "<nil>")
+	wantReason(t, r, "matrix_bridge_hookshot_github_private_key", "it concerns GitHub, off here")
+	wantNote(t, r, "bridges.hookshot.appservice_id: hookshot, not the playbook's matrix-hookshot")
+	wantNote(t, r, "the playbook's hookshot encrypts, as matrix_bridges_encryption_enabled (line 12) is true")
+
 	// matrix_admin, and relay mode for all bridges that have it; the
 	// Discord bridge relays everyone in the playbook's default.
 	want(t, "whatsapp permissions", opt("mautrix-whatsapp", "permissions"), "map[*:relay @alice:example.org:admin example.org:user]")
@@ -76,12 +87,14 @@ func checkBridgesFixture(t *testing.T, c *config.Config, r *Result) {
 	want(t, "whatsapp extension permissions", opt("mautrix-whatsapp", "extra.bridge.permissions"), "map[@bob:example.org:admin]")
 
 	for salt, secret := range map[string]string{
-		"wa.as.token":    "mautrix-whatsapp-as-token",
-		"wa.hs.token":    "mautrix-whatsapp-hs-token",
-		"mauwhatsapp.db": "matrix_mautrix_whatsapp-db-password",
-		"as.doub.pup":    doublePuppetASToken,
-		"heisen.hs.tok":  "heisenbridge-hs-token",
-		"maudisc.avatar": "mautrix-discord-avatar-proxy-key",
+		"wa.as.token":     "mautrix-whatsapp-as-token",
+		"wa.hs.token":     "mautrix-whatsapp-hs-token",
+		"mauwhatsapp.db":  "matrix_mautrix_whatsapp-db-password",
+		"as.doub.pup":     doublePuppetASToken,
+		"heisen.hs.tok":   "heisenbridge-hs-token",
+		"maudisc.avatar":  "mautrix-discord-avatar-proxy-key",
+		"hookshot.as.tok": "hookshot-as-token",
+		"hookshot.hs.tok": "hookshot-hs-token",
 	} {
 		wantSecret(t, r, secret, bridgesFixtureDerived[salt])
 	}
@@ -125,13 +138,17 @@ func TestMDADBridgeTakeover(t *testing.T) {
 		{"matrix_bridge_mautrix_meta_messenger_enabled", "mautrix-meta-messenger", "messenger", "messengerbot", "messenger_", "matrix_mautrix_meta_messenger"},
 		{"matrix_bridge_mautrix_meta_instagram_enabled", "mautrix-meta-instagram", "instagram", "instagrambot", "instagram_", "matrix_mautrix_meta_instagram"},
 		{"matrix_bridge_heisenbridge_enabled", "heisenbridge", "heisenbridge", "heisenbridge", "hbirc_", ""},
+		// matrixgen's appservice ID, as the playbook's (matrix-hookshot)
+		// is not one it takes; the rest is the playbook's.
+		{"matrix_bridge_hookshot_enabled", "hookshot", "hookshot", "hookshot", "_webhooks_", ""},
 		// The names before the playbook's rename of its variables.
 		{"matrix_mautrix_whatsapp_enabled", "mautrix-whatsapp", "whatsapp", "whatsappbot", "whatsapp_", "matrix_mautrix_whatsapp"},
 		{"matrix_heisenbridge_enabled", "heisenbridge", "heisenbridge", "heisenbridge", "hbirc_", ""},
+		{"matrix_hookshot_enabled", "hookshot", "hookshot", "hookshot", "_webhooks_", ""},
 	} {
 		t.Run(c.enable, func(t *testing.T) {
 			vars := "matrix_domain: example.net\ntraefik_config_certificatesResolvers_acme_email: a@example.net\n" + c.enable + ": true\n"
-			if c.database == "" {
+			if c.name == "heisenbridge" {
 				vars += strings.TrimSuffix(c.enable, "enabled") + "owner: '@admin:example.net'\n"
 			}
 			r, err := Translate("vars.yml", []byte(vars))

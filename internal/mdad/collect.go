@@ -59,7 +59,7 @@ func (t *translator) collectSecrets() {
 		}
 		t.deriveSecret(secretPlan{name: name, salt: derivedSalts[name], provided: provided[name]}, key, keyVar)
 	}
-	for _, s := range t.bridgeSecrets {
+	for _, s := range t.roleSecrets {
 		if _, ok := t.secrets[s.name]; !ok {
 			t.deriveSecret(s, key, keyVar)
 		}
@@ -77,13 +77,24 @@ func (t *translator) deriveSecret(s secretPlan, key string, keyVar *variable) {
 	case s.salt != "" && key != "" && !s.provided:
 		t.secrets[name] = Secret{Name: name, Value: DeriveSecret(key, s.salt),
 			Source: fmt.Sprintf("derived from matrix_homeserver_generic_secret_key (line %d), salt %s", keyVar.line, s.salt)}
+	case s.importFrom != "" && s.provided:
+		t.missing = append(t.missing, MissingSecret{name, fmt.Sprintf("install.sh takes it over from %s, %s; it stops while neither that file nor /matrix/secrets/%s is there", s.importFrom, s.importWhat, name), true})
+	case s.importFrom != "":
+		t.missing = append(t.missing, MissingSecret{name, fmt.Sprintf("install.sh takes it over from %s, %s; only without that file does it create a new one", s.importFrom, s.importWhat), false})
 	case s.provided:
-		t.missing = append(t.missing, MissingSecret{name, "not in vars.yml: install.sh stops until you put it in /matrix/secrets/" + name})
+		t.missing = append(t.missing, MissingSecret{name, "not in vars.yml: install.sh stops until you put it in /matrix/secrets/" + name, true})
 	case s.salt != "" && keyVar != nil:
-		t.missing = append(t.missing, MissingSecret{name, "not derived (matrix_homeserver_generic_secret_key is empty or unreadable): install.sh will create a new one"})
+		t.missing = append(t.missing, MissingSecret{name, "not derived (matrix_homeserver_generic_secret_key is empty or unreadable): install.sh will create a new one" + s.whatNext(), false})
 	default:
-		t.missing = append(t.missing, MissingSecret{name, "not derived: install.sh will create a new one"})
+		t.missing = append(t.missing, MissingSecret{name, "not derived: install.sh will create a new one" + s.whatNext(), false})
 	}
+}
+
+func (s secretPlan) whatNext() string {
+	if s.newWhat == "" {
+		return ""
+	}
+	return "; " + s.newWhat
 }
 
 // unread takes a variable off the list of those read, to report it instead.

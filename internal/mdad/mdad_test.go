@@ -154,9 +154,7 @@ var fixtures = []fixture{
 		name: "workers-bridges",
 		untranslated: []string{
 			"20 matrix_heisenbridge_enabled",
-			"22 matrix_bot_maubot_enabled",
-			"23 matrix_bot_maubot_initial_password",
-			"25 matrix_synapse_admin_enabled",
+			"26 matrix_bot_maubot_admins.ops",
 		},
 		check: func(t *testing.T, c *config.Config, r *Result) {
 			want(t, "domain", c.Domain, "example.com")
@@ -174,8 +172,15 @@ var fixtures = []fixture{
 			// which is Ansible's to_uuid of the playbook's hash.
 			wantSecret(t, r, "mautrix-telegram-as-token", "98096ecb-8e08-5a46-9c30-13a4df735ec9")
 			wantMissing(t, r, "appservice-double-puppet-as-token", false)
+			// maubot and Ketesa under the names from before the renames.
+			want(t, "bots.maubot.type", c.Bots["maubot"].Type, "maubot")
+			want(t, "ketesa.path", c.Ketesa.Path, "/synapse-admin")
+			// Python, as above, with the playbook's salt mxpup.dsc.db.
+			wantSecret(t, r, "matrix_bot_maubot-db-password", "6276132a-c97d-5202-b11f-f8776a71d19a")
+			wantSecret(t, r, "maubot-admin-password", "Maubot-Ui-Admin-4455")
 		},
-		secrets: []string{"big-server-generic-key-6e5d4c3b", "Big-Pg-Password-3344", "0123456789abcdef0123456789abcdef", "Maubot-Admin-Pw-9911", "1234567"},
+		secrets: []string{"big-server-generic-key-6e5d4c3b", "Big-Pg-Password-3344", "0123456789abcdef0123456789abcdef", "Maubot-Admin-Pw-9911", "1234567",
+			"Maubot-Ui-Admin-4455", "Maubot-Ui-Ops-6677"},
 	},
 	{
 		name: "bridges",
@@ -183,11 +188,26 @@ var fixtures = []fixture{
 			"50 matrix_bridge_mautrix_bluesky_logging_level",
 			"54 matrix_bridge_heisenbridge_identd_enabled",
 			"57 matrix_mautrix_whatsapp_logging_level",
-			"60 matrix_bridge_hookshot_enabled",
 			"61 matrix_bridge_hookshot_github_private_key",
 		},
 		check:   checkBridgesFixture,
 		secrets: []string{"bridges-generic-key-5f4e3d2c", "Bridges-Pg-Superuser-8822", "0d1c2b3a49586776a5b4c3d2e1f00f1e", "Slack-As-Token-From-Vars-4410", "BEGIN RSA"},
+	},
+	{
+		name: "hookshot-bots-ketesa",
+		untranslated: []string{
+			"32 matrix_bridge_hookshot_gitlab_instances.work",
+			"38 matrix_bridge_hookshot_metrics_enabled",
+			"52 matrix_bridge_hookshot_configuration_extension_yaml.bridge.port",
+			"60 matrix_bot_draupnir_config_web_abuseReporting",
+			"63 matrix_bot_draupnir_configuration_extension_yaml.managementRoom",
+			"70 matrix_bot_maubot_admins.bob",
+			"82 matrix_ketesa_container_labels_traefik_ipallowlist_sourcerange",
+		},
+		check: checkHookshotBotsFixture,
+		secrets: []string{"hookshot-bots-key-0e9d8c7b", "Bots-Pg-Superuser-6161", "Bots-Registration-3131", "BEGIN RSA",
+			"Gh-Webhook-Secret-7070", "Gh-Client-Secret-8080", "Gl-Webhook-Secret-9090", "Draupnir-Token-4242",
+			"Maubot-Bot-Password-5151", "Maubot-Admin-Alice-6262", "Maubot-Admin-Bob-7373"},
 	},
 	{
 		name: "legacy-names",
@@ -772,7 +792,7 @@ func checkMode(t *testing.T, p string, want fs.FileMode) {
 // --dry-run onto a root whose secrets directory import-mdad wrote: the
 // imported secrets are kept, and only the others would be created.
 func TestMDADSecretsFeedInstall(t *testing.T) {
-	for _, name := range []string{"basic", "relay-mailer", "bridges"} {
+	for _, name := range []string{"basic", "relay-mailer", "bridges", "hookshot-bots-ketesa"} {
 		t.Run(name, func(t *testing.T) {
 			shell, err := exec.LookPath("sh")
 			if err != nil {
@@ -823,8 +843,14 @@ func TestMDADSecretsFeedInstall(t *testing.T) {
 					t.Errorf("install.sh would create %s, which import-mdad wrote", s.Name)
 				}
 			}
+			stops := func(name string) bool {
+				return regexp.MustCompile(`(?m)^would stop: secret ` + regexp.QuoteMeta(name) + ` `).MatchString(stdout.String())
+			}
 			for _, m := range r.Missing {
-				if !creates(m.Name) {
+				switch {
+				case m.Provided && !stops(m.Name):
+					t.Errorf("install.sh does not stop for %s, which the operator must give\n%s", m.Name, stdout.String())
+				case !m.Provided && !creates(m.Name):
 					t.Errorf("install.sh does not create %s, which import-mdad could not give\n%s", m.Name, stdout.String())
 				}
 			}
@@ -1083,29 +1109,36 @@ func TestMDADRules(t *testing.T) {
 			},
 		},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			r, err := Translate("vars.yml", []byte(base+c.vars))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for option, value := range c.options {
-				got := optionText(t, r.Config, option)
-				if got != value {
-					t.Errorf("%s = %s, want %s\n%s", option, got, value, r.Config)
-				}
-			}
-			for name, reason := range c.reasons {
-				i := slices.IndexFunc(r.Untranslated, func(u Untranslated) bool { return u.Name == name })
-				if i < 0 {
-					t.Errorf("%s is not reported; reported: %v", name, r.Untranslated)
-					continue
-				}
-				if !strings.Contains(r.Untranslated[i].Reason, reason) {
-					t.Errorf("%s: reason %q, want one with %q", name, r.Untranslated[i].Reason, reason)
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { checkRule(t, base+c.vars, c.options, c.reasons) })
 	}
+}
+
+// checkRule translates a small vars.yml and checks the options it sets
+// (path → value as fmt prints it, "(not set)" for none) and the reasons
+// of the variables it reports (name → part of the reason).
+func checkRule(t *testing.T, vars string, options, reasons map[string]string) *Result {
+	t.Helper()
+	r, err := Translate("vars.yml", []byte(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for option, value := range options {
+		got := optionText(t, r.Config, option)
+		if got != value {
+			t.Errorf("%s = %s, want %s\n%s", option, got, value, r.Config)
+		}
+	}
+	for name, reason := range reasons {
+		i := slices.IndexFunc(r.Untranslated, func(u Untranslated) bool { return u.Name == name })
+		if i < 0 {
+			t.Errorf("%s is not reported; reported: %v", name, r.Untranslated)
+			continue
+		}
+		if !strings.Contains(r.Untranslated[i].Reason, reason) {
+			t.Errorf("%s: reason %q, want one with %q", name, r.Untranslated[i].Reason, reason)
+		}
+	}
+	return r
 }
 
 // optionText reads an option from a written config, as fmt prints it.

@@ -51,6 +51,8 @@ type Secret struct {
 // MissingSecret is a secret the bundle reads that vars.yml does not give.
 type MissingSecret struct {
 	Name, Reason string
+	// Provided: install.sh cannot make it, and stops until it is there.
+	Provided bool
 }
 
 // installable is the character set install.sh accepts in a secret file: the

@@ -1,6 +1,10 @@
 package mdad
 
-import "go.yaml.in/yaml/v3"
+import (
+	"slices"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // row says what becomes of one playbook variable. Most rows name the option
 // a variable sets and how its value converts; the few variables that take a
@@ -25,9 +29,9 @@ type row struct {
 
 // table is in the order the rows apply: when two variables set one option
 // (a current name and the one it replaced), the first row wins and the other
-// is reported. The bridges' rows come last: their stage reads them after
-// the rest (bridge_translate.go).
-var table = append(coreRows, bridgeRows()...)
+// is reported. The rows of the bridges, bots and admin UI come last: their
+// stages read them after the rest (bridge_translate.go, addons.go).
+var table = slices.Concat(coreRows, bridgeRows(), addonRows())
 
 var coreRows = []row{
 	// The server.

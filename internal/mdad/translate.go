@@ -80,6 +80,7 @@ func Translate(file string, data []byte) (*Result, error) {
 	}
 	t.run()
 	t.translateBridges()
+	t.translateAddons()
 	t.defaults()
 	t.collectSecrets()
 	return t.result(), nil
@@ -102,10 +103,12 @@ type translator struct {
 	missing  []MissingSecret
 	// secretOrder is the order secrets are reported and written in.
 	secretOrder []string
-	// bridgeVars are the variables of the bridge stage, in file order;
-	// bridgeSecrets the secrets of the bridges it translated.
-	bridgeVars    []*variable
-	bridgeSecrets []secretPlan
+	// bridgeVars are the variables of the bridge stage, addonVars those
+	// of the bots' and the admin UI's, in file order; roleSecrets the
+	// secrets of the bridges and bots these stages translated.
+	bridgeVars  []*variable
+	addonVars   []*variable
+	roleSecrets []secretPlan
 }
 
 // rowFor finds a variable's row: its own, else the longest family.
@@ -324,13 +327,21 @@ func (t *translator) takeSecret(v *variable, n *yaml.Node, name string) {
 		t.notTranslated(v, err.Error())
 		return
 	}
+	if t.storeSecret(v, s, name) {
+		t.readVar(v, "the secret "+name+" (written with --secrets-dir)")
+	}
+}
+
+// storeSecret records the value of a secret that v holds, or reports v
+// when another variable gave the secret first.
+func (t *translator) storeSecret(v *variable, value, name string) bool {
 	if prev, ok := t.secretBy[name]; ok {
 		t.notTranslated(v, fmt.Sprintf("the secret %s already comes from %s (line %d)", name, prev.name, prev.line))
-		return
+		return false
 	}
-	t.secrets[name] = Secret{Name: name, Value: s, Source: fmt.Sprintf("from %s (line %d)", v.name, v.line)}
+	t.secrets[name] = Secret{Name: name, Value: value, Source: fmt.Sprintf("from %s (line %d)", v.name, v.line)}
 	t.secretBy[name] = v
-	t.readVar(v, "the secret "+name+" (written with --secrets-dir)")
+	return true
 }
 
 // unknownReason explains a variable no row knows.
@@ -371,6 +382,17 @@ func (t *translator) unsupportedComponents(unknown []*variable) map[string]bool 
 }
 
 // Facts several rows depend on.
+
+// homeserver is the homeserver's hostname, as the playbook and the
+// config have it.
+func (t *translator) homeserver() string {
+	if n, err := t.r.variable("matrix_server_fqn_matrix"); err == nil {
+		if s, err := scalarText(n); err == nil {
+			return s
+		}
+	}
+	return "HOMESERVER"
+}
 
 func (t *translator) ourTraefik() bool {
 	s, ok := t.text("matrix_playbook_reverse_proxy_type")
@@ -661,7 +683,7 @@ func isSecretName(name string) bool {
 func (t *translator) hideSecrets() {
 	var queue []string
 	for _, v := range t.vf.all {
-		if r, ok := rowFor(v.name); (ok && r.secret != "") || isSecretName(v.name) || isBridgeSecret(v.name) {
+		if r, ok := rowFor(v.name); (ok && r.secret != "") || isSecretName(v.name) || isBridgeSecret(v.name) || addonSecretVars[v.name] {
 			queue = append(queue, v.name)
 		}
 		if strings.HasSuffix(v.name, "_configuration_extension_yaml") {

@@ -289,6 +289,14 @@ var bridgeWiring = map[string]string{
 	"generic.userIdPrefix": "username_prefix",
 }
 
+// BridgeWiring tells whether a bridge config key (a dotted path) is one
+// matrixgen writes itself, and which option sets it ("" for none), for
+// tools that carry other configs into extra.
+func BridgeWiring(key string) (option string, wired bool) {
+	option, wired = bridgeWiring[key]
+	return option, wired
+}
+
 func bridgeExtraLeavesWiring(c *config.Config, ix *index) diag.List {
 	var out diag.List
 	for _, name := range c.Bridges.Names() {
