@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/matrixgen/matrixgen/internal/validate"
 )
 
 // Draupnir: the playbook's matrix-bot-draupnir role becomes bots.draupnir,
@@ -51,7 +53,7 @@ func (a *addonRun) draupnir() {
 	a.reportAs("config_initialManager", "the playbook uses it only with zero-touch deployment (zero_touch_deploy), which is off")
 	a.draupnirLogin()
 	a.draupnirWeb()
-	a.extra(draupnirExtra, "configuration_extension_yaml", refusalWiring(draupnirWiring, "Draupnir"))
+	a.extra(draupnirExtra, "configuration_extension_yaml", refusalWiring(func(key string) (string, bool) { return validate.BotWiring("draupnir", key) }, "Draupnir"))
 	a.t.addRoleSecret(secretPlan{name: "draupnir-access-token", suffix: "config_accessToken", provided: true})
 	if v, n, ok := a.take("config_accessToken"); ok {
 		a.t.takeSecret(v, n, "draupnir-access-token")
@@ -126,14 +128,6 @@ var draupnirExtra = []extraVar{
 	{"config_roomStateBackingStore_enabled", "roomStateBackingStore.enabled"},
 	{"config_experimentalRustCrypto", "experimentalRustCrypto"},
 	{"config_displayReports", "displayReports"},
-}
-
-// draupnirWiring are the keys of Draupnir's config that matrixgen writes
-// itself (internal/validate refuses them in extra).
-var draupnirWiring = map[string]string{
-	"homeserverUrl": "", "rawHomeserverUrl": "", "accessToken": "", "pantalaimon": "", "dataPath": "",
-	"managementRoom": "management_room", "initialManager": "management_room",
-	"logLevel": "log_level", "health.healthz": "",
 }
 
 func (a *addonRun) draupnirLeft(v *variable, suffix string) bool {

@@ -260,12 +260,12 @@ func (a *addonRun) renamedUnit(ours, why string) {
 		a.k.section, ours, a.k.unit, why, a.k.unit, a.k.unit))
 }
 
-// refusalWiring makes a refusal for a configuration extension from a table
-// of the config's keys that matrixgen writes itself (key: the option to
-// set instead, or "").
-func refusalWiring(wiring map[string]string, what string) func(string) string {
+// refusalWiring makes a refusal for a configuration extension from
+// validation's list of the config's keys that matrixgen writes itself
+// (with the option to set instead, or "").
+func refusalWiring(wiring func(key string) (option string, wired bool), what string) func(string) string {
 	return func(path string) string {
-		option, wired := wiring[path]
+		option, wired := wiring(path)
 		switch {
 		case !wired:
 			return ""

@@ -344,5 +344,5 @@ func bridgeWiringRefusal(path string) string {
 	case option != "":
 		return "matrixgen writes it from the bridge's option " + option
 	}
-	return "matrixgen writes it itself: it connects the bridge to Synapse and its database"
+	return "matrixgen writes it itself: it connects the bridge to Synapse, its database or its host secrets"
 }

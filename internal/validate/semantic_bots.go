@@ -103,6 +103,13 @@ var botWiring = map[string]map[string]string{
 	},
 }
 
+// BotWiring tells whether a key (a dotted path) of a bot type's config is
+// one matrixgen writes itself, and which option sets it ("" for none).
+func BotWiring(botType, key string) (option string, wired bool) {
+	option, wired = botWiring[botType][key]
+	return option, wired
+}
+
 func botExtraLeavesWiring(c *config.Config, ix *index) diag.List {
 	var out diag.List
 	for _, name := range c.Bots.Names() {

@@ -287,6 +287,11 @@ var bridgeWiring = map[string]string{
 	// hookshot's.
 	"bridge.url": "", "bridge.domain": "domain", "bridge.port": "", "bridge.bindAddress": "",
 	"generic.userIdPrefix": "username_prefix",
+	// hookshot's keys and secrets: host secrets, mounted or filled in by
+	// install.sh, which a value in extra would replace with one in the
+	// bundle.
+	"passFile": "", "github.auth.id": "github.app_id", "github.auth.privateKeyFile": "",
+	"github.webhook.secret": "", "github.oauth": "github.oauth", "gitlab.webhook.secret": "",
 }
 
 // BridgeWiring tells whether a bridge config key (a dotted path) is one
@@ -301,7 +306,7 @@ func bridgeExtraLeavesWiring(c *config.Config, ix *index) diag.List {
 	var out diag.List
 	for _, name := range c.Bridges.Names() {
 		out = append(out, extraLeavesWiring(ix, joinPath("bridges", name), c.Bridges[name].Extra, bridgeWiring,
-			"it connects the bridge to Synapse and its database")...)
+			"it connects the bridge to Synapse, its database or its host secrets")...)
 	}
 	return out
 }
@@ -329,12 +334,12 @@ func extraLeavesWiring(ix *index, entry string, extra map[string]any, wiring map
 	return out
 }
 
-// bridgesReachMainProcess: with the operator's own webserver, bridges
-// (and bots, alike here) send their requests to the main Synapse process over the homeserver
-// network (with Traefik, through its internal entrypoint, which routes
-// them like the public ones). The main process serves them all, except
-// those a worker has taken over: with a media repository worker it serves
-// no media (bridged images and files fail), and the only writer of the
+// bridgesReachMainProcess: with the operator's own webserver, bridges and
+// bots send their requests to the main Synapse process over the
+// homeserver network (Traefik has an internal entrypoint that routes them
+// like the public ones). The main process serves them all, except those a
+// worker has taken over: with a media repository worker it serves no
+// media (bridged images and files fail), and the only writer of the
 // typing, to-device, receipts or push rules stream refuses them on every
 // other process (typing notifications, encryption keys, read receipts,
 // muting fail). So with an own webserver those workers and bridges do not
