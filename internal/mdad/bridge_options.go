@@ -279,7 +279,7 @@ func (b *bridgeRun) extra() {
 	comment := ""
 	if v := b.vars["configuration_extension_yaml"]; v != nil && !b.handled[v] {
 		b.handled[v] = true
-		target := extensionTarget{option: b.path("extra"), program: b.k.name, refuse: bridgeWiringRefusal}
+		target := extensionTarget{option: b.path("extra"), program: b.k.name, refuse: bridgeWiringRefusal(b.k.typ)}
 		if ext := b.t.extension(v, v.node, target); ext != nil {
 			b.t.mergeExtension(extra, ext, "", origins, v)
 			comment = mark(v)
@@ -336,13 +336,15 @@ func putPath(m *yaml.Node, path string, value *yaml.Node, comment string) {
 
 // bridgeWiringRefusal says why an extension key may not be carried into
 // extra: validation refuses the keys matrixgen writes itself.
-func bridgeWiringRefusal(path string) string {
-	option, wired := validate.BridgeWiring(path)
-	switch {
-	case !wired:
-		return ""
-	case option != "":
-		return "matrixgen writes it from the bridge's option " + option
+func bridgeWiringRefusal(bridgeType string) func(path string) string {
+	return func(path string) string {
+		option, wired := validate.BridgeWiring(bridgeType, path)
+		switch {
+		case !wired:
+			return ""
+		case option != "":
+			return "matrixgen writes it from the bridge's option " + option
+		}
+		return "matrixgen writes it itself: it connects the bridge to Synapse, its database or its host secrets"
 	}
-	return "matrixgen writes it itself: it connects the bridge to Synapse, its database or its host secrets"
 }

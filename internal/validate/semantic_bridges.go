@@ -3,7 +3,6 @@ package validate
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/config"
@@ -19,7 +18,7 @@ var bridgeRules = []rule{
 	bridgeDatabasesUnique,
 	bridgeHostPortsUnique,
 	bridgePublicPathsUnique,
-	bridgeHookshotServes,
+	bridgeTypeChecks,
 	bridgePermissionTargets,
 	bridgeOwnersLocal,
 	bridgeEncryptionDefault,
@@ -173,44 +172,20 @@ func bridgeHostPortsUnique(c *config.Config, ix *index) diag.List {
 	return out
 }
 
-// bridgePublicPaths are the paths on the homeserver's hostname a bridge
-// type serves the public at, fixed by the bridge itself.
-var bridgePublicPaths = map[string]string{"heisenbridge": "/_heisenbridge/media", "matrix-hookshot": "/hookshot/webhooks"}
-
 // bridgePublicPathsUnique: two bridges serving one public path cannot both
 // be routed to.
 func bridgePublicPathsUnique(c *config.Config, ix *index) diag.List {
 	var out diag.List
 	taken := firstClaim{}
 	for _, name := range c.Bridges.Enabled() {
-		p, ok := bridgePublicPaths[c.Bridges[name].Type]
-		if !ok {
+		p := bridgeTypeRules[c.Bridges[name].Type].publicPath
+		if p == "" {
 			continue
 		}
 		if prev, dup := taken.take(p, name); dup {
 			out = append(out, problem(ix, bridgePath(name, "type"),
 				"bridges.%s serves %s already, which this one would need too; one %s bridges any number of networks", prev, p, c.Bridges[name].Type)...)
 		}
-	}
-	return out
-}
-
-// hookshotServices are the sections of hookshot's config that turn on a
-// service of it, through its options or extra.
-var hookshotServices = []string{"generic", "feeds", "github", "gitlab", "jira", "figma", "openProject", "challengeHound"}
-
-// bridgeHookshotServes: hookshot refuses to start without a service.
-func bridgeHookshotServes(c *config.Config, ix *index) diag.List {
-	var out diag.List
-	for _, name := range c.Bridges.Enabled() {
-		br := c.Bridges[name]
-		if br.Type != "matrix-hookshot" || br.Options["webhooks"] == true || br.Options["feeds"] == true ||
-			br.Options["github"] != nil || br.Options["gitlab"] != nil ||
-			slices.ContainsFunc(hookshotServices, func(s string) bool { return br.Extra[s] != nil }) {
-			continue
-		}
-		out = append(out, problem(ix, bridgePath(name, "webhooks"),
-			"hookshot refuses to start without a service: turn on webhooks or feeds, set github or gitlab, or configure another service through extra")...)
 	}
 	return out
 }
@@ -284,28 +259,20 @@ var bridgeWiring = map[string]string{
 	"appservice.as_token": "", "appservice.hs_token": "",
 	"database.type": "", "database.uri": "database_name",
 	"appservice.database.type": "", "appservice.database.uri": "database_name",
-	// hookshot's.
-	"bridge.url": "", "bridge.domain": "domain", "bridge.port": "", "bridge.bindAddress": "",
-	"generic.userIdPrefix": "username_prefix",
-	// hookshot's keys and secrets: host secrets, mounted or filled in by
-	// install.sh, which a value in extra would replace with one in the
-	// bundle.
-	"passFile": "", "github.auth.id": "github.app_id", "github.auth.privateKeyFile": "",
-	"github.webhook.secret": "", "github.oauth": "github.oauth", "gitlab.webhook.secret": "",
 }
 
-// BridgeWiring tells whether a bridge config key (a dotted path) is one
-// matrixgen writes itself, and which option sets it ("" for none), for
-// tools that carry other configs into extra.
-func BridgeWiring(key string) (option string, wired bool) {
-	option, wired = bridgeWiring[key]
+// BridgeWiring tells whether a key (a dotted path) of a bridge type's
+// config is one matrixgen writes itself, and which option sets it (""
+// for none), for tools that carry other configs into extra.
+func BridgeWiring(bridgeType, key string) (option string, wired bool) {
+	option, wired = wiringOf(bridgeType)[key]
 	return option, wired
 }
 
 func bridgeExtraLeavesWiring(c *config.Config, ix *index) diag.List {
 	var out diag.List
 	for _, name := range c.Bridges.Names() {
-		out = append(out, extraLeavesWiring(ix, joinPath("bridges", name), c.Bridges[name].Extra, bridgeWiring,
+		out = append(out, extraLeavesWiring(ix, joinPath("bridges", name), c.Bridges[name].Extra, wiringOf(c.Bridges[name].Type),
 			"it connects the bridge to Synapse, its database or its host secrets")...)
 	}
 	return out

@@ -92,7 +92,7 @@ type publicPath struct{ path, what string }
 func homeserverPublicPaths(c *config.Config) []publicPath {
 	out := []publicPath{{"/health", "Synapse's health check"}}
 	for _, name := range c.Bridges.Enabled() {
-		if p, ok := bridgePublicPaths[c.Bridges[name].Type]; ok {
+		if p := bridgeTypeRules[c.Bridges[name].Type].publicPath; p != "" {
 			out = append(out, publicPath{p, "bridges." + name})
 		}
 	}

@@ -1,0 +1,6 @@
+package validate
+
+// Heisenbridge serves IRC users the Matrix media they are linked to.
+func init() {
+	declareBridgeType("heisenbridge", bridgeTypeRule{publicPath: "/_heisenbridge/media"})
+}
