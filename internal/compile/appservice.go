@@ -139,6 +139,13 @@ func (b *builder) writeRegistration(br bridge, r registration) {
 		Path: bridgeRegistrationPath(b, br.name), Format: plan.YAML, Value: r.value(),
 		Secrets: []string{string(r.asToken), string(r.hsToken)}, Restarts: []string{synapseUnit, br.unit},
 	})
+	// Synapse gives an appservice its sender as well as its namespaces.
+	b.appserviceUsers = append(b.appserviceUsers, userRegex(b.cfg.Domain, r.senderLocalpart, false))
+	for _, ns := range r.users {
+		if ns.exclusive {
+			b.appserviceUsers = append(b.appserviceUsers, ns.regex)
+		}
+	}
 }
 
 // doublePuppetWanted: some bridge logs its users in as themselves.

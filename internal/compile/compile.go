@@ -32,11 +32,12 @@ var components = []component{
 	{"traefik", func(c *config.Config) bool { return c.ReverseProxy.Type == "traefik" }, addTraefik},
 	{"static-files", func(c *config.Config) bool { return c.WellKnown.Server || c.WellKnown.Client }, addStaticFiles},
 	{"element", func(c *config.Config) bool { return c.Element.Enabled }, addElement},
-	{"ketesa", func(c *config.Config) bool { return c.Ketesa.Enabled }, addKetesa},
 	{"exim-relay", func(c *config.Config) bool { return c.Mailer.Enabled }, addMailer},
 	{"coturn", func(c *config.Config) bool { return c.Coturn.Enabled }, addCoturn},
 	{"bridges", hasBridges, addBridges},
 	{"bots", hasBots, addBots},
+	// After the bridges, whose users it protects.
+	{"ketesa", func(c *config.Config) bool { return c.Ketesa.Enabled }, addKetesa},
 	// Last: workers read every file and secret the main process does,
 	// including those of the components above.
 	{"synapse-workers", hasWorkers, addSynapseWorkers},
@@ -70,6 +71,9 @@ type builder struct {
 	plan *plan.Plan
 	// external are the databases the operator creates on an external server.
 	external []plan.Database
+	// appserviceUsers are the patterns of the users the appservices own
+	// exclusively, as their registrations give them.
+	appserviceUsers []string
 }
 
 func newBuilder(cfg *config.Config) *builder {

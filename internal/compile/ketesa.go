@@ -1,6 +1,8 @@
 package compile
 
 import (
+	"strings"
+
 	"github.com/matrixgen/matrixgen/internal/config"
 	"github.com/matrixgen/matrixgen/internal/plan"
 )
@@ -26,7 +28,7 @@ func addKetesa(b *builder) {
 	configDir := dir + "/config"
 	b.dir(dir, 0o750)
 	b.dir(configDir, 0o750)
-	b.file(plan.File{Path: configDir + "/config.json", Format: plan.JSON, Value: ketesaConfig(b.cfg), Restarts: []string{ketesaUnit}})
+	b.file(plan.File{Path: configDir + "/config.json", Format: plan.JSON, Value: ketesaConfig(b), Restarts: []string{ketesaUnit}})
 	b.service(plan.Service{
 		Unit:        ketesaUnit,
 		Description: "Ketesa, the Synapse admin UI",
@@ -61,23 +63,24 @@ func ketesaRoute(c *config.Config) plan.Route {
 }
 
 // ketesaConfig is Ketesa's config.json: logins only to this homeserver,
-// and the bridges' bots and ghosts protected from edits that would break
-// the bridges (deactivation, password resets, …).
-func ketesaConfig(c *config.Config) obj {
+// and the users the bridges own protected from edits that would break the
+// bridges (deactivation, password resets, …): every user their
+// registrations claim exclusively (JavaScript reads these regular
+// expressions as Go does).
+func ketesaConfig(b *builder) obj {
+	var patterns []string
+	for _, re := range b.appserviceUsers {
+		// Heisenbridge's is unanchored (it reads its prefix back from
+		// it); Ketesa matches anywhere in the user ID.
+		patterns = append(patterns, "^"+strings.TrimSuffix(strings.TrimPrefix(re, "^"), "$")+"$")
+	}
+	managed := []any{}
+	for _, re := range sortedUnique(patterns) {
+		managed = append(managed, re)
+	}
 	cfg := obj{
-		"restrictBaseUrl": "https://" + c.Hostnames.Homeserver,
-		"asManagedUsers":  ketesaManagedUsers(c),
+		"restrictBaseUrl": "https://" + b.cfg.Hostnames.Homeserver,
+		"asManagedUsers":  managed,
 	}
-	return deepMerge(cfg, c.Ketesa.Extra)
-}
-
-// ketesaManagedUsers are the users the bridges own, by the patterns of
-// their registrations (JavaScript reads these regular expressions as Go).
-func ketesaManagedUsers(c *config.Config) []any {
-	out := []any{}
-	for _, name := range c.Bridges.Enabled() {
-		br := c.Bridges[name]
-		out = append(out, userRegex(c.Domain, br.BotUsername, false), userRegex(c.Domain, br.UsernamePrefix, true))
-	}
-	return out
+	return deepMerge(cfg, b.cfg.Ketesa.Extra)
 }

@@ -136,7 +136,7 @@ bridges:
 		"restrictBaseUrl": "https://hs.example.org",
 		"asManagedUsers": []any{
 			`^@heisenbridge:example\.org$`, `^@irc_.*:example\.org$`,
-			`^@whatsappworkbot:example\.org$`, `^@whatsappwork_.*:example\.org$`,
+			`^@whatsappwork_.*:example\.org$`, `^@whatsappworkbot:example\.org$`,
 		},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -191,5 +191,20 @@ func TestKetesaService(t *testing.T) {
 	}
 	if r := routeNamed(t, p, "ketesa"); r.Upstream != "127.0.0.1:8780" {
 		t.Errorf("nginx reaches Ketesa at %s", r.Upstream)
+	}
+}
+
+// Every user a registration claims is protected, hookshot's GitHub ghosts
+// included, which no bridge option names.
+func TestKetesaProtectsRegisteredUsers(t *testing.T) {
+	p := compileYAML(t, bridgesBase+`ketesa: {enabled: true}
+bridges:
+  hookshot: {type: matrix-hookshot, github: {app_id: 1}}
+`)
+	users, _ := ketesaJSON(t, p)["asManagedUsers"].([]any)
+	for _, want := range []string{`^@hookshot:example\.org$`, `^@_webhooks_.*:example\.org$`, `^@_github_.*:example\.org$`} {
+		if !slices.Contains(users, any(want)) {
+			t.Errorf("asManagedUsers %v lacks %s", users, want)
+		}
 	}
 }
