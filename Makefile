@@ -22,20 +22,15 @@ test: vet
 golden:
 	$(GO) test ./internal/pipeline ./internal/validate ./cmd/matrixgen -update
 
-# A short run of every fuzz target; longer runs: make fuzz FUZZTIME=5m
-# (docs/fuzzing.md). Minimizing a new input may take up to
+# A short run of every fuzz target (scripts/fuzz.sh); longer runs:
+# make fuzz FUZZTIME=5m (docs/fuzzing.md). Minimizing a new input may take up to
 # FUZZMINIMIZETIME, and its runs are not counted: with Go's default of 60s,
 # a short run of a target with large inputs (FuzzMDADTranslate) can spend
 # all of its time minimizing one.
 FUZZTIME ?= 10s
 FUZZMINIMIZETIME ?= 5s
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
-		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-			echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \
-		done; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZMINIMIZETIME=$(FUZZMINIMIZETIME) ./scripts/fuzz.sh
 
 # Measures build time, memory and the stages; prints the tables of
 # docs/benchmarks.md.
