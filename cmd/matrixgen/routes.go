@@ -14,7 +14,7 @@ import (
 // read this, so fields are only ever added.
 type routeJSON struct {
 	Name       string      `json:"name"`
-	Host       string      `json:"host"`
+	Host       string      `json:"host"` // "" on the internal entrypoint: any hostname
 	Match      matchJSON   `json:"match"`
 	Entrypoint string      `json:"entrypoint"`
 	Port       int         `json:"port"`
@@ -97,12 +97,26 @@ var routesCommand = command{
 						backend += " (strict)"
 					}
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", r.Priority, r.Entrypoint, r.Port, r.Host, match, backend)
+				host := r.Host
+				if host == "" {
+					host = "*" // the internal entrypoint: any hostname
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", r.Priority, r.Entrypoint, r.Port, host, match, backend)
 			}
 			_ = tw.Flush()
 			return exitOK
 		}
 	},
+}
+
+// entrypointPort is the port a route is served on: the host's, or, for the
+// internal entrypoint, which the host does not publish, the proxy
+// container's.
+func entrypointPort(ep plan.Entrypoint) int {
+	if ep.HostPort == 0 {
+		return ep.ProxyPort
+	}
+	return ep.HostPort
 }
 
 // routeList lists routes in the order the proxy evaluates them.
@@ -120,7 +134,7 @@ func routeList(p *plan.Plan) []routeJSON {
 		}
 		rj := routeJSON{
 			Name: r.Name, Host: r.Host, Match: match,
-			Entrypoint: r.Entrypoint, Port: ep.HostPort, TLS: ep.TLS, Priority: r.Priority,
+			Entrypoint: r.Entrypoint, Port: entrypointPort(ep), TLS: ep.TLS, Priority: r.Priority,
 			Backend:   backendJSON{Service: r.Service, Address: r.Upstream},
 			WebSocket: r.Settings.WebSocket,
 		}

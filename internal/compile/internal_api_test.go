@@ -41,7 +41,7 @@ func TestInternalClientAPI(t *testing.T) {
 		t.Errorf("heisenbridge calls %s", got)
 	}
 	if !slices.ContainsFunc(p.Entrypoints, func(e plan.Entrypoint) bool {
-		return e.Name == plan.EntrypointInternal && e.ProxyName == internalAPIListener && e.HostPort == 0
+		return e.Name == plan.EntrypointInternal && e.ProxyName == internalAPIListener && e.HostPort == 0 && e.ProxyPort == internalAPIPort
 	}) {
 		t.Errorf("no unpublished internal entrypoint: %+v", p.Entrypoints)
 	}

@@ -102,7 +102,7 @@ func internalListener(b *builder) []traefikListener {
 	if !internalClientAPI(b.cfg) {
 		return nil
 	}
-	b.plan.Entrypoints = append(b.plan.Entrypoints, plan.Entrypoint{Name: plan.EntrypointInternal, ProxyName: internalAPIListener})
+	b.plan.Entrypoints = append(b.plan.Entrypoints, plan.Entrypoint{Name: plan.EntrypointInternal, ProxyName: internalAPIListener, ProxyPort: internalAPIPort})
 	return []traefikListener{{name: internalAPIListener, internal: true, publish: plan.Publish{ContainerPort: internalAPIPort}}}
 }
 

@@ -155,8 +155,11 @@ type Entrypoint struct {
 	Name        string // a role: EntrypointClient, EntrypointFederation
 	ProxyName   string // the proxy's own name for its listener, where it has one
 	HostAddress string // "" for every address
-	HostPort    int
-	TLS         bool
+	HostPort    int    // 0 for EntrypointInternal, which the host does not publish
+	// ProxyPort is the port inside the proxy's container, where
+	// containers reach EntrypointInternal.
+	ProxyPort int
+	TLS       bool
 }
 
 // Route sends requests for Host and a path to a service's port, or to a
