@@ -2,5 +2,5 @@ package validate
 
 // Heisenbridge serves IRC users the Matrix media they are linked to.
 func init() {
-	declareBridgeType("heisenbridge", bridgeTypeRule{publicPath: "/_heisenbridge/media"})
+	declareBridgeType("heisenbridge", bridgeTypeRule{typeRule: typeRule{publicPath: "/_heisenbridge/media"}})
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	declareBridgeType("matrix-hookshot", bridgeTypeRule{
+	declareBridgeType("matrix-hookshot", bridgeTypeRule{typeRule: typeRule{
 		publicPath: "/hookshot/webhooks",
 		wiring: map[string]string{
 			"bridge.url": "", "bridge.domain": "domain", "bridge.port": "", "bridge.bindAddress": "",
@@ -17,7 +17,7 @@ func init() {
 			// value in extra would replace with one in the bundle.
 			"passFile": "", "github.auth.id": "github.app_id", "github.auth.privateKeyFile": "",
 			"github.webhook.secret": "", "github.oauth": "github.oauth", "gitlab.webhook.secret": "",
-		},
+		}},
 		check: hookshotServes,
 	})
 }

@@ -10,21 +10,33 @@ import (
 // configs alike); a bridge of another kind declares its own in its own
 // file (bridge_<type>.go), so that adding one touches no shared file here.
 type bridgeTypeRule struct {
-	// publicPath is the path on the homeserver's hostname the bridge
-	// serves the public at, fixed by the bridge itself: one instance of
-	// the type per server.
-	publicPath string
-	// wiring are the config keys matrixgen writes itself (with the
-	// option to set instead, or ""); nil for the mautrix bridges' own.
-	wiring map[string]string
+	typeRule
 	// check reports what else is wrong with one enabled instance.
 	check func(name string, br config.Bridge, ix *index) diag.List
 }
 
-// bridgeTypeRules are the bridge types that declare a rule, by type.
-var bridgeTypeRules = map[string]bridgeTypeRule{}
+// typeRule is what bridge and bot types alike may declare.
+type typeRule struct {
+	// publicPath is the path on the homeserver's hostname the type
+	// serves the public at, fixed by the program itself: one instance of
+	// the type per server.
+	publicPath string
+	// wiring are the config keys matrixgen writes itself (with the
+	// option to set instead, or ""); for a bridge, nil means the mautrix
+	// bridges' own.
+	wiring map[string]string
+}
+
+// bridgeTypeRules and botTypeRules are the types that declare a rule, by
+// type; bots declare theirs in bot_<type>.go.
+var (
+	bridgeTypeRules = map[string]bridgeTypeRule{}
+	botTypeRules    = map[string]typeRule{}
+)
 
 func declareBridgeType(typ string, r bridgeTypeRule) { bridgeTypeRules[typ] = r }
+
+func declareBotType(typ string, r typeRule) { botTypeRules[typ] = r }
 
 // wiringOf is the keys of a bridge type's config that extra may not set.
 func wiringOf(bridgeType string) map[string]string {

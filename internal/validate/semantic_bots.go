@@ -62,10 +62,6 @@ func botNamesFree(c *config.Config, ix *index) diag.List {
 	return out
 }
 
-// botPublicPaths are the paths on the homeserver's hostname a bot type
-// serves the public at, fixed by the bot itself.
-var botPublicPaths = map[string]string{"maubot": "/_matrix/maubot"}
-
 // botPublicPathsUnique: two bots serving one public path cannot both be
 // routed to.
 func botPublicPathsUnique(c *config.Config, ix *index) diag.List {
@@ -73,8 +69,8 @@ func botPublicPathsUnique(c *config.Config, ix *index) diag.List {
 	taken := firstClaim{}
 	for _, name := range c.Bots.Enabled() {
 		typ := c.Bots[name].Type
-		p, ok := botPublicPaths[typ]
-		if !ok {
+		p := botTypeRules[typ].publicPath
+		if p == "" {
 			continue
 		}
 		if prev, dup := taken.take(p, name); dup {
@@ -85,28 +81,10 @@ func botPublicPathsUnique(c *config.Config, ix *index) diag.List {
 	return out
 }
 
-// botWiring are, by bot type, the config keys that connect a bot to the
-// homeserver, its database and its data, or that the unit relies on:
-// matrixgen writes them from the options, so extra may not change them.
-var botWiring = map[string]map[string]string{
-	"draupnir": {
-		"homeserverUrl": "", "rawHomeserverUrl": "", "accessToken": "", "pantalaimon": "", "dataPath": "",
-		"managementRoom": "management_room", "initialManager": "management_room",
-		"logLevel": "log_level", "health.healthz": "",
-	},
-	"maubot": {
-		"database": "database_name", "crypto_database": "",
-		"server.hostname": "", "server.port": "", "server.public_url": "", "server.ui_base_path": "",
-		"server.plugin_base_path": "", "server.override_resource_path": "", "server.unshared_secret": "",
-		"plugin_directories": "", "plugin_databases.sqlite": "",
-		"admins": "admin_username", "logging": "log_level",
-	},
-}
-
 // BotWiring tells whether a key (a dotted path) of a bot type's config is
 // one matrixgen writes itself, and which option sets it ("" for none).
 func BotWiring(botType, key string) (option string, wired bool) {
-	option, wired = botWiring[botType][key]
+	option, wired = botTypeRules[botType].wiring[key]
 	return option, wired
 }
 
@@ -114,7 +92,7 @@ func botExtraLeavesWiring(c *config.Config, ix *index) diag.List {
 	var out diag.List
 	for _, name := range c.Bots.Names() {
 		b := c.Bots[name]
-		out = append(out, extraLeavesWiring(ix, joinPath("bots", name), b.Extra, botWiring[b.Type],
+		out = append(out, extraLeavesWiring(ix, joinPath("bots", name), b.Extra, botTypeRules[b.Type].wiring,
 			"other parts of the bundle rely on it")...)
 	}
 	return out

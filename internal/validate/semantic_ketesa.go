@@ -97,7 +97,7 @@ func homeserverPublicPaths(c *config.Config) []publicPath {
 		}
 	}
 	for _, name := range c.Bots.Enabled() {
-		if p, ok := botPublicPaths[c.Bots[name].Type]; ok {
+		if p := botTypeRules[c.Bots[name].Type].publicPath; p != "" {
 			out = append(out, publicPath{p, "bots." + name})
 		}
 	}
