@@ -115,28 +115,10 @@ func ApacheComment(s string) (string, error) {
 // ApacheHostname returns a hostname for ServerName. httpd reads
 // "scheme://name:port" there, so only a plain lowercase DNS name passes.
 func ApacheHostname(host string) (string, error) {
-	if !isApacheDNSName(host) {
+	if !isDNSName(host) {
 		return "", fmt.Errorf("escape: %q is not a lowercase DNS hostname", host)
 	}
 	return host, nil
-}
-
-func isApacheDNSName(host string) bool {
-	if host == "" || len(host) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(host, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // ApachePathPrefix returns a URL path prefix for ProxyPass and <Location>.
@@ -145,14 +127,8 @@ func isApacheDNSName(host string) bool {
 // '[' make a <Location> path a wildcard. Letters, digits and / . _ - cover
 // every prefix matrixgen routes.
 func ApachePathPrefix(prefix string) (string, error) {
-	if !strings.HasPrefix(prefix, "/") {
-		return "", fmt.Errorf("escape: path prefix %q does not start with '/'", prefix)
-	}
-	for i := 0; i < len(prefix); i++ {
-		c := prefix[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("/._-", c) >= 0) {
-			return "", fmt.Errorf("escape: path prefix %q contains %q; prefixes are limited to letters, digits and / . _ -", prefix, c)
-		}
+	if err := checkPathPrefix(prefix, "path prefix"); err != nil {
+		return "", err
 	}
 	return Apache(prefix)
 }
@@ -237,7 +213,7 @@ func apacheHostPort(hostport string) (string, error) {
 		}
 		return addr.String() + ":" + port, nil
 	}
-	if bracketed || !isApacheDNSName(host) {
+	if bracketed || !isDNSName(host) {
 		return "", fmt.Errorf("escape: %q: %q is neither an IP address nor a lowercase DNS hostname", hostport, host)
 	}
 	return host + ":" + port, nil
@@ -275,25 +251,13 @@ func ApacheVirtualHostAddress(ip string, port int) (string, error) {
 // ApacheIPRange returns a network for "Require ip". The schema checks the
 // shape only; the network is parsed and written in its masked form, so
 // that what httpd allows is exactly what the config names.
-func ApacheIPRange(cidr string) (string, error) {
-	p, err := netip.ParsePrefix(cidr)
-	if err != nil {
-		return "", fmt.Errorf("escape: %q is not a network in CIDR notation: %v", cidr, err)
-	}
-	return p.Masked().String(), nil
-}
+func ApacheIPRange(cidr string) (string, error) { return maskedCIDR(cidr) }
 
 // ApacheHeaderName returns an HTTP header name for Header and
 // RequestHeader: an RFC 9110 token.
 func ApacheHeaderName(name string) (string, error) {
-	if name == "" {
-		return "", fmt.Errorf("escape: empty header name")
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#%&'*+-.^_`|~", c) >= 0) {
-			return "", fmt.Errorf("escape: header name %q contains %q, which is not allowed in an HTTP field name", name, c)
-		}
+	if err := checkHeaderName(name); err != nil {
+		return "", err
 	}
 	return Apache(name)
 }

@@ -120,7 +120,7 @@ func CaddyComment(s string) (string, error) {
 // Caddy reads '*' as a wildcard, a leading '(' as a snippet and braces as
 // placeholders in an address, so only plain DNS names pass.
 func CaddySiteAddress(host string, port int, plainHTTP bool) (string, error) {
-	if !isCaddyDNSName(host) {
+	if !isDNSName(host) {
 		return "", fmt.Errorf("escape: %q is not a lowercase DNS hostname, which a Caddy site address needs to match it literally", host)
 	}
 	if port < 1 || port > 65535 {
@@ -133,24 +133,6 @@ func CaddySiteAddress(host string, port int, plainHTTP bool) (string, error) {
 	return addr, nil
 }
 
-func isCaddyDNSName(host string) bool {
-	if host == "" || len(host) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(host, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // CaddyPathPrefix returns the path matcher for requests whose path starts
 // with prefix: prefix followed by '*'. The prefix must start with '/' (a
 // first byte of '@' or '*' would make it another kind of matcher) and hold
@@ -158,14 +140,8 @@ func isCaddyDNSName(host string) bool {
 // escaped space instead, reads '*', '?' and '[' as globs and braces as
 // placeholders.
 func CaddyPathPrefix(prefix string) (string, error) {
-	if !strings.HasPrefix(prefix, "/") {
-		return "", fmt.Errorf("escape: path prefix %q does not start with '/'", prefix)
-	}
-	for i := 0; i < len(prefix); i++ {
-		c := prefix[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("/._-", c) >= 0) {
-			return "", fmt.Errorf("escape: path prefix %q contains %q; prefixes are limited to letters, digits and / . _ -", prefix, c)
-		}
+	if err := checkPathPrefix(prefix, "path prefix"); err != nil {
+		return "", err
 	}
 	return prefix + "*", nil
 }
@@ -195,13 +171,7 @@ var caddyPlaceholder = regexp.MustCompile(`^\{http(\.[a-z0-9_]+)+\}$`)
 
 // CaddyCIDR returns a network for the remote_ip matcher, in its masked form
 // so that the file shows the network that is really matched.
-func CaddyCIDR(cidr string) (string, error) {
-	p, err := netip.ParsePrefix(cidr)
-	if err != nil {
-		return "", fmt.Errorf("escape: %q is not a network in CIDR notation: %v", cidr, err)
-	}
-	return p.Masked().String(), nil
-}
+func CaddyCIDR(cidr string) (string, error) { return maskedCIDR(cidr) }
 
 // CaddyUpstream returns host:port for reverse_proxy: an IP address
 // (IPv6 in brackets) or a DNS name, then a port. A scheme or path would
@@ -234,7 +204,7 @@ func CaddyUpstream(hostport string) (string, error) {
 		}
 		return addr.String() + ":" + port, nil
 	}
-	if bracketed || !isCaddyDNSName(host) {
+	if bracketed || !isDNSName(host) {
 		return "", fmt.Errorf("escape: upstream %q: %q is neither an IP address nor a lowercase DNS hostname", hostport, host)
 	}
 	return host + ":" + port, nil
@@ -246,17 +216,11 @@ func CaddyUpstream(hostport string) (string, error) {
 // operation, drops a trailing ':', takes a leading '@', '/' or '*' for a
 // matcher, and "defer" alone is a subdirective.
 func CaddyHeaderName(name string) (string, error) {
-	if name == "" {
-		return "", fmt.Errorf("escape: empty header name")
+	if err := checkHeaderName(name); err != nil {
+		return "", err
 	}
 	if c := name[0]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
 		return "", fmt.Errorf("escape: header name %q starts with %q; Caddy would read it as an operation or a matcher", name, c)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#%&'*+-.^_`|~", c) >= 0) {
-			return "", fmt.Errorf("escape: header name %q contains %q, which is not allowed in an HTTP field name", name, c)
-		}
 	}
 	if strings.EqualFold(name, "defer") {
 		return "", fmt.Errorf("escape: header name %q is a subdirective of Caddy's header directive", name)

@@ -103,28 +103,10 @@ func NginxComment(s string) (string, error) {
 // leading '~' as a regular expression, '*' or '.' as a wildcard, and "_" or
 // "" as catch-alls whatever the quoting, so only plain DNS names pass.
 func NginxServerName(host string) (string, error) {
-	if !nginxIsDNSName(host) {
+	if !isDNSName(host) {
 		return "", fmt.Errorf("escape: %q is not a lowercase DNS hostname, which server_name needs to match it literally", host)
 	}
 	return host, nil
-}
-
-func nginxIsDNSName(host string) bool {
-	if host == "" || len(host) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(host, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // NginxLocationPrefix returns a path prefix for "location ^~ PREFIX". It
@@ -133,14 +115,8 @@ func nginxIsDNSName(host string) bool {
 // URI and in a regular expression once '.' is escaped (see
 // NginxPrefixRegexp).
 func NginxLocationPrefix(prefix string) (string, error) {
-	if !strings.HasPrefix(prefix, "/") {
-		return "", fmt.Errorf("escape: location prefix %q does not start with '/'", prefix)
-	}
-	for i := 0; i < len(prefix); i++ {
-		c := prefix[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("/._-", c) >= 0) {
-			return "", fmt.Errorf("escape: location prefix %q contains %q; prefixes are limited to letters, digits and / . _ -", prefix, c)
-		}
+	if err := checkPathPrefix(prefix, "location prefix"); err != nil {
+		return "", err
 	}
 	return prefix, nil
 }
@@ -178,13 +154,7 @@ func NginxLocationRegexp(re string) (string, error) {
 // NginxCIDR returns a network for allow and deny. The schema checks the
 // shape only; nginx refuses an address out of range, and it warns about
 // host bits under the mask, so the network is written in its masked form.
-func NginxCIDR(cidr string) (string, error) {
-	p, err := netip.ParsePrefix(cidr)
-	if err != nil {
-		return "", fmt.Errorf("escape: %q is not a network in CIDR notation: %v", cidr, err)
-	}
-	return p.Masked().String(), nil
-}
+func NginxCIDR(cidr string) (string, error) { return maskedCIDR(cidr) }
 
 // NginxHostPort returns host:port for proxy_pass and listen: an IPv4
 // address, a bracketed IPv6 address or a DNS name, then a port. Anything
@@ -204,7 +174,7 @@ func NginxHostPort(hostport string) (string, error) {
 		}
 		return addr.String() + ":" + port, nil
 	}
-	if !nginxIsDNSName(host) {
+	if !isDNSName(host) {
 		return "", fmt.Errorf("escape: %q: %q is neither an IP address nor a lowercase DNS hostname", hostport, host)
 	}
 	return host + ":" + port, nil
@@ -231,14 +201,8 @@ func nginxSplitHostPort(hostport string) (host, port string, err error) {
 // NginxHeaderName returns an HTTP header name for add_header and
 // proxy_hide_header: an RFC 9110 token, which never needs quotes.
 func NginxHeaderName(name string) (string, error) {
-	if name == "" {
-		return "", fmt.Errorf("escape: empty header name")
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#%&'*+-.^_`|~", c) >= 0) {
-			return "", fmt.Errorf("escape: header name %q contains %q, which is not allowed in an HTTP field name", name, c)
-		}
+	if err := checkHeaderName(name); err != nil {
+		return "", err
 	}
 	// A token may hold '#' or quotes; write it through the quoting rules
 	// anyway so the reader sees one word.
