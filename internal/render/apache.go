@@ -19,49 +19,19 @@ import (
 
 const apacheDir = "proxy/apache/"
 
-// apacheWellKnown is the Matrix discovery path, the one route the base
-// domain's own website must forward.
-const apacheWellKnown = "/.well-known/matrix"
-
 // apacheDefaultName names the catch-all block of each port. The .invalid
 // top-level domain never resolves, so no client asks for it by name.
 const apacheDefaultName = "unknown-host.invalid"
 
 func renderApache(p *plan.Plan, t Tree) error {
-	conf, err := apacheMatrixConf(p)
-	if err != nil {
-		return fmt.Errorf("apache: %w", err)
-	}
-	if err := t.addBundleFile(apacheDir+"matrix.conf", 0o644, conf); err != nil {
-		return err
-	}
-	r, ok := apacheBaseDomainRoute(p)
-	if !ok {
-		return nil
-	}
-	snippet, err := apacheBaseDomainSnippet(p, r)
-	if err != nil {
-		return fmt.Errorf("apache: %w", err)
-	}
-	return t.addBundleFile(apacheDir+"base-domain-well-known.conf", 0o644, snippet)
+	return webserver{name: "apache", dir: apacheDir, conf: apacheMatrixConf, baseDomain: apacheBaseDomainSnippet}.render(p, t)
 }
 
-// apDirective is one line of the output, or a section when Section is set.
-// Every string in Args is already an argument: a keyword spelled by
-// matrixgen (On, nocanon) or a value that went through an escape.Apache*
-// helper on the way in (apBuilder.tok), so the writer only joins them.
-type apDirective struct {
-	Comment []string // lines written as "# …" above the directive
-	Name    string
-	Args    []string
-	Body    []apDirective
-	Section bool
-}
-
-func ap(name string, args ...string) apDirective { return apDirective{Name: name, Args: args} }
-
-func apSection(name string, args []string, body ...apDirective) apDirective {
-	return apDirective{Name: name, Args: args, Body: body, Section: true}
+// apacheSyntax writes a directive as its line and a block as a section.
+var apacheSyntax = syntax{
+	line:  func(words string) string { return words },
+	open:  func(words string) string { return "<" + words + ">" },
+	close: func(name string) string { return "</" + name + ">" },
 }
 
 // apBuilder builds the directives; its firstError keeps the first refusal.
@@ -75,7 +45,7 @@ func apacheMatrixConf(p *plan.Plan) ([]byte, error) {
 	b := &apBuilder{}
 	hosts := vhosts(p)
 	addrs := apacheAddresses(b, p)
-	var blocks []apDirective
+	var blocks []directive
 	for i, v := range hosts {
 		if i == 0 || hosts[i-1].Port != v.Port {
 			blocks = append(blocks, apacheCatchAll(b, v, addrs[v.Port]))
@@ -123,7 +93,7 @@ func apacheMatrixConf(p *plan.Plan) ([]byte, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	return writeApache(head, blocks), nil
+	return writeConfig(head, blocks, apacheSyntax), nil
 }
 
 // apacheWhy explains the lines of matrix.conf that look unusual, once
@@ -310,7 +280,7 @@ func apacheVHostAddr(b *apBuilder, addr string, port int) string {
 }
 
 // apacheTLS is the TLS part of a section, with the certificate of v.
-func apacheTLS(b *apBuilder, v vhost) []apDirective {
+func apacheTLS(b *apBuilder, v vhost) []directive {
 	if !v.TLS {
 		return nil
 	}
@@ -318,35 +288,35 @@ func apacheTLS(b *apBuilder, v vhost) []apDirective {
 		b.fail(fmt.Errorf("%s:%d is served with TLS but the plan names no certificate directory", v.Host, v.Port))
 		return nil
 	}
-	return []apDirective{
-		ap("SSLEngine", "on"),
-		ap("SSLCertificateFile", b.tok(escape.ApacheFilePath, v.CertFile)),
-		ap("SSLCertificateKeyFile", b.tok(escape.ApacheFilePath, v.KeyFile)),
+	return []directive{
+		leaf("SSLEngine", "on"),
+		leaf("SSLCertificateFile", b.tok(escape.ApacheFilePath, v.CertFile)),
+		leaf("SSLCertificateKeyFile", b.tok(escape.ApacheFilePath, v.KeyFile)),
 	}
 }
 
 // apacheCatchAll is the first section of a port. With TLS it presents the
 // certificate of the first hostname on the port: a client that asked for
 // another name gets a certificate error, which is the truth.
-func apacheCatchAll(b *apBuilder, v vhost, addr string) apDirective {
-	body := []apDirective{ap("ServerName", apacheDefaultName)}
+func apacheCatchAll(b *apBuilder, v vhost, addr string) directive {
+	body := []directive{leaf("ServerName", apacheDefaultName)}
 	body = append(body, apacheTLS(b, v)...)
-	body = append(body, ap("Redirect", "404", "/"))
-	s := apSection("VirtualHost", []string{apacheVHostAddr(b, addr, v.Port)}, body...)
+	body = append(body, leaf("Redirect", "404", "/"))
+	s := block("VirtualHost", []string{apacheVHostAddr(b, addr, v.Port)}, body...)
 	s.Comment = []string{b.comment("Port %d, any hostname not named below: 404, no backend.", v.Port)}
 	return s
 }
 
-func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) apDirective {
+func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) directive {
 	if err := apacheCheckOrder(v); err != nil {
 		b.fail(err)
 	}
-	body := []apDirective{ap("ServerName", b.tok(escape.ApacheHostname, v.Host))}
+	body := []directive{leaf("ServerName", b.tok(escape.ApacheHostname, v.Host))}
 	body = append(body, apacheTLS(b, v)...)
 	body = append(body,
-		ap("ProxyRequests", "Off"),
-		ap("ProxyPreserveHost", "On"),
-		ap("AllowEncodedSlashes", "NoDecode"))
+		leaf("ProxyRequests", "Off"),
+		leaf("ProxyPreserveHost", "On"),
+		leaf("AllowEncodedSlashes", "NoDecode"))
 	body = append(body, apacheForwarded(b, p, v)...)
 	body = append(body, apacheBalancers(b, v)...)
 
@@ -360,7 +330,7 @@ func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) apDirec
 		hasRoot = hasRoot || r.PathPrefix == "/"
 	}
 	if !hasRoot {
-		body = append(body, ap("Redirect", "404", "/"))
+		body = append(body, leaf("Redirect", "404", "/"))
 	}
 	for i, r := range v.Routes {
 		if r.PathRegex != "" {
@@ -379,7 +349,7 @@ func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) apDirec
 			body = append(body, loc)
 		}
 	}
-	s := apSection("VirtualHost", []string{apacheVHostAddr(b, addr, v.Port)}, body...)
+	s := block("VirtualHost", []string{apacheVHostAddr(b, addr, v.Port)}, body...)
 	s.Comment = []string{b.comment("%s on port %d%s", v.Host, v.Port, apacheListenHint(v))}
 	return s
 }
@@ -388,7 +358,7 @@ func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) apDirec
 // for a prefix, which httpd follows with the rest of the path, or
 // ProxyPassMatch for a regex, whose target is an origin or balancer
 // without a path, so that httpd appends the whole request target.
-func apacheProxyPass(b *apBuilder, r plan.Route) apDirective {
+func apacheProxyPass(b *apBuilder, r plan.Route) directive {
 	pool := len(r.Backends) > 0 && apacheLBMethod(b, r) != ""
 	var target string
 	switch {
@@ -407,11 +377,11 @@ func apacheProxyPass(b *apBuilder, r plan.Route) apDirective {
 		args = append(args, "retry=0")
 		args = append(args, apacheWebSocket(r.Settings)...)
 	}
-	var d apDirective
+	var d directive
 	if r.PathRegex != "" {
-		d = ap("ProxyPassMatch", append([]string{b.tok(escape.ApacheProxyRegexp, r.PathRegex)}, args...)...)
+		d = leaf("ProxyPassMatch", append([]string{b.tok(escape.ApacheProxyRegexp, r.PathRegex)}, args...)...)
 	} else {
-		d = ap("ProxyPass", append([]string{b.tok(escape.ApachePathPrefix, r.PathPrefix)}, args...)...)
+		d = leaf("ProxyPass", append([]string{b.tok(escape.ApachePathPrefix, r.PathPrefix)}, args...)...)
 	}
 	if len(r.Backends) > 0 && !pool {
 		d.Comment = []string{b.comment("%s: %s strictly, which httpd cannot hash on: the first of %d servers only.", r.Name, r.Balance.By, len(r.Backends))}
@@ -446,27 +416,27 @@ func apacheListenHint(v vhost) string {
 // dropped (Synapse believes the first address in it), and mod_proxy_http
 // then adds the client's address. Behind a terminator, its headers are
 // passed on unless mod_remoteip is told to trust it.
-func apacheForwarded(b *apBuilder, p *plan.Plan, v vhost) []apDirective {
+func apacheForwarded(b *apBuilder, p *plan.Plan, v vhost) []directive {
 	if v.TLS {
-		return []apDirective{
-			ap("RequestHeader", "unset", "X-Forwarded-For"),
-			ap("RequestHeader", "set", "X-Forwarded-Proto", "https"),
+		return []directive{
+			leaf("RequestHeader", "unset", "X-Forwarded-For"),
+			leaf("RequestHeader", "set", "X-Forwarded-Proto", "https"),
 		}
 	}
 	if !apacheTrustsProxies(p) {
-		return []apDirective{ap("RequestHeader", "setifempty", "X-Forwarded-Proto", "http")}
+		return []directive{leaf("RequestHeader", "setifempty", "X-Forwarded-Proto", "http")}
 	}
 	trusted := []string{}
 	for _, cidr := range p.Proxy.TrustedProxies {
 		trusted = append(trusted, b.tok(escape.ApacheIPRange, cidr))
 	}
-	remote := ap("RemoteIPHeader", "X-Forwarded-For")
+	remote := leaf("RemoteIPHeader", "X-Forwarded-For")
 	remote.Comment = []string{"The client's address as the TLS terminator in front reports it."}
-	return []apDirective{
+	return []directive{
 		remote,
-		ap("RemoteIPInternalProxy", trusted...),
-		ap("RequestHeader", "unset", "X-Forwarded-For"),
-		ap("RequestHeader", "setifempty", "X-Forwarded-Proto", "http"),
+		leaf("RemoteIPInternalProxy", trusted...),
+		leaf("RequestHeader", "unset", "X-Forwarded-For"),
+		leaf("RequestHeader", "setifempty", "X-Forwarded-Proto", "http"),
 	}
 }
 
@@ -574,31 +544,31 @@ func apacheUnder(path, prefix string) bool {
 // hold for a longer route with a larger one. The regex routes that take
 // some of these paths first have the same settings
 // (apacheCheckRegexSettings), so the section serves them too.
-func apacheLocation(b *apBuilder, r plan.Route, longer []string) (apDirective, bool) {
-	var body []apDirective
+func apacheLocation(b *apBuilder, r plan.Route, longer []string) (directive, bool) {
+	var body []directive
 	if len(r.Settings.AllowIPs) > 0 {
 		allow := []string{"ip"}
 		for _, cidr := range r.Settings.AllowIPs {
 			allow = append(allow, b.tok(escape.ApacheIPRange, cidr))
 		}
-		body = append(body, ap("Require", allow...))
+		body = append(body, leaf("Require", allow...))
 	}
 	if n := r.Settings.MaxBodyBytes; n > 0 {
 		size := strconv.FormatInt(n, 10)
 		body = append(body,
-			ap("LimitRequestBody", size),
-			apSection("If", []string{b.tok(escape.Apache, "%{HTTP:Content-Length} -gt "+size)},
-				ap("Redirect", "413")))
+			leaf("LimitRequestBody", size),
+			block("If", []string{b.tok(escape.Apache, "%{HTTP:Content-Length} -gt "+size)},
+				leaf("Redirect", "413")))
 	}
 	for _, h := range apacheResponseHeaders(r.Settings) {
-		body = append(body, ap("Header", "set",
+		body = append(body, leaf("Header", "set",
 			b.tok(escape.ApacheHeaderName, h.Name), b.tok(escape.ApacheHeaderValue, h.Value)))
 	}
 	if len(body) == 0 {
-		return apDirective{}, false
+		return directive{}, false
 	}
 	re := b.tok(func(p string) (string, error) { return escape.ApachePrefixRegexp(p, longer) }, r.PathPrefix)
-	loc := apSection("LocationMatch", []string{re}, body...)
+	loc := block("LocationMatch", []string{re}, body...)
 	loc.Comment = []string{b.comment("%s (priority %d)", r.Name, r.Priority)}
 	return loc, true
 }
@@ -618,26 +588,6 @@ func apacheResponseHeaders(s plan.RouteSettings) []plan.EnvVar {
 	return out
 }
 
-// apacheBaseDomainRoute finds the well-known route the base domain's own
-// website must forward: needed when the server name is not a hostname the
-// route table serves itself (well_known.serve_base_domain off, and the
-// homeserver on another name).
-func apacheBaseDomainRoute(p *plan.Plan) (plan.Route, bool) {
-	var found *plan.Route
-	for i, r := range p.Routes {
-		if r.Host == p.Host.Domain {
-			return plan.Route{}, false
-		}
-		if r.PathPrefix == apacheWellKnown && found == nil {
-			found = &p.Routes[i]
-		}
-	}
-	if found == nil {
-		return plan.Route{}, false
-	}
-	return *found, true
-}
-
 // apacheBaseDomainSnippet proxies the well-known path from inside the
 // operator's own <VirtualHost>. ProxyPass sits inside the <Location>: httpd
 // checks that form before the section's own ProxyPass lines, so the
@@ -645,16 +595,16 @@ func apacheBaseDomainRoute(p *plan.Plan) (plan.Route, bool) {
 // to an application.
 func apacheBaseDomainSnippet(p *plan.Plan, r plan.Route) ([]byte, error) {
 	b := &apBuilder{}
-	body := []apDirective{
-		ap("ProxyPass", append([]string{b.tok(func(path string) (string, error) { return escape.ApacheBackendURL(r.Upstream, path) }, apacheWellKnown), "retry=0"},
+	body := []directive{
+		leaf("ProxyPass", append([]string{b.tok(func(path string) (string, error) { return escape.ApacheBackendURL(r.Upstream, path) }, wellKnownPrefix), "retry=0"},
 			apacheWebSocket(r.Settings)...)...),
-		ap("ProxyPreserveHost", "On"),
+		leaf("ProxyPreserveHost", "On"),
 	}
 	for _, h := range apacheResponseHeaders(r.Settings) {
-		body = append(body, ap("Header", "set",
+		body = append(body, leaf("Header", "set",
 			b.tok(escape.ApacheHeaderName, h.Name), b.tok(escape.ApacheHeaderValue, h.Value)))
 	}
-	loc := apSection("Location", []string{b.tok(escape.ApachePathPrefix, apacheWellKnown)}, body...)
+	loc := block("Location", []string{b.tok(escape.ApachePathPrefix, wellKnownPrefix)}, body...)
 	head := []string{
 		"generated by matrixgen; do not edit",
 		"",
@@ -673,43 +623,7 @@ func apacheBaseDomainSnippet(p *plan.Plan, r plan.Route) ([]byte, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	return writeApache(head, []apDirective{loc}), nil
-}
-
-// writeApache prints the header comment and the directives, four spaces
-// per level, with a blank line around sections and commented directives.
-func writeApache(head []string, ds []apDirective) []byte {
-	var w strings.Builder
-	for _, line := range head {
-		if line == "" {
-			w.WriteString("#\n")
-			continue
-		}
-		w.WriteString("# " + line + "\n")
-	}
-	w.WriteString("\n")
-	writeApacheDirectives(&w, ds, 0)
-	return []byte(w.String())
-}
-
-func writeApacheDirectives(w *strings.Builder, ds []apDirective, depth int) {
-	indent := strings.Repeat("    ", depth)
-	for i, d := range ds {
-		if i > 0 && (d.Section || len(d.Comment) > 0 || ds[i-1].Section) {
-			w.WriteString("\n")
-		}
-		for _, c := range d.Comment {
-			w.WriteString(indent + "# " + c + "\n")
-		}
-		line := strings.Join(append([]string{d.Name}, d.Args...), " ")
-		if !d.Section {
-			w.WriteString(indent + line + "\n")
-			continue
-		}
-		w.WriteString(indent + "<" + line + ">\n")
-		writeApacheDirectives(w, d.Body, depth+1)
-		w.WriteString(indent + "</" + d.Name + ">\n")
-	}
+	return writeConfig(head, []directive{loc}, apacheSyntax), nil
 }
 
 // apacheRegexWhy explains ProxyPassMatch, for route tables with regexes.
@@ -837,7 +751,7 @@ func apachePoolComment(r plan.Route) string {
 // apacheBalancers declares the pools the routes of v send to, in name
 // order, in v itself: a balancer of the main server would reach every
 // site of the operator's (BalancerInherit).
-func apacheBalancers(b *apBuilder, v vhost) []apDirective {
+func apacheBalancers(b *apBuilder, v vhost) []directive {
 	pools := map[string]plan.Route{}
 	for _, r := range v.Routes {
 		if len(r.Backends) == 0 || apacheLBMethod(b, r) == "" {
@@ -860,16 +774,16 @@ func apacheBalancers(b *apBuilder, v vhost) []apDirective {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	var out []apDirective
+	var out []directive
 	for _, name := range names {
 		r := pools[name]
-		var body []apDirective
+		var body []directive
 		for _, be := range r.Backends {
 			member := append([]string{b.tok(escape.ApacheOrigin, be.Upstream), "retry=0"}, apacheWebSocket(r.Settings)...)
-			body = append(body, ap("BalancerMember", member...))
+			body = append(body, leaf("BalancerMember", member...))
 		}
-		body = append(body, ap("ProxySet", "lbmethod="+apacheLBMethod(b, r)))
-		s := apSection("Proxy", []string{b.tok(func(pool string) (string, error) { return escape.ApacheBalancerURL(pool, "") }, name)}, body...)
+		body = append(body, leaf("ProxySet", "lbmethod="+apacheLBMethod(b, r)))
+		s := block("Proxy", []string{b.tok(func(pool string) (string, error) { return escape.ApacheBalancerURL(pool, "") }, name)}, body...)
 		how := "the fewest open requests (bybusyness)"
 		if r.Balance.By != plan.BalanceLeastConn {
 			how = fmt.Sprintf("round robin (byrequests): httpd cannot hash by %s", r.Balance.By)

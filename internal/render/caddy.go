@@ -18,11 +18,10 @@ import (
 // that the file neither changes when formatted nor makes Caddy warn.
 
 const (
-	caddySitesFile       = "proxy/caddy/Caddyfile.matrix"
-	caddyBaseSnippet     = "proxy/caddy/base-domain-well-known.caddy"
-	caddyTargetNote      = "# Written for Caddy 2.6, the version in Debian 12.\n"
-	caddyWellKnownPrefix = "/.well-known/matrix" // where the Matrix spec puts discovery documents
-	caddyDeniedStatus    = "403"
+	caddySitesFile    = "proxy/caddy/Caddyfile.matrix"
+	caddyBaseSnippet  = "proxy/caddy/base-domain-well-known.caddy"
+	caddyTargetNote   = "# Written for Caddy 2.6, the version in Debian 12.\n"
+	caddyDeniedStatus = "403"
 	// caddyContentLength is the request's declared body length: a
 	// placeholder of matrixgen's own, where user values never have braces.
 	caddyContentLength = "{http.request.header.Content-Length}"
@@ -615,28 +614,20 @@ func caddyReverseProxy(w *caddyWriter, p *plan.Plan, r plan.Route) error {
 // which must serve the discovery documents for delegation to work. It is
 // written only where the plan does not serve that host itself.
 func caddyBaseDomainSnippet(p *plan.Plan) ([]byte, error) {
-	var wellKnown *plan.Route
-	for i, r := range p.Routes {
-		if r.Host == p.Host.Domain {
-			return nil, nil
-		}
-		if r.PathPrefix == caddyWellKnownPrefix && wellKnown == nil {
-			wellKnown = &p.Routes[i]
-		}
-	}
-	if wellKnown == nil {
+	wellKnown, ok := baseDomainWellKnown(p)
+	if !ok {
 		return nil, nil
 	}
 	w := &caddyWriter{}
 	w.raw(generatedHeader)
 	w.raw(caddyTargetNote)
 	w.comment("")
-	w.comment(caddyWellKnownPrefix + "/* for the base domain " + p.Host.Domain + ", served from the")
+	w.comment(wellKnownPrefix + "/* for the base domain " + p.Host.Domain + ", served from the")
 	w.comment("same files as on " + wellKnown.Host + ". Import it inside your site block for")
 	w.comment(p.Host.Domain + ":")
 	w.comment("")
 	site := p.Host.Domain
-	if !caddyRouteTLS(p, *wellKnown) {
+	if !caddyRouteTLS(p, wellKnown) {
 		site = "http://" + site
 	}
 	w.comment("    " + site + " {")
@@ -650,7 +641,7 @@ func caddyBaseDomainSnippet(p *plan.Plan) ([]byte, error) {
 	w.comment("Caddy chooses it by the decoded path with dot segments resolved, but")
 	w.comment("forwards the target as sent.")
 	w.blank()
-	base := *wellKnown
+	base := wellKnown
 	base.Host = p.Host.Domain
 	// The operator's site does not normalise X-Forwarded-For; this
 	// route has no allow list that would need it.

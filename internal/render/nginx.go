@@ -19,46 +19,15 @@ import (
 
 const nginxDir = "proxy/nginx/"
 
-// wellKnownPrefix is the Matrix discovery path (client-server and
-// server-server specs), the one route the base domain's own website
-// must forward.
-const wellKnownPrefix = "/.well-known/matrix"
-
 func renderNginx(p *plan.Plan, t Tree) error {
-	conf, err := nginxMatrixConf(p)
-	if err != nil {
-		return fmt.Errorf("nginx: %w", err)
-	}
-	if err := t.addBundleFile(nginxDir+"matrix.conf", 0o644, conf); err != nil {
-		return err
-	}
-	r, ok := nginxBaseDomainRoute(p)
-	if !ok {
-		return nil
-	}
-	snippet, err := nginxBaseDomainSnippet(p, r)
-	if err != nil {
-		return fmt.Errorf("nginx: %w", err)
-	}
-	return t.addBundleFile(nginxDir+"base-domain-well-known.conf", 0o644, snippet)
+	return webserver{name: "nginx", dir: nginxDir, conf: nginxMatrixConf, baseDomain: nginxBaseDomainSnippet}.render(p, t)
 }
 
-// ngxDirective is one directive of the output. Every string in Args is
-// already a token: either nginx syntax spelled by matrixgen ($host, ^~,
-// always) or a value that went through an escape.Nginx* helper on the way
-// in (ngxBuilder.tok), so the writer only joins them.
-type ngxDirective struct {
-	Comment []string // lines written as "# …" above the directive
-	Name    string
-	Args    []string
-	Block   []ngxDirective
-	IsBlock bool
-}
-
-func ngx(name string, args ...string) ngxDirective { return ngxDirective{Name: name, Args: args} }
-
-func ngxBlock(name string, args []string, body ...ngxDirective) ngxDirective {
-	return ngxDirective{Name: name, Args: args, Block: body, IsBlock: true}
+// nginxSyntax ends a directive with ';' and wraps a block in braces.
+var nginxSyntax = syntax{
+	line:  func(words string) string { return words + ";" },
+	open:  func(words string) string { return words + " {" },
+	close: func(string) string { return "}" },
 }
 
 // ngxBuilder builds the directives; its firstError keeps the first refusal.
@@ -126,7 +95,7 @@ func nginxMatrixConf(p *plan.Plan) ([]byte, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	return writeNginx(head, servers), nil
+	return writeConfig(head, servers, nginxSyntax), nil
 }
 
 // nginxWhy explains the lines of matrix.conf that look unusual, once
@@ -197,71 +166,71 @@ func nginxRouteTable(b *ngxBuilder, p *plan.Plan) []string {
 	return out
 }
 
-func nginxServer(b *ngxBuilder, p *plan.Plan, v vhost) (ngxDirective, error) {
+func nginxServer(b *ngxBuilder, p *plan.Plan, v vhost) (directive, error) {
 	if err := nginxCheckOrder(v); err != nil {
-		return ngxDirective{}, err
+		return directive{}, err
 	}
 	host := b.tok(escape.NginxServerName, v.Host)
-	var body []ngxDirective
+	var body []directive
 	body = append(body, nginxListen(b, p, v)...)
-	body = append(body, ngx("server_name", host))
+	body = append(body, leaf("server_name", host))
 	if v.TLS {
 		if v.CertFile == "" {
-			return ngxDirective{}, fmt.Errorf("%s:%d is served with TLS but the plan names no certificate directory", v.Host, v.Port)
+			return directive{}, fmt.Errorf("%s:%d is served with TLS but the plan names no certificate directory", v.Host, v.Port)
 		}
 		body = append(body,
-			ngx("ssl_certificate", b.tok(escape.NginxFilePath, v.CertFile)),
-			ngx("ssl_certificate_key", b.tok(escape.NginxFilePath, v.KeyFile)))
+			leaf("ssl_certificate", b.tok(escape.NginxFilePath, v.CertFile)),
+			leaf("ssl_certificate_key", b.tok(escape.NginxFilePath, v.KeyFile)))
 	}
 	if len(p.Proxy.TrustedProxies) > 0 {
-		realIP := []ngxDirective{}
+		realIP := []directive{}
 		for _, cidr := range p.Proxy.TrustedProxies {
-			realIP = append(realIP, ngx("set_real_ip_from", b.tok(escape.NginxCIDR, cidr)))
+			realIP = append(realIP, leaf("set_real_ip_from", b.tok(escape.NginxCIDR, cidr)))
 		}
 		realIP[0].Comment = []string{"Client addresses as the TLS terminator in front reports them."}
 		body = append(body, realIP...)
-		body = append(body, ngx("real_ip_header", "X-Forwarded-For"), ngx("real_ip_recursive", "on"))
+		body = append(body, leaf("real_ip_header", "X-Forwarded-For"), leaf("real_ip_recursive", "on"))
 	}
-	body = append(body, ngxBlock("if", []string{"($host", "!=", host + ")"}, ngx("return", "404")))
+	body = append(body, block("if", []string{"($host", "!=", host + ")"}, leaf("return", "404")))
 	hasRoot := false
 	nested := map[string]bool{}
 	for _, r := range v.Routes {
 		if r.PathRegex != "" {
 			continue
 		}
-		var inner []ngxDirective
+		var inner []directive
 		for _, re := range nginxNestedRegexes(v, r) {
 			loc, err := nginxRegexLocation(b, re, r.PathPrefix)
 			if err != nil {
-				return ngxDirective{}, err
+				return directive{}, err
 			}
 			inner = append(inner, loc)
 			nested[re.Name] = true
 		}
 		loc, err := nginxLocation(b, r, r.PathPrefix, inner...)
 		if err != nil {
-			return ngxDirective{}, err
+			return directive{}, err
 		}
 		body = append(body, loc)
 		hasRoot = hasRoot || r.PathPrefix == "/"
 	}
 	for _, r := range v.Routes {
 		if r.PathRegex != "" && !nested[r.Name] {
-			return ngxDirective{}, fmt.Errorf("route %s (%s) is under no prefix route of %s:%d, and nginx would never try it", r.Name, r.PathRegex, v.Host, v.Port)
+			return directive{}, fmt.Errorf("route %s (%s) is under no prefix route of %s:%d, and nginx would never try it", r.Name, r.PathRegex, v.Host, v.Port)
 		}
 	}
 	if !hasRoot {
 		// Without it nginx would serve files from its default document root.
-		fallback := ngxBlock("location", []string{"/"}, ngx("return", "404"))
+		fallback := block("location", []string{"/"}, leaf("return", "404"))
 		fallback.Comment = []string{"Paths no route claims."}
 		body = append(body, fallback)
 	}
-	s := ngxBlock("server", nil, body...)
+	s := block("server", nil, body...)
 	s.Comment = []string{b.comment("%s on port %d", v.Host, v.Port)}
 	return s, b.err
 }
 
-func nginxListen(b *ngxBuilder, p *plan.Plan, v vhost) []ngxDirective {
+func nginxListen(b *ngxBuilder, p *plan.Plan, v vhost) []directive {
 	var addr string
 	for _, e := range p.Entrypoints {
 		if e.HostPort == v.Port && e.HostAddress != "" {
@@ -274,12 +243,12 @@ func nginxListen(b *ngxBuilder, p *plan.Plan, v vhost) []ngxDirective {
 	}
 	if addr != "" {
 		hp := b.tok(escape.NginxHostPort, fmt.Sprintf("%s:%d", bracketIPv6(addr), v.Port))
-		return []ngxDirective{ngx("listen", append([]string{b.tok(escape.Nginx, hp)}, flags...)...)}
+		return []directive{leaf("listen", append([]string{b.tok(escape.Nginx, hp)}, flags...)...)}
 	}
 	port := fmt.Sprint(v.Port)
-	return []ngxDirective{
-		ngx("listen", append([]string{port}, flags...)...),
-		ngx("listen", append([]string{"[::]:" + port}, flags...)...),
+	return []directive{
+		leaf("listen", append([]string{port}, flags...)...),
+		leaf("listen", append([]string{"[::]:" + port}, flags...)...),
 	}
 }
 
@@ -321,9 +290,9 @@ func nginxCheckOrder(v vhost) error {
 // nginxLocation is one route as a prefix location. "^~" keeps regex
 // locations (an operator's "deny dotfiles" rule, say) from taking the
 // request once this prefix is the longest match.
-func nginxLocation(b *ngxBuilder, r plan.Route, prefix string, nested ...ngxDirective) (ngxDirective, error) {
+func nginxLocation(b *ngxBuilder, r plan.Route, prefix string, nested ...directive) (directive, error) {
 	body := append(nginxRouteBody(b, r, prefix), nested...)
-	loc := ngxBlock("location", []string{"^~", b.tok(escape.NginxLocationPrefix, prefix)}, body...)
+	loc := block("location", []string{"^~", b.tok(escape.NginxLocationPrefix, prefix)}, body...)
 	loc.Comment = []string{b.comment("%s (priority %d) -> %s", r.Name, r.Priority, nginxBackendComment(r))}
 	return loc, b.err
 }
@@ -334,8 +303,8 @@ func nginxLocation(b *ngxBuilder, r plan.Route, prefix string, nested ...ngxDire
 // request from the prefix location itself when none matches. They see the
 // decoded path, as the worker documentation's patterns expect. The raw
 // target is checked against the enclosing prefix, as there.
-func nginxRegexLocation(b *ngxBuilder, r plan.Route, parentPrefix string) (ngxDirective, error) {
-	loc := ngxBlock("location", []string{"~", b.tok(escape.NginxLocationRegexp, r.PathRegex)}, nginxRouteBody(b, r, parentPrefix)...)
+func nginxRegexLocation(b *ngxBuilder, r plan.Route, parentPrefix string) (directive, error) {
+	loc := block("location", []string{"~", b.tok(escape.NginxLocationRegexp, r.PathRegex)}, nginxRouteBody(b, r, parentPrefix)...)
 	loc.Comment = []string{b.comment("%s (priority %d) -> %s", r.Name, r.Priority, nginxBackendComment(r))}
 	return loc, b.err
 }
@@ -366,25 +335,25 @@ func nginxNestedRegexes(v vhost, p plan.Route) []plan.Route {
 // nginxRouteBody is what a location does with a request of route r:
 // check the raw target against prefix, the route's settings, and the
 // proxying itself.
-func nginxRouteBody(b *ngxBuilder, r plan.Route, prefix string) []ngxDirective {
-	var body []ngxDirective
+func nginxRouteBody(b *ngxBuilder, r plan.Route, prefix string) []directive {
+	var body []directive
 	if prefix != "/" {
 		re := b.tok(escape.NginxPrefixRegexp, prefix)
-		body = append(body, ngxBlock("if", []string{"($request_uri", "!~", re, ")"}, ngx("return", "400")))
+		body = append(body, block("if", []string{"($request_uri", "!~", re, ")"}, leaf("return", "400")))
 	}
 	if len(r.Settings.AllowIPs) > 0 {
 		for _, cidr := range r.Settings.AllowIPs {
-			body = append(body, ngx("allow", b.tok(escape.NginxCIDR, cidr)))
+			body = append(body, leaf("allow", b.tok(escape.NginxCIDR, cidr)))
 		}
-		body = append(body, ngx("deny", "all"))
+		body = append(body, leaf("deny", "all"))
 	}
 	if r.Settings.CORS {
-		preflight := ngxBlock("if", []string{"($request_method", "=", "OPTIONS)"}, ngx("return", "204"))
+		preflight := block("if", []string{"($request_method", "=", "OPTIONS)"}, leaf("return", "204"))
 		preflight.Comment = []string{"CORS preflight, answered here with the headers below."}
 		body = append(body, preflight)
 	}
 	if n := r.Settings.MaxBodyBytes; n > 0 {
-		body = append(body, ngx("client_max_body_size", nginxSize(n)))
+		body = append(body, leaf("client_max_body_size", nginxSize(n)))
 	}
 	upstream := b.tok(escape.NginxHostPort, r.Upstream)
 	if len(r.Backends) > 0 {
@@ -399,11 +368,11 @@ func nginxRouteBody(b *ngxBuilder, r plan.Route, prefix string) []ngxDirective {
 		target += "/"
 	}
 	body = append(body,
-		ngx("proxy_pass", b.tok(escape.Nginx, target)),
-		ngx("proxy_http_version", "1.1"),
-		ngx("proxy_set_header", "Host", "$host"),
-		ngx("proxy_set_header", "X-Forwarded-For", "$remote_addr"),
-		ngx("proxy_set_header", "X-Forwarded-Proto", "$scheme"))
+		leaf("proxy_pass", b.tok(escape.Nginx, target)),
+		leaf("proxy_http_version", "1.1"),
+		leaf("proxy_set_header", "Host", "$host"),
+		leaf("proxy_set_header", "X-Forwarded-For", "$remote_addr"),
+		leaf("proxy_set_header", "X-Forwarded-Proto", "$scheme"))
 	if r.Settings.WebSocket {
 		body = append(body, nginxWebSocket()...)
 	}
@@ -411,8 +380,8 @@ func nginxRouteBody(b *ngxBuilder, r plan.Route, prefix string) []ngxDirective {
 		name := b.tok(escape.NginxHeaderName, h.Name)
 		// Hidden first, so the backend's own value is replaced, not doubled.
 		body = append(body,
-			ngx("proxy_hide_header", name),
-			ngx("add_header", name, b.tok(escape.Nginx, h.Value), "always"))
+			leaf("proxy_hide_header", name),
+			leaf("add_header", name, b.tok(escape.Nginx, h.Value), "always"))
 	}
 	return body
 }
@@ -447,15 +416,15 @@ func nginxHasWebSocket(p *plan.Plan) bool {
 
 // nginxWebSocketMap declares the Connection header of WebSocket routes,
 // once, when a route needs it: a location cannot hold a map.
-func nginxWebSocketMap(p *plan.Plan) []ngxDirective {
+func nginxWebSocketMap(p *plan.Plan) []directive {
 	if !nginxHasWebSocket(p) {
 		return nil
 	}
-	m := ngxBlock("map", []string{"$http_upgrade", nginxConnectionUpgrade},
-		ngx("default", "upgrade"),
-		ngx("''", "close"))
+	m := block("map", []string{"$http_upgrade", nginxConnectionUpgrade},
+		leaf("default", "upgrade"),
+		leaf("''", "close"))
 	m.Comment = []string{"Connection header of the routes that carry WebSockets."}
-	return []ngxDirective{m}
+	return []directive{m}
 }
 
 // nginxWebSocket lets a WebSocket through: Upgrade and Connection are
@@ -464,11 +433,11 @@ func nginxWebSocketMap(p *plan.Plan) []ngxDirective {
 // upgraded, nginx closes the tunnel when the backend has sent nothing for
 // proxy_read_timeout, and a WebSocket may stay silent for long (a live
 // log with nothing new in it).
-func nginxWebSocket() []ngxDirective {
-	return []ngxDirective{
-		ngx("proxy_set_header", "Upgrade", "$http_upgrade"),
-		ngx("proxy_set_header", "Connection", nginxConnectionUpgrade),
-		ngx("proxy_read_timeout", "1h"),
+func nginxWebSocket() []directive {
+	return []directive{
+		leaf("proxy_set_header", "Upgrade", "$http_upgrade"),
+		leaf("proxy_set_header", "Connection", nginxConnectionUpgrade),
+		leaf("proxy_read_timeout", "1h"),
 	}
 }
 
@@ -494,26 +463,6 @@ func nginxSize(n int64) string {
 		return fmt.Sprintf("%dk", n>>10)
 	}
 	return fmt.Sprint(n)
-}
-
-// nginxBaseDomainRoute finds the well-known route the base domain's own
-// website must forward: needed when the server name is not a hostname the
-// route table serves itself (well_known.serve_base_domain off, and the
-// homeserver on another name).
-func nginxBaseDomainRoute(p *plan.Plan) (plan.Route, bool) {
-	var found *plan.Route
-	for i, r := range p.Routes {
-		if r.Host == p.Host.Domain {
-			return plan.Route{}, false
-		}
-		if r.PathPrefix == wellKnownPrefix && found == nil {
-			found = &p.Routes[i]
-		}
-	}
-	if found == nil {
-		return plan.Route{}, false
-	}
-	return *found, true
 }
 
 func nginxBaseDomainSnippet(p *plan.Plan, r plan.Route) ([]byte, error) {
@@ -546,41 +495,5 @@ func nginxBaseDomainSnippet(p *plan.Plan, r plan.Route) ([]byte, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	return writeNginx(head, []ngxDirective{loc}), nil
-}
-
-// writeNginx prints the header comment and the directives, four spaces per
-// level, with a blank line around blocks and commented directives.
-func writeNginx(head []string, ds []ngxDirective) []byte {
-	var w strings.Builder
-	for _, line := range head {
-		if line == "" {
-			w.WriteString("#\n")
-			continue
-		}
-		w.WriteString("# " + line + "\n")
-	}
-	w.WriteString("\n")
-	writeNginxDirectives(&w, ds, 0)
-	return []byte(w.String())
-}
-
-func writeNginxDirectives(w *strings.Builder, ds []ngxDirective, depth int) {
-	indent := strings.Repeat("    ", depth)
-	for i, d := range ds {
-		if i > 0 && (d.IsBlock || len(d.Comment) > 0 || ds[i-1].IsBlock) {
-			w.WriteString("\n")
-		}
-		for _, c := range d.Comment {
-			w.WriteString(indent + "# " + c + "\n")
-		}
-		w.WriteString(indent + strings.Join(append([]string{d.Name}, d.Args...), " "))
-		if !d.IsBlock {
-			w.WriteString(";\n")
-			continue
-		}
-		w.WriteString(" {\n")
-		writeNginxDirectives(w, d.Block, depth+1)
-		w.WriteString(indent + "}\n")
-	}
+	return writeConfig(head, []directive{loc}, nginxSyntax), nil
 }

@@ -43,7 +43,7 @@ func nginxUpstreamName(pool string) string {
 
 // nginxPools writes the maps the hashing policies read and one upstream
 // block per pool, in name order, at the http level beside the servers.
-func nginxPools(b *ngxBuilder, p *plan.Plan) []ngxDirective {
+func nginxPools(b *ngxBuilder, p *plan.Plan) []directive {
 	pools := map[string]plan.Route{}
 	for _, r := range p.Routes {
 		if len(r.Backends) > 0 {
@@ -62,38 +62,38 @@ func nginxPools(b *ngxBuilder, p *plan.Plan) []ngxDirective {
 		uses[r.Balance.By] = true
 	}
 	sort.Strings(names)
-	var out []ngxDirective
+	var out []directive
 	if uses[plan.BalanceRoom] {
-		m := ngxBlock("map", []string{"$uri", nginxRoomVar},
-			ngx(b.tok(escape.NginxLocationRegexp, plan.RoomIDPattern), "$1"),
-			ngx("default", "$uri"))
+		m := block("map", []string{"$uri", nginxRoomVar},
+			leaf(b.tok(escape.NginxLocationRegexp, plan.RoomIDPattern), "$1"),
+			leaf("default", "$uri"))
 		m.Comment = []string{"The room of a request, for the pools spread by room."}
 		// nginx reads a regex key from a leading "~".
-		m.Block[0].Name = "~" + m.Block[0].Name
+		m.Body[0].Name = "~" + m.Body[0].Name
 		out = append(out, m)
 	}
 	if uses[plan.BalanceUser] {
-		m := ngxBlock("map", []string{"$http_authorization", nginxUserVar},
-			ngx("~^Bearer[[:blank:]]+(.+)", "$1"),
-			ngx("default", "$arg_access_token"))
+		m := block("map", []string{"$http_authorization", nginxUserVar},
+			leaf("~^Bearer[[:blank:]]+(.+)", "$1"),
+			leaf("default", "$arg_access_token"))
 		m.Comment = []string{"The access token of a request, for the pools spread by user."}
 		out = append(out, m)
 	}
 	for _, name := range names {
 		r := pools[name]
-		var body []ngxDirective
+		var body []directive
 		switch r.Balance.By {
 		case plan.BalanceRoom:
-			body = append(body, ngx("hash", nginxRoomVar, "consistent"))
+			body = append(body, leaf("hash", nginxRoomVar, "consistent"))
 		case plan.BalanceUser:
-			body = append(body, ngx("hash", nginxUserVar, "consistent"))
+			body = append(body, leaf("hash", nginxUserVar, "consistent"))
 		default:
-			body = append(body, ngx("least_conn"))
+			body = append(body, leaf("least_conn"))
 		}
 		for _, be := range r.Backends {
-			body = append(body, ngx("server", b.tok(escape.NginxHostPort, be.Upstream)))
+			body = append(body, leaf("server", b.tok(escape.NginxHostPort, be.Upstream)))
 		}
-		u := ngxBlock("upstream", []string{b.tok(escape.Nginx, nginxUpstreamName(name))}, body...)
+		u := block("upstream", []string{b.tok(escape.Nginx, nginxUpstreamName(name))}, body...)
 		u.Comment = []string{b.comment("%s: %s", name, r.Balance.By)}
 		out = append(out, u)
 	}

@@ -160,7 +160,7 @@ func TestApacheWebSocketSnippet(t *testing.T) {
 		t.Errorf("snippet of a route without WebSockets:\n%s", text)
 	}
 	for i, r := range p.Routes {
-		if r.PathPrefix == apacheWellKnown {
+		if r.PathPrefix == wellKnownPrefix {
 			p.Routes[i].Settings.WebSocket = true
 		}
 	}
