@@ -6,10 +6,6 @@ import (
 	"testing"
 
 	"github.com/matrixgen/matrixgen/internal/benchconfig"
-	"github.com/matrixgen/matrixgen/internal/bundle"
-	"github.com/matrixgen/matrixgen/internal/compile"
-	"github.com/matrixgen/matrixgen/internal/render"
-	"github.com/matrixgen/matrixgen/internal/validate"
 )
 
 // benchInputs are the examples and the large config of make bench:
@@ -40,42 +36,7 @@ func benchInputs(b *testing.B) (names []string, inputs map[string][]byte) {
 func BenchmarkStage(b *testing.B) {
 	names, inputs := benchInputs(b)
 	for _, name := range names {
-		path, data := name+".yaml", inputs[name]
-		cfg, problems := validate.Load(path, data)
-		if len(problems) > 0 {
-			b.Fatal(problems)
-		}
-		p, _ := compile.Compile(cfg)
-		tree, err := render.Render(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(name+"/validate", func(b *testing.B) {
-			for b.Loop() {
-				validate.Load(path, data)
-			}
-		})
-		b.Run(name+"/compile", func(b *testing.B) {
-			for b.Loop() {
-				compile.Compile(cfg)
-			}
-		})
-		b.Run(name+"/render", func(b *testing.B) {
-			for b.Loop() {
-				if _, err := render.Render(p); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		// Each write replaces the previous bundle, as a rebuild in CI does.
-		b.Run(name+"/write", func(b *testing.B) {
-			out := filepath.Join(b.TempDir(), "out")
-			for b.Loop() {
-				if err := bundle.Write(out, tree); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		benchStages(b, name+"/", name+".yaml", inputs[name])
 	}
 }
 
