@@ -3,7 +3,6 @@ package proxytest_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -678,28 +677,13 @@ func (a *apacheRun) total() int64 {
 // send is proxytest.Do with request headers and a body.
 func (a *apacheRun) send(t *testing.T, method, host string, port int, path string, header map[string]string, body []byte) proxytest.Answer {
 	t.Helper()
-	if header == nil && body == nil {
-		return proxytest.Do(t, a.client, method, a.scheme(), host, port, path)
-	}
-	req, err := http.NewRequest(method, fmt.Sprintf("%s://%s:%d/", a.scheme(), host, port), bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.URL.Opaque = path
-	req.Host = host
+	h := http.Header{}
 	for k, v := range header {
-		req.Header.Set(k, v)
+		h.Set(k, v)
 	}
-	resp, err := a.client.Do(req)
+	ans, err := proxytest.Send(a.client, proxytest.Request{Method: method, Scheme: a.scheme(), Host: host, Port: port, Target: path, Header: h, Body: body})
 	if err != nil {
 		t.Fatalf("%s %s%s: %v", method, host, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	ans := proxytest.Answer{Status: resp.StatusCode, Header: resp.Header, Body: data}
-	var seen proxytest.Seen
-	if json.Unmarshal(data, &seen) == nil && seen.Backend != "" {
-		ans.Seen = &seen
 	}
 	return ans
 }

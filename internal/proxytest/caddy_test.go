@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -625,33 +624,7 @@ func (c *caddyRun) do(t *testing.T, method, host string, port int, path string, 
 }
 
 func (c *caddyRun) try(method, host string, port int, path string, header http.Header, body []byte) (proxytest.Answer, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, fmt.Sprintf("%s://%s:%d/", c.scheme, host, port), rd)
-	if err != nil {
-		return proxytest.Answer{}, err
-	}
-	if err := proxytest.SetTarget(req, path); err != nil {
-		return proxytest.Answer{}, err
-	}
-	req.Host = host
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return proxytest.Answer{}, err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	a := proxytest.Answer{Status: resp.StatusCode, Header: resp.Header, Body: data}
-	var seen proxytest.Seen
-	if json.Unmarshal(data, &seen) == nil && seen.Backend != "" {
-		a.Seen = &seen
-	}
-	return a, nil
+	return proxytest.Send(c.client, proxytest.Request{Method: method, Scheme: c.scheme, Host: host, Port: port, Target: path, Header: header, Body: body})
 }
 
 // requests counts what every stub has answered.

@@ -169,29 +169,11 @@ func (w *caddyWorkers) send(t *testing.T, method, target string, header http.Hea
 
 func (w *caddyWorkers) checkVector(t *testing.T, v proxytest.Vector) {
 	t.Helper()
-	a := w.send(t, v.Method, v.Path, nil)
-	raw := strings.SplitN(v.Path, "?", 2)[0]
-	decoded, _ := url.PathUnescape(raw)
-	r, routed := w.rt.match(v.Path, decoded)
-	unit, port := backendOf(t, a)
-	where := fmt.Sprintf("%s %s (%s, %s): Caddy chose %s:%d", v.Method, v.Path, v.Group, v.Status, unit, port)
-	if !routed {
-		if a.Seen != nil {
-			t.Errorf("%s, but the route table has no route for it", where)
-		}
-		return
+	// Caddy matches the decoded path.
+	decoded, _ := url.PathUnescape(strings.SplitN(v.Path, "?", 2)[0])
+	if ans, ok := w.rt.checkAnswer(t, "Caddy", v, w.send(t, v.Method, v.Path, nil), decoded, false); ok {
+		w.rt.checkRules(t, v, ans)
 	}
-	if a.Seen == nil {
-		t.Errorf("%s %s: %d %s, want the route %s", v.Method, v.Path, a.Status, a.Body, r.Name)
-		return
-	}
-	if a.Seen.URI != v.Path || a.Seen.Method != v.Method {
-		t.Errorf("%s: the backend saw %s %q", where, a.Seen.Method, a.Seen.URI)
-	}
-	if !slices.ContainsFunc(r.Servers(), func(be plan.Backend) bool { return be.Service == unit && be.Port == port }) {
-		t.Errorf("%s, not a server of route %s (%s%s)", where, r.Name, r.PathPrefix, r.PathRegex)
-	}
-	w.rt.checkBackends(t, v, where, []string{unit}, port)
 }
 
 // checkPinned: one access token's syncs reach one worker, whether the
@@ -242,32 +224,7 @@ func (w *caddyWorkers) checkPinned(t *testing.T) {
 	}
 }
 
-// checkStubs: every backend Caddy can reach is a listener of its service
-// that serves requests; the workers without one have no stub at all, so
-// nothing was sent to them.
-func (w *caddyWorkers) checkStubs(t *testing.T) {
-	for name := range w.c.setup.Stubs {
-		unit, portText, _ := strings.Cut(name, ":")
-		port, _ := strconv.Atoi(portText)
-		if workerType(unit) == "" {
-			continue
-		}
-		if l := w.rt.listenerAt(unit, port); l != "client" && l != "federation" && l != "media" {
-			t.Errorf("stub %s stands for a %q listener, which serves no requests", name, l)
-		}
-	}
-	for unit, s := range w.rt.services {
-		if workerType(unit) == "" {
-			continue
-		}
-		serves := slices.ContainsFunc(s.Listens, func(l plan.Listen) bool { return l.Name == "client" || l.Name == "federation" || l.Name == "media" })
-		for name, stub := range w.c.setup.Stubs {
-			if strings.HasPrefix(name, unit+":") && !serves && stub.Requests.Load() > 0 {
-				t.Errorf("%s has no HTTP listener, yet its stub got %d requests", unit, stub.Requests.Load())
-			}
-		}
-	}
-}
+func (w *caddyWorkers) checkStubs(t *testing.T) { w.rt.checkStubs(t, w.c.setup.Stubs) }
 
 // headerStub is a pool's backend that also remembers the headers of what
 // it got, which proxytest's stubs do not report.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -550,22 +549,12 @@ func (n *nginxRun) checkRouteTable(t *testing.T) {
 // doWithHeader sends a request with one extra request header.
 func (n *nginxRun) doWithHeader(t *testing.T, path, name, value string) (int, *proxytest.Seen) {
 	t.Helper()
-	req, err := http.NewRequest("GET", fmt.Sprintf("%s://%s:%d%s", n.scheme, nginxHomeserver, n.clientPort, path), nil)
+	a, err := proxytest.Send(n.client, proxytest.Request{Method: "GET", Scheme: n.scheme, Host: nginxHomeserver, Port: n.clientPort,
+		Target: path, Header: http.Header{name: {value}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Host = nginxHomeserver
-	req.Header.Set(name, value)
-	resp, err := n.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var seen proxytest.Seen
-	if json.NewDecoder(resp.Body).Decode(&seen) != nil || seen.Backend == "" {
-		return resp.StatusCode, nil
-	}
-	return resp.StatusCode, &seen
+	return a.Status, a.Seen
 }
 
 // checkSpoofedForwardedFor: Synapse believes X-Forwarded-For, so a

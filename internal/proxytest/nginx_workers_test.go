@@ -1,22 +1,17 @@
 package proxytest_test
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/matrixgen/matrixgen/internal/plan"
 	"github.com/matrixgen/matrixgen/internal/proxytest"
 )
 
@@ -98,23 +93,9 @@ func (w *nginxWorkers) port(target string) int {
 // proxytest.Do does, and with the given headers.
 func (w *nginxWorkers) send(t *testing.T, method, target string, header http.Header) proxytest.Answer {
 	t.Helper()
-	req, err := http.NewRequest(method, fmt.Sprintf("%s://%s:%d/", w.n.scheme, w.rt.host, w.port(target)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.URL.Opaque = target
-	req.Host = w.rt.host
-	maps.Copy(req.Header, header)
-	resp, err := w.n.client.Do(req)
+	a, err := proxytest.Send(w.n.client, proxytest.Request{Method: method, Scheme: w.n.scheme, Host: w.rt.host, Port: w.port(target), Target: target, Header: header})
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, target, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	a := proxytest.Answer{Status: resp.StatusCode, Header: resp.Header, Body: body}
-	var seen proxytest.Seen
-	if json.Unmarshal(body, &seen) == nil && seen.Backend != "" {
-		a.Seen = &seen
 	}
 	return a
 }
@@ -135,29 +116,11 @@ func backendOf(t *testing.T, a proxytest.Answer) (string, int) {
 
 func (w *nginxWorkers) checkVector(t *testing.T, v proxytest.Vector) {
 	t.Helper()
-	a := w.send(t, v.Method, v.Path, nil)
-	raw := strings.SplitN(v.Path, "?", 2)[0]
-	decoded, _ := url.PathUnescape(raw)
-	r, routed := w.rt.match(v.Path, decoded)
-	unit, port := backendOf(t, a)
-	where := fmt.Sprintf("%s %s (%s, %s): nginx chose %s:%d", v.Method, v.Path, v.Group, v.Status, unit, port)
-	if !routed {
-		if a.Seen != nil {
-			t.Errorf("%s, but the route table has no route for it", where)
-		}
-		return
+	// nginx matches the decoded path.
+	decoded, _ := url.PathUnescape(strings.SplitN(v.Path, "?", 2)[0])
+	if ans, ok := w.rt.checkAnswer(t, "nginx", v, w.send(t, v.Method, v.Path, nil), decoded, false); ok {
+		w.rt.checkRules(t, v, ans)
 	}
-	if a.Seen == nil {
-		t.Errorf("%s %s: %d %s, want the route %s", v.Method, v.Path, a.Status, a.Body, r.Name)
-		return
-	}
-	if a.Seen.URI != v.Path {
-		t.Errorf("%s: the backend saw %q", where, a.Seen.URI)
-	}
-	if !slices.ContainsFunc(r.Servers(), func(be plan.Backend) bool { return be.Service == unit && be.Port == port }) {
-		t.Errorf("%s, not a server of route %s (%s%s)", where, r.Name, r.PathPrefix, r.PathRegex)
-	}
-	w.rt.checkBackends(t, v, where, []string{unit}, port)
 }
 
 // checkPinned: one access token's syncs reach one worker and one room's
@@ -207,29 +170,4 @@ func (w *nginxWorkers) checkPinned(t *testing.T) {
 	}
 }
 
-// checkStubs: every backend nginx can reach is a listener of its service
-// that serves requests; the workers without one have no stub at all, so
-// nothing was sent to them.
-func (w *nginxWorkers) checkStubs(t *testing.T) {
-	for name := range w.n.setup.Stubs {
-		unit, portText, _ := strings.Cut(name, ":")
-		port, _ := strconv.Atoi(portText)
-		if workerType(unit) == "" {
-			continue
-		}
-		if l := w.rt.listenerAt(unit, port); l != "client" && l != "federation" && l != "media" {
-			t.Errorf("stub %s stands for a %q listener, which serves no requests", name, l)
-		}
-	}
-	for unit, s := range w.rt.services {
-		if workerType(unit) == "" {
-			continue
-		}
-		serves := slices.ContainsFunc(s.Listens, func(l plan.Listen) bool { return l.Name == "client" || l.Name == "federation" || l.Name == "media" })
-		for name, stub := range w.n.setup.Stubs {
-			if strings.HasPrefix(name, unit+":") && !serves && stub.Requests.Load() > 0 {
-				t.Errorf("%s has no HTTP listener, yet its stub got %d requests", unit, stub.Requests.Load())
-			}
-		}
-	}
-}
+func (w *nginxWorkers) checkStubs(t *testing.T) { w.rt.checkStubs(t, w.n.setup.Stubs) }

@@ -6,6 +6,7 @@ package proxytest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,6 +18,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -292,19 +294,43 @@ func Client() *http.Client {
 // Do sends method to scheme://host:port path (path as raw request target).
 func Do(t testing.TB, c *http.Client, method, scheme, host string, port int, path string) Answer {
 	t.Helper()
-	req, err := http.NewRequest(method, fmt.Sprintf("%s://%s:%d/", scheme, host, port), nil)
-	if err == nil {
-		err = SetTarget(req, path)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
-	resp, err := c.Do(req)
+	a, err := Send(c, Request{Method: method, Scheme: scheme, Host: host, Port: port, Target: path})
 	if err != nil {
 		t.Fatalf("%s %s%s: %v", method, host, path, err)
 	}
-	return answer(resp)
+	return a
+}
+
+// Request is one request a test sends to a proxy on 127.0.0.1.
+type Request struct {
+	Method, Scheme, Host string
+	Port                 int
+	Target               string      // the request target, sent exactly as written
+	Header               http.Header // added to the client's own
+	Body                 []byte      // nil for none
+}
+
+// Send sends r with c, a Client; the error is the client's, when nothing
+// answered.
+func Send(c *http.Client, r Request) (Answer, error) {
+	var body io.Reader
+	if r.Body != nil {
+		body = bytes.NewReader(r.Body)
+	}
+	req, err := http.NewRequest(r.Method, fmt.Sprintf("%s://%s:%d/", r.Scheme, r.Host, r.Port), body)
+	if err != nil {
+		return Answer{}, err
+	}
+	if err := SetTarget(req, r.Target); err != nil {
+		return Answer{}, err
+	}
+	req.Host = r.Host
+	maps.Copy(req.Header, r.Header)
+	resp, err := c.Do(req)
+	if err != nil {
+		return Answer{}, err
+	}
+	return answer(resp), nil
 }
 
 // SetTarget makes req send path as its request target exactly as written,

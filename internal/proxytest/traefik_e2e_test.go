@@ -727,22 +727,12 @@ func (r *traefikRun) checkRouteTable(t *testing.T) {
 // doWithHeader sends a request for the homeserver with one extra header.
 func (r *traefikRun) doWithHeader(t *testing.T, path, name, value string) (int, *proxytest.Seen) {
 	t.Helper()
-	req, err := http.NewRequest("GET", fmt.Sprintf("%s://%s:%d%s", r.scheme, traefikHomeserver, r.clientPort, path), nil)
+	a, err := proxytest.Send(r.client, proxytest.Request{Method: "GET", Scheme: r.scheme, Host: traefikHomeserver, Port: r.clientPort,
+		Target: path, Header: http.Header{name: {value}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Host = traefikHomeserver
-	req.Header.Set(name, value)
-	resp, err := r.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var seen proxytest.Seen
-	if json.NewDecoder(resp.Body).Decode(&seen) != nil || seen.Backend == "" {
-		return resp.StatusCode, nil
-	}
-	return resp.StatusCode, &seen
+	return a.Status, a.Seen
 }
 
 // checkSpoofedForwardedFor: Synapse believes X-Forwarded-For, so a
@@ -917,27 +907,14 @@ func (w *traefikWorkers) checkVector(t *testing.T, v proxytest.Vector) {
 	a := proxytest.Do(t, w.r.client, v.Method, w.r.scheme, w.rt.host, w.port(v.Path), v.Path)
 	// Traefik matches regexes on the path with only unreserved characters
 	// decoded; the vectors encode none, so that is the raw path.
-	raw := strings.SplitN(v.Path, "?", 2)[0]
-	r, routed := w.rt.match(v.Path, raw)
-	unit, port := backendOf(t, a)
-	where := fmt.Sprintf("%s %s (%s, %s): Traefik chose %s:%d", v.Method, v.Path, v.Group, v.Status, unit, port)
-	if !routed {
-		if a.Seen != nil {
-			t.Errorf("%s, but the route table has no route for it", where)
-		}
+	ans, ok := w.rt.checkAnswer(t, "Traefik", v, a, strings.SplitN(v.Path, "?", 2)[0], false)
+	if !ok {
 		return
 	}
-	if a.Seen == nil {
-		t.Errorf("%s %s: %d %s, want the route %s", v.Method, v.Path, a.Status, a.Body, r.Name)
-		return
+	if a.Seen.Host != w.rt.host || a.Seen.XForwardedFor != "127.0.0.1" || a.Seen.XForwardedProto != w.r.scheme {
+		t.Errorf("%s: the backend saw %+v", ans.where, a.Seen)
 	}
-	if a.Seen.URI != v.Path || a.Seen.Host != w.rt.host || a.Seen.XForwardedFor != "127.0.0.1" || a.Seen.XForwardedProto != w.r.scheme {
-		t.Errorf("%s: the backend saw %+v", where, a.Seen)
-	}
-	if !slices.ContainsFunc(r.Servers(), func(be plan.Backend) bool { return be.Service == unit && be.Port == port }) {
-		t.Errorf("%s, not a server of route %s (%s%s)", where, r.Name, r.PathPrefix, r.PathRegex)
-	}
-	w.rt.checkBackends(t, v, where, []string{unit}, port)
+	w.rt.checkRules(t, v, ans)
 }
 
 // internalEntrypoint is Traefik's listener for bridges and bots.
@@ -1006,17 +983,4 @@ func (w *traefikWorkers) checkPools(t *testing.T, vectors []proxytest.Vector) {
 	t.Logf("%d pools", len(tried))
 }
 
-// checkStubs: nothing reached a worker without a listener that serves
-// requests.
-func (w *traefikWorkers) checkStubs(t *testing.T) {
-	for name, stub := range w.r.setup.Stubs {
-		unit, portText, _ := strings.Cut(name, ":")
-		port, _ := strconv.Atoi(portText)
-		if workerType(unit) == "" || stub.Requests.Load() == 0 {
-			continue
-		}
-		if l := w.rt.listenerAt(unit, port); l != "client" && l != "federation" && l != "media" {
-			t.Errorf("stub %s stands for a %q listener, yet got %d requests", name, l, stub.Requests.Load())
-		}
-	}
-}
+func (w *traefikWorkers) checkStubs(t *testing.T) { w.rt.checkStubs(t, w.r.setup.Stubs) }

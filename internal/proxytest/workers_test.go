@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -410,5 +411,75 @@ synapse:
 	// appservice, user-dir and background.
 	if workers != 64+16+4+8+9+4 {
 		t.Errorf("%d workers", workers)
+	}
+}
+
+// answered is a backend's answer to a vector, as checkAnswer found it.
+type answered struct {
+	route plan.Route
+	where string // the exchange, for messages
+	unit  string // the backend that answered, and its port
+	port  int
+}
+
+// checkAnswer checks a real proxy's answer a to vector v against the
+// route table: a backend answered exactly when the table has a route for
+// the request (reqPath is the path as the proxy matches it), the backend
+// saw the method and target as sent, and it is one of the route's servers
+// the proxy may use (the first only where the proxy cannot keep a strict
+// pool's key, strictFirst). It returns what answered, and false when
+// nothing did.
+func (rt *routeTable) checkAnswer(t *testing.T, proxy string, v proxytest.Vector, a proxytest.Answer, reqPath string, strictFirst bool) (answered, bool) {
+	t.Helper()
+	r, routed := rt.match(v.Path, reqPath)
+	unit, port := backendOf(t, a)
+	ans := answered{route: r, unit: unit, port: port,
+		where: fmt.Sprintf("%s %s (%s, %s): %s chose %s:%d", v.Method, v.Path, v.Group, v.Status, proxy, unit, port)}
+	if !routed {
+		if a.Seen != nil {
+			t.Errorf("%s, but the route table has no route for it", ans.where)
+		}
+		return ans, false
+	}
+	if a.Seen == nil {
+		t.Errorf("%s %s: %d %.200s, want the route %s", v.Method, v.Path, a.Status, a.Body, r.Name)
+		return ans, false
+	}
+	if a.Seen.URI != v.Path || a.Seen.Method != v.Method {
+		t.Errorf("%s: the backend saw %s %q", ans.where, a.Seen.Method, a.Seen.URI)
+	}
+	servers := r.Servers()
+	if strictFirst && r.Balance.Strict {
+		servers = servers[:1]
+	}
+	if !slices.ContainsFunc(servers, func(be plan.Backend) bool { return be.Service == unit && be.Port == port }) {
+		t.Errorf("%s, not a server of route %s (%s%s) that %s may use", ans.where, r.Name, r.PathPrefix, r.PathRegex, proxy)
+	}
+	return ans, true
+}
+
+// checkRules asserts the rules of routes/README.md for the backend that
+// answered a vector of route-vectors.tsv.
+func (rt *routeTable) checkRules(t *testing.T, v proxytest.Vector, ans answered) {
+	t.Helper()
+	rt.checkBackends(t, v, ans.where, []string{ans.unit}, ans.port)
+}
+
+// checkStubs: every backend a proxy can reach is a listener of its
+// service that serves requests, and a worker without one got nothing.
+func (rt *routeTable) checkStubs(t *testing.T, stubs map[string]*proxytest.Stub) {
+	serves := func(l plan.Listen) bool { return l.Name == "client" || l.Name == "federation" || l.Name == "media" }
+	for name, stub := range stubs {
+		unit, portText, _ := strings.Cut(name, ":")
+		port, _ := strconv.Atoi(portText)
+		if workerType(unit) == "" {
+			continue
+		}
+		if l := rt.listenerAt(unit, port); l != "client" && l != "federation" && l != "media" {
+			t.Errorf("stub %s stands for a %q listener, which serves no requests", name, l)
+		}
+		if !slices.ContainsFunc(rt.services[unit].Listens, serves) && stub.Requests.Load() > 0 {
+			t.Errorf("%s has no HTTP listener, yet its stub got %d requests", unit, stub.Requests.Load())
+		}
 	}
 }
