@@ -1,0 +1,402 @@
+//go:build e2e
+
+package boot
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matrixgen/matrixgen/internal/plan"
+	"github.com/matrixgen/matrixgen/internal/proxytest"
+)
+
+// The examples and proxies `make e2e` boots; `make e2e-smoke` runs
+// TestBoot/quickstart/(traefik|nginx).
+var (
+	bootExamples = []string{"quickstart", "workers", "specialized"}
+	bootProxies  = []string{"traefik", "nginx", "caddy", "apache"}
+)
+
+const (
+	bundleOnHost = "/root/matrix-bundle"
+	password     = "correct horse battery staple"
+)
+
+func TestBoot(t *testing.T) {
+	requireDocker(t)
+	for _, example := range bootExamples {
+		t.Run(example, func(t *testing.T) {
+			for _, proxy := range bootProxies {
+				t.Run(proxy, func(t *testing.T) { bootAndConverse(t, example, proxy) })
+			}
+		})
+	}
+}
+
+// server is one booted bundle as the checks see it.
+type server struct {
+	host       *Host
+	bundle     *Bundle
+	web        *Web
+	proxy      string
+	domain     string
+	homeserver string // https://matrix.example.org
+	element    string // https://element.example.org
+}
+
+func bootAndConverse(t *testing.T, example, proxy string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	s := boot(ctx, t, example, proxy)
+
+	registerUsers(ctx, t, s, "alice", "bob", "router")
+	t.Run("public endpoints", func(t *testing.T) { checkPublicEndpoints(ctx, t, s) })
+	t.Run("upload limit", func(t *testing.T) { checkUploadLimit(ctx, t, s) })
+	t.Run("slow upload", func(t *testing.T) { checkSlowUpload(ctx, t, s) })
+	t.Run("conversation", func(t *testing.T) { converse(ctx, t, s, "alice", "bob") })
+	t.Run("no-op install", func(t *testing.T) { checkNoOpInstall(ctx, t, s) })
+	// Last: the vectors include logging out every session.
+	t.Run("routing to workers", func(t *testing.T) { checkWorkerRouting(ctx, t, s) })
+}
+
+// boot does what an operator does on a fresh host: copy the bundle, run
+// install.sh once, include the proxy config when it is their own webserver.
+func boot(ctx context.Context, t *testing.T, example, proxy string) *server {
+	t.Helper()
+	// INFO puts Synapse's access log in the journal, where the worker
+	// routing check finds which process served a request.
+	settings := map[string]any{"reverse_proxy.type": proxy, "synapse.log_level": "INFO"}
+	b, err := Build(filepath.Join("..", "..", "examples", example+".yaml"), settings, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := b.Images()
+	ensureImages(ctx, t, append([]string{"host", "client"}, images...))
+
+	started := time.Now()
+	h, err := StartHost(ctx, t.Logf)
+	if !Keep() {
+		t.Cleanup(h.Stop)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("figure: host %s booted in %.1f s", h.Name, time.Since(started).Seconds())
+
+	started = time.Now()
+	if err := h.LoadImages(ctx, images); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("figure: %d images loaded into the host in %.1f s", len(images), time.Since(started).Seconds())
+	if err := h.CopyIn(ctx, b.Dir, bundleOnHost); err != nil {
+		t.Fatal(err)
+	}
+
+	started = time.Now()
+	out, err := h.Run(ctx, nil, bundleOnHost+"/install.sh")
+	if err != nil {
+		t.Fatalf("the first install.sh failed:\n%v\n%s", err, failedUnits(ctx, h))
+	}
+	t.Logf("install.sh:\n%s", out)
+
+	cfg := b.Result.Config
+	s := &server{host: h, bundle: b, web: NewWeb(h.Address), proxy: proxy, domain: cfg.Domain,
+		homeserver: "https://" + cfg.Hostnames.Homeserver, element: "https://" + cfg.Hostnames.Element}
+	if proxy != "traefik" {
+		if err := SetUpWebserver(ctx, h, proxy, bundleOnHost, cfg.Domain, b.Hostnames()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = Eventually(ctx, 3*time.Minute,
+		func() (*Response, error) { return s.web.Get(ctx, s.homeserver+"/_matrix/client/versions") },
+		func(r *Response) bool { return r.Status == http.StatusOK })
+	if err != nil {
+		t.Fatalf("the client API never answered: %v\n%s", err, failedUnits(ctx, h))
+	}
+	t.Logf("figure: fresh install to the first client request answered: %.1f s", time.Since(started).Seconds())
+	return s
+}
+
+func registerUsers(ctx context.Context, t *testing.T, s *server, users ...string) {
+	t.Helper()
+	for _, user := range users {
+		out, err := s.host.Run(ctx, strings.NewReader(password+"\n"), "/matrix/bin/register-user.sh", user)
+		if err != nil {
+			t.Fatalf("register-user.sh %s: %v", user, err)
+		}
+		t.Logf("register-user.sh %s: %s", user, strings.TrimSpace(out))
+	}
+}
+
+func checkPublicEndpoints(ctx context.Context, t *testing.T, s *server) {
+	get := func(url string) *Response {
+		t.Helper()
+		r, err := s.web.Get(ctx, url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		return r
+	}
+	for _, base := range []string{"https://" + s.domain, s.homeserver} {
+		var client struct {
+			Homeserver struct {
+				BaseURL string `json:"base_url"`
+			} `json:"m.homeserver"`
+		}
+		r := get(base + "/.well-known/matrix/client")
+		if err := r.JSON(&client); err != nil || client.Homeserver.BaseURL != s.homeserver {
+			t.Errorf("%s/.well-known/matrix/client: %s (base_url %q, want %q)", base, r, client.Homeserver.BaseURL, s.homeserver)
+		}
+		if cors := r.Header.Get("Access-Control-Allow-Origin"); cors != "*" {
+			t.Errorf("%s/.well-known/matrix/client: Access-Control-Allow-Origin %q, want *", base, cors)
+		}
+	}
+	var server struct {
+		Server string `json:"m.server"`
+	}
+	if r := get("https://" + s.domain + "/.well-known/matrix/server"); r.JSON(&server) != nil || server.Server == "" {
+		t.Errorf("/.well-known/matrix/server: %s", r)
+	}
+
+	var version struct {
+		Server struct {
+			Name string `json:"name"`
+		} `json:"server"`
+	}
+	federation := s.homeserver + ":8448/_matrix/federation/v1/version"
+	if r := get(federation); r.JSON(&version) != nil || version.Server.Name != "Synapse" {
+		t.Errorf("federation version on 8448: %s", r)
+	}
+
+	var elementConfig struct {
+		Default map[string]any `json:"default_server_config"`
+	}
+	if r := get(s.element + "/config.json"); r.JSON(&elementConfig) != nil || elementConfig.Default == nil {
+		t.Errorf("Element's config.json: %s", r)
+	}
+
+	// Synapse's admin API is for the allow list (loopback) only.
+	if r := get(s.homeserver + "/_synapse/admin/v1/server_version"); r.Status != http.StatusForbidden && r.Status != http.StatusNotFound {
+		t.Errorf("admin API from outside the allow list: %s, want 403 or 404", r)
+	}
+
+	// Port 80: to HTTPS on the same name, without a port a user cannot reach.
+	if s.proxy == "traefik" {
+		r := get("http://" + strings.TrimPrefix(s.homeserver, "https://") + "/_matrix/client/versions?x=1")
+		want := s.homeserver + "/_matrix/client/versions?x=1"
+		if r.Status/100 != 3 || r.Header.Get("Location") != want {
+			t.Errorf("http:// on port 80: %d Location %q, want a redirect to %q", r.Status, r.Header.Get("Location"), want)
+		}
+	}
+}
+
+// checkUploadLimit sends a file over Synapse's limit: the client must get
+// 413, from the proxy or Synapse, not a broken connection or a 502.
+func checkUploadLimit(ctx context.Context, t *testing.T, s *server) {
+	token := login(ctx, t, s, "alice")
+	size := s.bundle.MaxUploadBytes() + 1<<20
+	r, err := s.web.Do(ctx, http.MethodPost, s.homeserver+"/_matrix/media/v3/upload?filename=big.bin", token,
+		strings.NewReader(strings.Repeat("x", int(size))), size)
+	if err != nil {
+		t.Fatalf("upload of %d bytes: %v", size, err)
+	}
+	if r.Status != http.StatusRequestEntityTooLarge {
+		t.Errorf("upload of %d bytes over the %d byte limit: %s, want 413", size, s.bundle.MaxUploadBytes(), r)
+	}
+	t.Logf("over the limit: %d, errcode %q", r.Status, r.Errcode())
+}
+
+// checkSlowUpload sends a file within the limit for longer than the 60 s
+// that proxies default their read timeouts to, as a slow uplink would.
+func checkSlowUpload(ctx context.Context, t *testing.T, s *server) {
+	if os.Getenv("MATRIXGEN_E2E_SLOW") == "0" {
+		t.Skip("MATRIXGEN_E2E_SLOW=0")
+	}
+	token := login(ctx, t, s, "alice")
+	const rate, seconds = 32 << 10, 66
+	size := int64(rate * seconds)
+	started := time.Now()
+	r, err := s.web.Do(ctx, http.MethodPost, s.homeserver+"/_matrix/media/v3/upload?filename=slow.bin", token,
+		NewSlowReader(size, rate), size)
+	if err != nil {
+		t.Fatalf("slow upload: %v after %.0f s", err, time.Since(started).Seconds())
+	}
+	if r.Status != http.StatusOK {
+		t.Errorf("slow upload of %d bytes at %d B/s: %s after %.0f s, want 200", size, rate, r, time.Since(started).Seconds())
+	}
+	t.Logf("figure: slow upload of %d bytes took %.1f s", size, time.Since(started).Seconds())
+}
+
+func login(ctx context.Context, t *testing.T, s *server, user string) string {
+	t.Helper()
+	token, err := s.web.Login(ctx, s.homeserver, user, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// converse runs the matrix-nio conversation in the client container, with
+// every hostname resolving to the host.
+func converse(ctx context.Context, t *testing.T, s *server, alice, bob string) {
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", "--rm", "--network", s.host.Network, "-v", testdata + ":/e2e:ro"}
+	for _, name := range append(s.bundle.Hostnames(), s.domain) {
+		args = append(args, "--add-host", name+":"+s.host.Address)
+	}
+	args = append(args, ClientImage, "python3", "/e2e/client.py", s.homeserver, s.domain, alice, bob, password)
+	started := time.Now()
+	out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
+	t.Logf("client (%.1f s):\n%s", time.Since(started).Seconds(), out)
+	if err != nil {
+		t.Fatalf("the conversation failed: %v\n%s", err, failedUnits(ctx, s.host))
+	}
+}
+
+// checkNoOpInstall runs install.sh again on an unchanged bundle: nothing
+// may restart, and the client API keeps answering.
+func checkNoOpInstall(ctx context.Context, t *testing.T, s *server) {
+	before := mainPIDs(ctx, t, s.host)
+	started := time.Now()
+	out, err := s.host.Run(ctx, nil, bundleOnHost+"/install.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("figure: no-op install.sh took %.1f s:\n%s", time.Since(started).Seconds(), out)
+	if after := mainPIDs(ctx, t, s.host); after != before {
+		t.Errorf("a no-op install.sh restarted units:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if r, err := s.web.Get(ctx, s.homeserver+"/_matrix/client/versions"); err != nil || r.Status != http.StatusOK {
+		t.Errorf("client API after a no-op install.sh: %v %v", r, err)
+	}
+}
+
+// mainPIDs lists each matrix unit with its main process: a restart changes it.
+func mainPIDs(ctx context.Context, t *testing.T, h *Host) string {
+	out, err := h.Output(ctx, "sh", "-c",
+		`for u in $(systemctl list-units --no-legend --plain 'matrix-*.service' | cut -d' ' -f1); do echo "$u $(systemctl show -p MainPID --value "$u")"; done`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// failedUnits describes what did not run, for a failure's message.
+func failedUnits(ctx context.Context, h *Host) string {
+	var b strings.Builder
+	failed, _ := h.Output(ctx, "systemctl", "list-units", "--no-legend", "--plain", "--state=failed,activating", "matrix-*")
+	fmt.Fprintf(&b, "units not running:\n%s", failed)
+	for _, line := range strings.Split(strings.TrimSpace(failed), "\n") {
+		if unit, _, _ := strings.Cut(line, " "); unit != "" {
+			fmt.Fprintf(&b, "\n--- journal of %s\n%s", unit, h.Journal(ctx, unit))
+		}
+	}
+	return b.String()
+}
+
+func ensureImages(ctx context.Context, t *testing.T, refs []string) {
+	t.Helper()
+	started := time.Now()
+	cmd := exec.CommandContext(ctx, "../../scripts/e2e/images.sh", refs...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("images.sh: %v\n%s", err, out)
+	}
+	if len(out) > 0 {
+		t.Logf("images.sh (%.1f s):\n%s", time.Since(started).Seconds(), out)
+	}
+}
+
+// requireDocker stops the test when no Docker engine answers: skipped on a
+// developer's machine, failed in CI, where .ci/run starts one.
+func requireDocker(t *testing.T) {
+	if err := exec.Command("docker", "info").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no Docker engine answers (docker info: %v); .ci/run starts dockerd", err)
+		}
+		t.Skip("no Docker engine answers: apt-get install docker.io mmdebstrap, then start dockerd")
+	}
+}
+
+// checkWorkerRouting sends each request of ../shared/routes/route-vectors.tsv
+// through the proxy, marked with a query parameter of its own, and finds
+// the mark in the access log of the process the route table names for it:
+// the proxy's config and Synapse's worker configs must agree.
+func checkWorkerRouting(ctx context.Context, t *testing.T, s *server) {
+	routes := s.bundle.Result.Plan.Routes
+	if !hasWorkerRoutes(routes) {
+		t.Skip("no workers")
+	}
+	token := login(ctx, t, s, "router")
+	hostname := strings.TrimPrefix(s.homeserver, "https://")
+	want := map[string][]string{} // mark → units
+	for i, v := range proxytest.Vectors(t) {
+		entrypoint, base := plan.EntrypointClient, s.homeserver
+		if proxytest.IsFederation(v.Path) {
+			entrypoint, base = plan.EntrypointFederation, s.homeserver+":8448"
+		}
+		route, ok := RouteFor(routes, entrypoint, hostname, v.Path)
+		if !ok {
+			continue
+		}
+		mark := fmt.Sprintf("e2e%04d", i)
+		want[mark] = Services(route)
+		url := base + v.Path + "?timeout=0&e2e_mark=" + mark
+		if _, err := s.web.Do(ctx, v.Method, url, token, nil, 0); err != nil {
+			t.Errorf("%s %s: %v", v.Method, v.Path, err)
+		}
+	}
+	served := marksByUnit(ctx, t, s.host)
+	for mark, units := range want {
+		got := served[mark]
+		if !slices.Contains(units, got) {
+			t.Errorf("request %s was served by %q; the route table names %v", mark, got, units)
+		}
+	}
+	t.Logf("%d requests, each served by the process the route table names", len(want))
+}
+
+func hasWorkerRoutes(routes []plan.Route) bool {
+	for _, r := range routes {
+		for _, unit := range Services(r) {
+			if strings.HasPrefix(unit, "matrix-synapse-worker-") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var markPattern = regexp.MustCompile(`e2e_mark=(e2e[0-9]{4})`)
+
+// marksByUnit reads the journal of every Synapse process and says which
+// one logged each mark.
+func marksByUnit(ctx context.Context, t *testing.T, h *Host) map[string]string {
+	units, err := h.Output(ctx, "sh", "-c", `systemctl list-units --no-legend --plain 'matrix-synapse*.service' | cut -d' ' -f1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]string{}
+	for _, unit := range strings.Fields(units) {
+		journal, err := h.Output(ctx, "journalctl", "--no-pager", "--output=cat", "--unit", unit, "--grep", "e2e_mark=")
+		if err != nil && journal == "" {
+			continue // no match: journalctl exits 1
+		}
+		for _, m := range markPattern.FindAllStringSubmatch(journal, -1) {
+			served[m[1]] = strings.TrimSuffix(unit, ".service")
+		}
+	}
+	return served
+}
