@@ -1,7 +1,7 @@
 # matrixgen — common tasks. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: build test golden bench example fuzz vet docs
+.PHONY: build test golden bench example fuzz vet docs e2e e2e-smoke e2e-images
 
 build:
 	$(GO) build -o matrixgen ./cmd/matrixgen
@@ -45,12 +45,30 @@ docs:
 # the first build of Traefik takes about 15 minutes and 5 GB. Traefik is
 # built from tools/traefik, a module of its own, so that its dependencies
 # stay out of matrixgen's go.mod; it is rebuilt only when that module changes.
-TRAEFIK_BIN := $(CURDIR)/.tools/traefik
+TRAEFIK_BIN ?= $(CURDIR)/.tools/traefik
 .PHONY: e2e-traefik
 e2e-traefik: $(TRAEFIK_BIN)
 	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) $(GO) test -tags e2e -run TestTraefik -count=1 -timeout 30m ./internal/proxytest
 
 $(TRAEFIK_BIN): tools/traefik/go.mod tools/traefik/go.sum
+	mkdir -p $(dir $(TRAEFIK_BIN))
 	cd tools/traefik && nice -n 19 $(GO) build \
 		-ldflags "-X github.com/traefik/traefik/v3/pkg/version.Version=$$($(GO) list -m -f '{{.Version}}' github.com/traefik/traefik/v3)" \
 		-o $(TRAEFIK_BIN) github.com/traefik/traefik/v3/cmd/traefik
+
+# Boot tests (internal/boot, docs/testing.md): each example with each proxy
+# type installed by its install.sh on a fresh systemd host with Docker, real
+# Synapse, PostgreSQL and proxy, and a matrix-nio client through it. Needs
+# docker.io and mmdebstrap; images are built from Debian packages once and
+# rebuilt when their recipe changes. E2E_RUN picks cases, such as
+# E2E_RUN=TestBoot/workers/nginx.
+E2E_RUN ?= TestBoot
+e2e: e2e-images
+	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) $(GO) test -tags e2e -run '$(E2E_RUN)' -count=1 -timeout 170m -v ./internal/boot
+
+# The boots CI runs: the quickstart behind Traefik and behind nginx.
+e2e-smoke: e2e-images
+	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) $(GO) test -tags e2e -run 'TestBoot/quickstart/(traefik|nginx)$$' -count=1 -timeout 80m -v ./internal/boot
+
+e2e-images: $(TRAEFIK_BIN)
+	./scripts/e2e/start-docker.sh

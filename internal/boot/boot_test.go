@@ -53,6 +53,15 @@ type server struct {
 	element    string // https://element.example.org
 }
 
+// settings are what a boot changes in an example.
+func settings(proxy string) map[string]any {
+	// INFO puts Synapse's access log in the journal, where the worker
+	// routing check finds which process served a request.
+	return map[string]any{"reverse_proxy.type": proxy, "synapse.log_level": "INFO"}
+}
+
+func examplePath(example string) string { return filepath.Join("..", "..", "examples", example+".yaml") }
+
 func bootAndConverse(t *testing.T, example, proxy string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -64,6 +73,7 @@ func bootAndConverse(t *testing.T, example, proxy string) {
 	t.Run("slow upload", func(t *testing.T) { checkSlowUpload(ctx, t, s) })
 	t.Run("conversation", func(t *testing.T) { converse(ctx, t, s, "alice", "bob") })
 	t.Run("no-op install", func(t *testing.T) { checkNoOpInstall(ctx, t, s) })
+	t.Run("option changed", func(t *testing.T) { checkOptionChange(ctx, t, s, example, settings(proxy)) })
 	// Last: the vectors include logging out every session.
 	t.Run("routing to workers", func(t *testing.T) { checkWorkerRouting(ctx, t, s) })
 }
@@ -72,10 +82,7 @@ func bootAndConverse(t *testing.T, example, proxy string) {
 // install.sh once, include the proxy config when it is their own webserver.
 func boot(ctx context.Context, t *testing.T, example, proxy string) *server {
 	t.Helper()
-	// INFO puts Synapse's access log in the journal, where the worker
-	// routing check finds which process served a request.
-	settings := map[string]any{"reverse_proxy.type": proxy, "synapse.log_level": "INFO"}
-	b, err := Build(filepath.Join("..", "..", "examples", example+".yaml"), settings, t.TempDir())
+	b, err := Build(examplePath(example), settings(proxy), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,6 +288,72 @@ func checkNoOpInstall(ctx context.Context, t *testing.T, s *server) {
 	if r, err := s.web.Get(ctx, s.homeserver+"/_matrix/client/versions"); err != nil || r.Status != http.StatusOK {
 		t.Errorf("client API after a no-op install.sh: %v %v", r, err)
 	}
+}
+
+// checkOptionChange raises the upload limit, installs the new bundle over
+// the old one, as an operator's rsync and install.sh do, and measures what
+// a client polling the API sees meanwhile.
+func checkOptionChange(ctx context.Context, t *testing.T, s *server, example string, settings map[string]any) {
+	settings["synapse.max_upload_size_mb"] = 2 * s.bundle.Result.Config.Synapse.MaxUploadSizeMB
+	changed, err := Build(examplePath(example), settings, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.host.CopyIn(ctx, changed.Dir, bundleOnHost); err != nil {
+		t.Fatal(err)
+	}
+	poll := pollAPI(ctx, s)
+	started := time.Now()
+	out, err := s.host.Run(ctx, nil, bundleOnHost+"/install.sh")
+	took := time.Since(started)
+	stats := poll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("install.sh after a changed option:\n%s", out)
+	t.Logf("figure: option changed: install.sh took %.1f s; %d of %d client requests failed, longest gap %.1f s",
+		took.Seconds(), stats.failed, stats.sent, stats.longestGap.Seconds())
+	if _, err := Eventually(ctx, 3*time.Minute,
+		func() (*Response, error) { return s.web.Get(ctx, s.homeserver+"/_matrix/client/versions") },
+		func(r *Response) bool { return r.Status == http.StatusOK }); err != nil {
+		t.Fatalf("the client API did not come back: %v", err)
+	}
+	s.bundle = changed
+}
+
+type pollStats struct {
+	sent, failed int
+	longestGap   time.Duration // without a successful answer
+}
+
+// pollAPI asks the client API for its versions ten times a second until
+// the returned function is called, which returns what it saw.
+func pollAPI(ctx context.Context, s *server) func() pollStats {
+	done := make(chan struct{})
+	result := make(chan pollStats)
+	go func() {
+		var stats pollStats
+		lastOK := time.Now()
+		for {
+			select {
+			case <-done:
+				result <- stats
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			stats.sent++
+			requestCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			r, err := s.web.Get(requestCtx, s.homeserver+"/_matrix/client/versions")
+			cancel()
+			if err == nil && r.Status == http.StatusOK {
+				lastOK = time.Now()
+				continue
+			}
+			stats.failed++
+			stats.longestGap = max(stats.longestGap, time.Since(lastOK))
+		}
+	}()
+	return func() pollStats { close(done); return <-result }
 }
 
 // mainPIDs lists each matrix unit with its main process: a restart changes it.

@@ -19,7 +19,11 @@ root=$(cd "$here/../.." && pwd)
 test_deps=${MATRIXGEN_TEST_DEPS:-$root/../shared/test-deps}
 traefik_bin=${MATRIXGEN_TRAEFIK:-$root/.tools/traefik}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# An import fed by a failed mmdebstrap still makes an image: a build that
+# did not finish removes the tag it was making, so that it is not taken
+# for a finished one next time.
+building=
+trap 'rm -rf "$work"; [ -z "$building" ] || docker rmi --force "$building" >/dev/null 2>&1' EXIT
 
 log() { printf 'images: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -170,7 +174,9 @@ ensure() {
 	if ! have_image "$tag"; then
 		log "building $tag for $ref"
 		local start=$SECONDS
+		building=$tag
 		"$build" "$tag" "$arg"
+		building=
 		log "built $tag in $((SECONDS - start)) s"
 	fi
 	case $ref in
