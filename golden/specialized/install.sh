@@ -32,6 +32,8 @@ FIXED_GID=''
 SECRETS_DIR=/matrix/secrets
 HOST_ENV=/matrix/matrixgen/host.env
 INSTALL_DOCKER=0
+# Docker networks: names the schema keeps to single words.
+NETWORKS='matrix traefik'
 UNIT_DIR=/etc/systemd/system
 
 ROOT=
@@ -188,6 +190,7 @@ ensure_dirs() {
 0750 matrix /matrix/synapse/storage
 0750 matrix /matrix/synapse/storage/media-store
 0750 matrix /matrix/traefik
+0700 matrix /matrix/traefik/buffer
 0750 matrix /matrix/traefik/config
 0750 matrix /matrix/traefik/config/dynamic
 0700 matrix /matrix/traefik/ssl
@@ -460,16 +463,22 @@ install_files() {
 }
 
 ensure_networks() {
-	for network in matrix traefik ; do
+	for network in $NETWORKS; do
 		docker network inspect "$network" >/dev/null 2>&1 || run docker network create "$network"
 	done
 }
 
 # Images are pulled before anything stops, so that the time a service is
-# down does not include a download.
+# down does not include a download. An image already on the host is not
+# pulled: a host without a registry (air-gapped, images loaded by hand)
+# installs as well as any other.
 pull_images() {
 	for image in $(steps pull); do
-		run docker pull --quiet "$image"
+		if docker image inspect "$image" >/dev/null 2>&1; then
+			say "$image is on the host already, not pulled"
+		else
+			run docker pull --quiet "$image"
+		fi
 	done
 }
 
@@ -485,14 +494,15 @@ stop_removed() {
 units() { awk '{ print $1 }' "$BUNDLE/UNITS"; }
 
 # units_not STATE-QUERY STATE prints this bundle's units for which
-# systemctl is-active or is-enabled does not answer STATE; it prints one
-# answer a unit, in order.
+# systemctl is-active or is-enabled does not answer STATE. It asks about
+# one unit at a time: asked about several, systemctl prints no line for a
+# unit it does not know (a new one, before its file is installed), so
+# answers cannot be paired with units by their order.
 units_not() {
-	# shellcheck disable=SC2046 # unit names are single words
-	{ systemctl "$1" $(units | sed 's/$/.service/') 2>/dev/null || true; } |
-		UNITS=$(units) awk -v want="$2" 'BEGIN { n = split(ENVIRON["UNITS"], u, "\n") }
-		$1 == want { ok[u[NR]] = 1 }
-		END { for (i = 1; i <= n; i++) if (!(u[i] in ok)) print u[i] }'
+	for unit in $(units); do
+		answer=$(systemctl "$1" "$unit.service" 2>/dev/null || true)
+		[ "$answer" = "$2" ] || say "$unit"
+	done
 }
 
 enable_units() {
@@ -521,7 +531,7 @@ wait_healthy() { # unit timeout command...
 wait_ready() {
 	case $1 in
 	matrix-postgres)
-		wait_healthy matrix-postgres 120 docker exec matrix-postgres pg_isready -U matrix
+		wait_healthy matrix-postgres 120 docker exec matrix-postgres pg_isready -h 127.0.0.1 -p 5432 -U matrix
 		;;
 	matrix-valkey)
 		wait_healthy matrix-valkey 60 docker exec matrix-valkey valkey-cli ping

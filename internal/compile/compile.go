@@ -7,7 +7,10 @@ package compile
 import (
 	"fmt"
 	"io/fs"
+	"net"
+	"net/netip"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -94,12 +97,34 @@ func (b *builder) dataPath(parts ...string) string {
 
 func (b *builder) service(s plan.Service) {
 	if s.Address == "" && !s.HostNetwork {
-		s.Address = s.Unit
+		s.Address = containerHostname(s.Unit)
 	}
 	if s.StopTimeout == 0 {
 		s.StopTimeout = 30
 	}
 	b.plan.Services = append(b.plan.Services, s)
+}
+
+// containerHostname is the name other containers reach unit by. Unit names
+// follow matrix-docker-ansible-deploy, and some carry a Synapse stream name
+// with underscores (stream-writer-device_lists-0), which Docker resolves but
+// a hostname may not hold: Twisted refuses it (IDNA), so Synapse could not
+// reach that worker. Hyphens stand in for them; the unit's container gets
+// the name as a network alias.
+func containerHostname(unit string) string { return strings.ReplaceAll(unit, "_", "-") }
+
+// validHostname is what every program accepts as a host name: letters,
+// digits and hyphens in dot-separated labels, lower case as Docker keeps
+// names.
+var validHostname = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+
+// checkHost reports a host name a proxy or a program would be given that
+// not every program accepts; IP addresses are not names and pass.
+func checkHost(out *diag.List, what, host string) {
+	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil || validHostname.MatchString(host) {
+		return
+	}
+	out.Add(diag.Diagnostic{Summary: fmt.Sprintf("%s: host name %q holds characters other than a-z, 0-9, - and .", what, host)})
 }
 
 // dir asks install.sh for a directory owned by the matrix user.
@@ -170,6 +195,7 @@ func (b *builder) health(unit string, timeout int, command ...string) {
 // finish sorts what order does not matter for, so that output never
 // depends on the order components ran in.
 func (b *builder) finish() {
+	b.dropProxyNetwork()
 	b.resolveUpstreams()
 	p := b.plan
 	sort.Slice(p.Secrets, func(i, j int) bool { return p.Secrets[i].Name < p.Secrets[j].Name })
@@ -213,6 +239,10 @@ func checkPlan(p *plan.Plan) diag.List {
 	}
 	for _, s := range p.Services {
 		claim("unit", s.Unit, s.Unit)
+		if s.Address != "" {
+			claim("address", s.Address, s.Unit)
+			checkHost(&out, s.Unit, s.Address)
+		}
 		for _, pub := range s.Publish {
 			claim("port", fmt.Sprintf("%s:%d/%s", pub.HostAddress, pub.HostPort, pub.Protocol), s.Unit)
 		}
@@ -230,6 +260,14 @@ func checkPlan(p *plan.Plan) diag.List {
 			match = " ~" + r.PathRegex
 		}
 		claim("route", fmt.Sprintf("%d %s%s", ports[r.Entrypoint], r.Host, match), r.Name)
+		for _, be := range r.Servers() {
+			host, _, err := net.SplitHostPort(be.Upstream)
+			if err != nil {
+				out.Add(diag.Diagnostic{Summary: fmt.Sprintf("route %s: upstream %q: %v", r.Name, be.Upstream, err)})
+				continue
+			}
+			checkHost(&out, "route "+r.Name, host)
+		}
 	}
 	return out
 }

@@ -8,7 +8,10 @@ import (
 	"github.com/matrixgen/matrixgen/internal/plan"
 )
 
-const postgresUnit = "matrix-postgres"
+const (
+	postgresUnit = "matrix-postgres"
+	postgresPort = 5432
+)
 
 // dbConn is how a service reaches its database, bundled or external alike.
 type dbConn struct {
@@ -25,7 +28,7 @@ type dbConn struct {
 func (b *builder) database(owner, name string, cLocale bool) dbConn {
 	pg := b.cfg.Postgres
 	secret := name + "-db-password"
-	conn := dbConn{Host: postgresUnit, Port: 5432, Database: name, User: name, SSLMode: "disable", Unit: postgresUnit}
+	conn := dbConn{Host: postgresUnit, Port: postgresPort, Database: name, User: name, SSLMode: "disable", Unit: postgresUnit}
 	if pg.Mode == "external" {
 		ext := pg.External
 		conn = dbConn{Host: ext.Host, Port: ext.Port, Database: name, User: name, SSLMode: ext.SSLMode}
@@ -68,10 +71,21 @@ func addPostgres(b *builder) {
 		},
 		Tmpfs:       []string{"/tmp", "/var/run/postgresql"},
 		Networks:    []string{b.cfg.Host.Networks.Homeserver},
-		Listens:     []plan.Listen{{Name: "postgres", Port: 5432}},
+		Listens:     []plan.Listen{{Name: "postgres", Port: postgresPort}},
 		StopTimeout: 120, // a clean shutdown avoids crash recovery on the next start
 	})
-	b.health(postgresUnit, 120, "docker", "exec", postgresUnit, "pg_isready", "-U", pg.Superuser)
+	b.health(postgresUnit, 120, postgresReady(pg.Superuser)...)
+}
+
+// postgresReady exits 0 once the server accepts TCP connections. The
+// image's entrypoint first runs a temporary server for its initialisation
+// that listens on the Unix socket only and is shut down when done: a check
+// over the socket passes while that one runs, and whatever is then created
+// on it meets "terminating connection due to administrator command". The
+// final server listens on every address, so loopback in its own container
+// reaches it.
+func postgresReady(superuser string) []string {
+	return []string{"docker", "exec", postgresUnit, "pg_isready", "-h", "127.0.0.1", "-p", strconv.Itoa(postgresPort), "-U", superuser}
 }
 
 // postgresSettings derives memory settings from the memory PostgreSQL may

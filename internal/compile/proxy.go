@@ -2,6 +2,7 @@ package compile
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/matrixgen/matrixgen/internal/plan"
 )
@@ -46,6 +47,25 @@ func (b *builder) setupProxy() {
 			b.plan.Proxy.TrustedProxies = rp.TLS.TrustedProxies
 		}
 	}
+}
+
+// dropProxyNetwork takes the proxy's Docker network away when the proxy is
+// the operator's webserver: that reaches the containers through the ports
+// they publish on the bind address, and no container is on the network to
+// be reached there. A container left with no network of its own (Element,
+// the static files) serves only public content and runs on Docker's
+// default bridge, where its published port works as on any other.
+func (b *builder) dropProxyNetwork() {
+	nets := b.cfg.Host.Networks
+	if !b.ownProxy() || nets.Proxy == nets.Homeserver {
+		return
+	}
+	isProxy := func(n string) bool { return n == nets.Proxy }
+	for i := range b.plan.Services {
+		s := &b.plan.Services[i]
+		s.Networks = slices.DeleteFunc(slices.Clone(s.Networks), isProxy)
+	}
+	b.plan.Networks = slices.DeleteFunc(b.plan.Networks, isProxy)
 }
 
 // resolveUpstreams gives every route the address its proxy connects to.

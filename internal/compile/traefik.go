@@ -8,6 +8,35 @@ const (
 	traefikUnit     = "matrix-traefik"
 	certResolver    = "default"
 	traefikPingPort = 8082
+	// traefikBufferDir is where Traefik's buffering middleware (the upload
+	// limit, render/traefik.go) keeps bodies larger than it holds in
+	// memory: a host directory, because an upload may be as large as
+	// synapse.max_upload_size_mb (up to 10 GiB) and the container's /tmp
+	// is a 64 MiB tmpfs, which is memory. Go puts temporary files in
+	// $TMPDIR. Traefik unlinks a request's file as soon as it has opened
+	// it and a response's when it has been sent.
+	traefikBufferDir = "/buffer"
+)
+
+// Traefik's entrypoints cut off a request that has not fully arrived
+// respondingTimeouts.readTimeout after it began, headers and body
+// together; over HTTP/1.1 Go's server also cancels a request still being
+// answered then. Traefik v3's default of 60 s fails a 50 MB upload on any
+// uplink slower than about 7 Mbit/s, where nginx, Caddy and Apache only
+// give up on a client that stops sending (docs/reverse-proxy.md, Slow
+// uploads). Traefik has no timeout between reads, so the deadline is
+// long enough for the largest upload Synapse accepts at
+// slowUploadBytesPerSecond, and never shorter than minReadTimeoutSeconds,
+// which covers a /sync long-poll (clients ask for 30 s) many times over.
+// A client trickling its headers can hold a connection as long; that
+// costs Traefik a goroutine and a few KiB, not a process as it would
+// Apache.
+const (
+	slowUploadBytesPerSecond = 32 << 10 // 256 kbit/s: a slow ADSL or mobile uplink
+	minReadTimeoutSeconds    = 600
+	// idleTimeoutSeconds is Traefik's default, pinned: a client keeps its
+	// connection open between /sync polls.
+	idleTimeoutSeconds = 180
 )
 
 // traefikListener is one of Traefik's entrypoints. Traefik listens on
@@ -29,6 +58,7 @@ func addTraefik(b *builder) {
 	b.dir(configDir, 0o750)
 	b.dir(configDir+"/dynamic", 0o750)
 	b.dir(b.dataPath("traefik", "ssl"), 0o700)
+	b.dir(b.dataPath("traefik", "buffer"), 0o700)
 
 	listeners := traefikListeners(b)
 	b.plan.Proxy = plan.Proxy{Type: "traefik", ConfigDir: configDir + "/dynamic", Unit: traefikUnit, CertResolver: certResolver}
@@ -56,9 +86,11 @@ func addTraefik(b *builder) {
 		Description: "Traefik reverse proxy",
 		Image:       t.Image,
 		Command:     []string{"--configFile=/config/traefik.yml"},
+		Env:         []plan.EnvVar{{Name: "TMPDIR", Value: traefikBufferDir}},
 		Mounts: []plan.Mount{
 			{Source: configDir, Target: "/config", ReadOnly: true},
 			{Source: b.dataPath("traefik", "ssl"), Target: "/ssl"},
+			{Source: b.dataPath("traefik", "buffer"), Target: traefikBufferDir},
 		},
 		Tmpfs:    []string{"/tmp"},
 		Networks: networks,
@@ -85,7 +117,10 @@ func traefikListeners(b *builder) []traefikListener {
 		{name: "web-secure", publish: tcp("", 443, 8443), tls: true, http3: t.HTTP3},
 	}
 	if t.RedirectHTTP {
-		listeners[0].redirectTo = "web-secure"
+		// To the published port, not to the entrypoint: Traefik would take
+		// the entrypoint's own port (8443, inside the container), where
+		// nothing listens on the host. Port 443 leaves the URL without one.
+		listeners[0].redirectTo = portAddress(listeners[1].publish.HostPort)
 	}
 	names := map[int]string{443: "web-secure"}
 	if fed := b.cfg.Synapse.Federation; fed.Enabled && fed.Port != 443 {
@@ -131,6 +166,7 @@ func traefikStatic(b *builder, listeners []traefikListener) obj {
 		if len(l.trustForwards) > 0 {
 			ep["forwardedHeaders"] = obj{"trustedIPs": toAnyList(l.trustForwards)}
 		}
+		ep["transport"] = obj{"respondingTimeouts": respondingTimeouts(b.cfg.Synapse.MaxUploadSizeMB)}
 		eps[l.name] = ep
 	}
 	static := obj{
@@ -138,7 +174,8 @@ func traefikStatic(b *builder, listeners []traefikListener) obj {
 		"entryPoints": eps,
 		"providers":   obj{"file": obj{"directory": "/config/dynamic", "watch": true}},
 		"ping":        obj{"entryPoint": "ping"},
-		"log":         obj{"level": "WARN"},
+		// journald keeps colour codes as escape sequences.
+		"log": obj{"level": "WARN", "noColor": true},
 	}
 	if !t.BehindProxy.Enabled {
 		acme := obj{
@@ -152,6 +189,21 @@ func traefikStatic(b *builder, listeners []traefikListener) obj {
 		static["certificatesResolvers"] = obj{certResolver: obj{"acme": acme}}
 	}
 	return static
+}
+
+// respondingTimeouts lets an upload of maxUploadMB arrive at
+// slowUploadBytesPerSecond (see above). writeTimeout runs from the end of
+// the request's headers to the end of the answer; it stays off (Traefik's
+// default, pinned), as in nginx, Caddy and Apache, which time out only a
+// client that stops reading: a long-poll and a large download to a slow
+// client take as long as they take.
+func respondingTimeouts(maxUploadMB int) obj {
+	seconds := max(minReadTimeoutSeconds, (maxUploadMB<<20+slowUploadBytesPerSecond-1)/slowUploadBytesPerSecond)
+	return obj{
+		"readTimeout":  itoa(seconds) + "s",
+		"writeTimeout": "0s",
+		"idleTimeout":  itoa(idleTimeoutSeconds) + "s",
+	}
 }
 
 // matrixPaths keeps what Matrix puts in paths and queries intact: IDs and

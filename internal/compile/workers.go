@@ -161,7 +161,7 @@ func workerSharedConfig(ws []worker) obj {
 	}
 	for _, w := range ws {
 		if w.replication() {
-			instances[w.name] = obj{"host": w.unit, "port": replicationPort}
+			instances[w.name] = obj{"host": containerHostname(w.unit), "port": replicationPort}
 		}
 		if w.stream != "" {
 			list, _ := writers[w.stream].([]any)

@@ -102,11 +102,18 @@ func checkCommands(t *testing.T, r installRun, steps []string) {
 		{"systemctl restart", "restart"},
 		{"systemctl start", "start"},
 		{"systemctl stop", "stop"},
-		{"docker pull --quiet", "pull"},
 	} {
 		if got, want := r.ran(c.command), subjects(steps, c.action); !slices.Equal(got, want) {
 			t.Errorf("%s ran for %q, the steps say %q:\n%s", c.command, got, want, all)
 		}
+	}
+	// An image the host has already is not pulled again, and install.sh
+	// says so.
+	pulls := slices.DeleteFunc(subjects(steps, "pull"), func(image string) bool {
+		return strings.Contains(r.stdout, image+" is on the host already")
+	})
+	if got := r.ran("docker pull --quiet"); !slices.Equal(got, pulls) {
+		t.Errorf("docker pull ran for %q, the steps and the images on the host say %q:\n%s", got, pulls, all)
 	}
 	if got, want := r.index("systemctl daemon-reload") >= 0, slices.Contains(steps, "daemon-reload"); got != want {
 		t.Errorf("daemon-reload run: %v, in the steps: %v:\n%s", got, want, all)
@@ -124,9 +131,14 @@ var applyCases = []applyCase{
 	{
 		name:  "upload size",
 		extra: "synapse:\n  max_upload_size_mb: 77\n",
+		// Traefik applies the limit too, and lets an upload that large
+		// take longer to arrive.
 		want: []string{
 			"install DATA/synapse/config/homeserver.yaml",
+			"install DATA/traefik/config/dynamic/matrixgen.yml",
+			"install DATA/traefik/config/traefik.yml",
 			"restart matrix-synapse",
+			"restart matrix-traefik",
 		},
 	},
 	{
@@ -366,8 +378,8 @@ func TestApplyHealthFailure(t *testing.T) {
 	}
 	r := h.install(t, next.out)
 	r.mustSucceed(t)
-	if got := r.ran("systemctl restart"); !slices.Equal(got, []string{"matrix-synapse"}) {
-		t.Errorf("the retry restarted %q, want matrix-synapse", got)
+	if got := r.ran("systemctl restart"); !slices.Equal(got, []string{"matrix-synapse", "matrix-traefik"}) {
+		t.Errorf("the retry restarted %q, want matrix-synapse and matrix-traefik", got)
 	}
 }
 

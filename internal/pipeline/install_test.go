@@ -100,7 +100,12 @@ if [ ! -e "$state/user-$2" ]; then
 fi
 read -r uid <"$state/user-$2"
 printf '%s\n' "$uid"`,
-	"docker": `case $1 in
+	// docker keeps the images it pulled, and images a test put there, as
+	// files named after the reference.
+	"docker": `image_file() { printf '%s/image-%s' "$state" "$(printf '%s' "$1" | tr '/:@' '___')"; }
+case $1 in
+image) [ "$2" = inspect ] && [ -e "$(image_file "$3")" ] || exit 1 ;;
+pull) : >"$(image_file "$3")" ;;
 network)
 	case $2 in
 	inspect) [ -e "$state/network-$3" ] || exit 1 ;;
@@ -913,7 +918,7 @@ func TestInstallDryRun(t *testing.T) {
 			t.Errorf("--dry-run changed the bundle:\n%s", d)
 		}
 		for _, c := range r.commands {
-			if c != "docker info" && !strings.HasPrefix(c, "docker network inspect ") &&
+			if c != "docker info" && !strings.HasPrefix(c, "docker network inspect ") && !strings.HasPrefix(c, "docker image inspect ") &&
 				!strings.HasPrefix(c, "getent ") && !strings.HasPrefix(c, "id ") &&
 				!strings.HasPrefix(c, "systemctl is-active ") && !strings.HasPrefix(c, "systemctl is-enabled ") {
 				t.Errorf("--dry-run ran %q", c)

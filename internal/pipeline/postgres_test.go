@@ -19,7 +19,11 @@ import (
 // postgres user on a socket in a temporary directory. The docker shim runs
 // the commands the scripts send into the matrix-postgres container with the
 // local binaries; the systemctl shim starts and stops that server, and
-// initialises an empty data directory as the postgres image does.
+// initialises an empty data directory as the postgres image does: initdb,
+// then a temporary server on the socket only, replaced a few seconds later
+// by the final server, which also listens on TCP. While that temporary
+// server runs, $sock/initialising exists; SQL sent then is recorded in
+// $state/init-server-used, as it would die with that server.
 
 // postgresBin is the newest local PostgreSQL server's bin directory.
 func postgresBin(t *testing.T) string {
@@ -71,20 +75,32 @@ func newPostgresHost(t *testing.T, dataDir string) *pgHost {
 set -e
 bin=%s data=%s sock=%s port=%d chown=%s
 as_postgres() { runuser -u postgres -- "$@"; }
+serve() { # listen_addresses
+	as_postgres "$bin/pg_ctl" -D "$data" -l "$sock/server.log" -w -o "-k $sock -p $port -c listen_addresses=$1" start >/dev/null
+}
 case $1 in
 start)
 	d=$(dirname "$data")
 	while [ "$d" != / ]; do chmod o+x "$d"; d=$(dirname "$d"); done
-	fresh=0
-	if [ ! -f "$data/PG_VERSION" ]; then
-		"$chown" postgres: "$data" "$sock"
-		as_postgres "$bin/initdb" -D "$data" -U matrix --auth=trust -E UTF8 --locale=C >/dev/null
-		fresh=1
+	if [ -f "$data/PG_VERSION" ]; then
+		serve 127.0.0.1
+		exit 0
 	fi
-	as_postgres "$bin/pg_ctl" -D "$data" -l "$sock/server.log" -w -o "-k $sock -p $port -c listen_addresses=" start >/dev/null
-	[ "$fresh" = 0 ] || "$bin/createdb" -h "$sock" -p "$port" -U matrix matrix
+	"$chown" postgres: "$data" "$sock"
+	as_postgres "$bin/initdb" -D "$data" -U matrix --auth=trust -E UTF8 --locale=C >/dev/null
+	: >"$sock/initialising"
+	serve ''
+	"$bin/createdb" -h "$sock" -p "$port" -U matrix matrix
+	(
+		sleep 3
+		as_postgres "$bin/pg_ctl" -D "$data" -m fast -w stop
+		serve 127.0.0.1
+		rm -f "$sock/initialising"
+	) </dev/null >/dev/null 2>&1 &
 	;;
 stop)
+	waited=0
+	while [ -e "$sock/initialising" ] && [ "$waited" -lt 20 ]; do sleep 1; waited=$((waited + 1)); done
 	[ ! -f "$data/postmaster.pid" ] || as_postgres "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
 	;;
 esac
@@ -130,6 +146,13 @@ esac
 	[ "$1" = matrix-postgres ] || exit 0
 	shift
 	export PGHOST=%s PGPORT=%d
+	[ "$interactive" = 0 ] || [ ! -e "$PGHOST/initialising" ] || : >"$state/init-server-used"
+	# The container's port is the test server's.
+	for a do
+		shift
+		[ "$a" = 5432 ] && a=$PGPORT
+		set -- "$@" "$a"
+	done
 	if [ "$interactive" = 0 ]; then
 		exec %[3]s/"$@" </dev/null
 	fi
@@ -140,6 +163,16 @@ esac
 fi
 %[4]s`, shQuote(h.sock), h.port, shQuote(bin), shimBodies["docker"]))
 	return h
+}
+
+// checkFinalServer fails when SQL went to the temporary server the image
+// runs while it initialises a data directory: that server shuts down
+// under whatever it was doing.
+func (h *pgHost) checkFinalServer(t *testing.T, what string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(h.state, "init-server-used")); err == nil {
+		t.Errorf("%s sent SQL to the temporary initialisation server: its readiness check does not wait for the final server", what)
+	}
 }
 
 func mustLook(t *testing.T, tool string) string {
@@ -201,6 +234,7 @@ func TestPostgresUpgrade(t *testing.T) {
 	h := newPostgresHost(t, dataDir)
 	old.provide(t, h.testHost)
 	h.install(t, old.out).mustSucceed(t)
+	h.checkFinalServer(t, "install.sh")
 	h.seed(t)
 	version, err := os.ReadFile(h.at(dataDir + "/PG_VERSION"))
 	if err != nil {
@@ -228,6 +262,7 @@ func TestPostgresUpgrade(t *testing.T) {
 
 	r := h.runScript(t, script)
 	r.mustSucceed(t)
+	h.checkFinalServer(t, "postgres-upgrade.sh")
 	h.checkSeeded(t)
 	if data, err := os.ReadFile(h.at(backup + "/PG_VERSION")); err != nil || strings.TrimSpace(string(data)) != oldMajor {
 		t.Errorf("the old data directory is not kept in %s: %q, %v", backup, data, err)

@@ -103,6 +103,22 @@ synapse:
 	t.Run("base domain", func(t *testing.T) { a.checkBaseDomain(t, client) })
 }
 
+// TestApacheSlowUpload: an upload within the limit that takes over a
+// minute to arrive, at a steady rate, reaches Synapse whole. httpd gives
+// up on a client that sends nothing for Timeout, or, with mod_reqtimeout
+// (loaded here, as Debian enables it), sends less than 500 bytes a second.
+func TestApacheSlowUpload(t *testing.T) {
+	proxytest.SkipSlow(t)
+	t.Parallel()
+	s := proxytest.Compile(t, `domain: example.org
+reverse_proxy: {type: apache}
+synapse: {max_upload_size_mb: 1}
+`)
+	s.Certificates(t)
+	a := startApache(t, s)
+	proxytest.CheckSlowUpload(t, a.scheme(), apacheHomeserver, a.port(plan.EntrypointClient))
+}
+
 func TestApacheRoutingTerminated(t *testing.T) {
 	t.Parallel()
 	s := proxytest.Compile(t, `domain: example.org
@@ -533,7 +549,9 @@ func (a *apacheRun) topLevel(t *testing.T) string {
 	if os.Geteuid() == 0 {
 		b.WriteString("User #65534\nGroup #65534\n") // httpd will not serve as root
 	}
-	mods := []string{"mpm_event", "authz_core", "authz_host"}
+	// Debian enables reqtimeout by default; its minimum rates must not cut
+	// off a slow upload (TestApacheSlowUpload).
+	mods := []string{"mpm_event", "authz_core", "authz_host", "reqtimeout"}
 	m := regexp.MustCompile(`(?m)^#\s+a2enmod ((?:[a-z_0-9]+ ?)+)$`).FindSubmatch(a.conf)
 	if m == nil {
 		t.Fatal("matrix.conf does not say which modules to enable (no a2enmod line)")
@@ -547,6 +565,7 @@ func (a *apacheRun) topLevel(t *testing.T) string {
 	for _, mod := range mods {
 		fmt.Fprintf(&b, "LoadModule %s_module %s/mod_%s.so\n", mod, apacheModuleDir, mod)
 	}
+	b.WriteString("RequestReadTimeout header=20-40,minrate=500 body=10,minrate=500\n") // Debian's reqtimeout.conf
 	if slices.Contains(mods, "ssl") {
 		fmt.Fprintf(&b, "SSLSessionCache %s\n", q("shmcb:"+filepath.Join(a.dir, "ssl_scache")+"(512000)"))
 	}

@@ -124,6 +124,20 @@ reverse_proxy:
 	c.checkSmuggled(t)
 }
 
+// TestCaddySlowUpload: an upload within the limit that takes over a minute
+// to arrive, at a steady rate, reaches Synapse whole. Caddy sets no
+// timeout on reading a body by default, and streams it to Synapse.
+func TestCaddySlowUpload(t *testing.T) {
+	proxytest.SkipSlow(t)
+	t.Parallel()
+	c := startCaddy(t, caddyCase{config: `
+domain: example.org
+reverse_proxy: {type: caddy}
+synapse: {max_upload_size_mb: 1}
+`})
+	proxytest.CheckSlowUpload(t, c.scheme, caddyHomeserver, c.clientPort)
+}
+
 func TestCaddyRoutingTerminated(t *testing.T) {
 	t.Parallel()
 	c := startCaddy(t, caddyCase{config: `

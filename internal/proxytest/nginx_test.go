@@ -144,6 +144,20 @@ func TestNginxRouting(t *testing.T) {
 	}
 }
 
+// TestNginxSlowUpload: an upload within the limit that takes over a minute
+// to arrive, at a steady rate, reaches Synapse whole. nginx times out only
+// a client that sends nothing for client_body_timeout (60 s by default).
+func TestNginxSlowUpload(t *testing.T) {
+	proxytest.SkipSlow(t)
+	t.Parallel()
+	bin := nginxBinary(t)
+	tc := nginxCases[0]
+	setup := proxytest.Compile(t, tc.config)
+	setup.Certificates(t)
+	n := startNginx(t, bin, setup, tc)
+	proxytest.CheckSlowUpload(t, n.scheme, nginxHomeserver, n.clientPort)
+}
+
 // nginxBinary finds nginx; Debian installs it in /usr/sbin, which a
 // non-root PATH may lack.
 func nginxBinary(t testing.TB) string {

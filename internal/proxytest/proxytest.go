@@ -108,6 +108,7 @@ type Seen struct {
 	XForwardedFor   string `json:"x_forwarded_for"`
 	XForwardedProto string `json:"x_forwarded_proto"`
 	XForwardedHost  string `json:"x_forwarded_host"`
+	BodyBytes       int64  `json:"body_bytes"` // how much of the request's body arrived
 }
 
 // Stub is a backend that answers every request with a Seen as JSON, and
@@ -141,7 +142,7 @@ func StartStub(t testing.TB, name string) *Stub {
 			s.serveWebSocket(w, r, seen)
 			return
 		}
-		_, _ = io.Copy(io.Discard, r.Body)
+		seen.BodyBytes, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(seen)
 	})}
@@ -355,6 +356,10 @@ func SetTarget(req *http.Request, path string) error {
 	return nil
 }
 
+// ReadAnswer reads and closes resp, a stub's answer through a proxy or the
+// proxy's own.
+func ReadAnswer(resp *http.Response) Answer { return answer(resp) }
+
 func answer(resp *http.Response) Answer {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -394,4 +399,72 @@ func ExpectedBackend(v Vector, onFederationPort bool) string {
 // IsFederation tells whether a path belongs on the federation entrypoint.
 func IsFederation(path string) bool {
 	return strings.HasPrefix(path, "/_matrix/federation/") || strings.HasPrefix(path, "/_matrix/key/")
+}
+
+// A slow but steady upload: SlowUploadBytes at SlowUploadRate, which takes
+// a little longer than the 60 s after which Traefik's default read timeout
+// cut a request off (issue 21). Every proxy must pass it whole.
+const (
+	SlowUploadRate  = 8 << 10 // bytes per second
+	SlowUploadBytes = 66 * SlowUploadRate
+)
+
+// SkipSlow skips a test that sends a slow upload under -short.
+func SkipSlow(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: a slow upload takes %ds", SlowUploadBytes/SlowUploadRate)
+	}
+}
+
+// CheckSlowUpload sends the slow upload to Synapse's media endpoint
+// through the proxy on 127.0.0.1:port, with its length declared, and
+// fails unless the client API stub gets all of it and the client gets its
+// answer.
+func CheckSlowUpload(t testing.TB, scheme, host string, port int) {
+	t.Helper()
+	c := Client()
+	c.Timeout = 3 * SlowUploadBytes / SlowUploadRate * time.Second
+	req, err := http.NewRequest("POST", fmt.Sprintf("%s://%s:%d/_matrix/media/v3/upload?filename=slow", scheme, host, port), &pacedBody{size: SlowUploadBytes, rate: SlowUploadRate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = SlowUploadBytes
+	req.Host = host
+	start := time.Now()
+	resp, err := c.Do(req)
+	took := time.Since(start).Round(100 * time.Millisecond)
+	if err != nil {
+		t.Fatalf("slow upload of %d bytes at %d B/s: %v after %s", SlowUploadBytes, SlowUploadRate, err, took)
+	}
+	a := answer(resp)
+	if a.Status != http.StatusOK || a.Seen == nil || a.Seen.Backend != "matrix-synapse:8008" || a.Seen.BodyBytes != SlowUploadBytes {
+		t.Fatalf("slow upload of %d bytes at %d B/s: %d after %s, backend saw %+v; want all of it at matrix-synapse:8008", SlowUploadBytes, SlowUploadRate, a.Status, took, a.Seen)
+	}
+	t.Logf("%d bytes at %d B/s arrived whole in %s", SlowUploadBytes, SlowUploadRate, took)
+}
+
+// pacedBody is a request body of size bytes that is never read faster
+// than rate bytes per second, in pieces of at most a tenth of a second's
+// worth.
+type pacedBody struct {
+	size, rate, sent int
+	start            time.Time
+}
+
+func (b *pacedBody) Read(p []byte) (int, error) {
+	if b.sent == b.size {
+		return 0, io.EOF
+	}
+	if b.start.IsZero() {
+		b.start = time.Now()
+	}
+	n := min(len(p), b.rate/10, b.size-b.sent)
+	due := b.start.Add(time.Duration(b.sent+n) * time.Second / time.Duration(b.rate))
+	time.Sleep(time.Until(due))
+	for i := range p[:n] {
+		p[i] = 'm'
+	}
+	b.sent += n
+	return n, nil
 }

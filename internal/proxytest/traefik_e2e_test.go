@@ -8,9 +8,11 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,6 +183,7 @@ func TestTraefikRouting(t *testing.T) {
 			t.Run("route-table", r.checkRouteTable)
 			t.Run("forwarded-for", r.checkSpoofedForwardedFor)
 			t.Run("redirect", r.checkRedirect)
+			t.Run("body-size", r.checkBodySize)
 			if r.scheme == "https" {
 				t.Run("http2", r.checkHTTP2)
 			}
@@ -352,9 +355,6 @@ func (r *traefikRun) rewriteStatic(t *testing.T, dir, dynDir string) int {
 	apiPort := proxytest.FreePort(t)
 	eps["traefik"] = map[string]any{"address": fmt.Sprintf("127.0.0.1:%d", apiPort)}
 	r.static["api"] = map[string]any{"insecure": true, "dashboard": false}
-	if l, _ := r.static["log"].(map[string]any); l != nil {
-		l["noColor"] = true
-	}
 
 	file, _ := r.static["providers"].(map[string]any)["file"].(map[string]any)
 	if file == nil {
@@ -755,7 +755,10 @@ func (r *traefikRun) checkSpoofedForwardedFor(t *testing.T) {
 
 // checkRedirect: with traefik.redirect_http, plain HTTP on the web
 // entrypoint is sent to HTTPS with the target unchanged, and reaches no
-// backend.
+// backend. The Location must be what a user reaches on the host: the
+// published HTTPS port (443, so none in the URL), not the loopback port
+// the test moved the entrypoint to, nor the entrypoint's port inside the
+// container. Followed on the published ports, it reaches Synapse.
 func (r *traefikRun) checkRedirect(t *testing.T) {
 	web, _ := r.static["entryPoints"].(map[string]any)["web"].(map[string]any)
 	httpOpts, _ := web["http"].(map[string]any)
@@ -766,10 +769,108 @@ func (r *traefikRun) checkRedirect(t *testing.T) {
 	const target = "/_matrix/client/v3/rooms/%21a%3Aexample.org/messages?dir=b"
 	before := r.total()
 	a := proxytest.Do(t, r.client, "GET", "http", traefikHomeserver, r.ports["web"], target)
-	want := fmt.Sprintf("https://%s:%d%s", traefikHomeserver, r.clientPort, target)
-	if (a.Status != http.StatusMovedPermanently && a.Status != http.StatusPermanentRedirect) || a.Header.Get("Location") != want || r.total() != before {
-		t.Errorf("plain HTTP: %d to %q, backend reached: %v; want a permanent redirect to %s", a.Status, a.Header.Get("Location"), r.total() != before, want)
+	want := "https://" + traefikHomeserver + portInURL("https", r.published(t, r.clientPort)) + target
+	location := a.Header.Get("Location")
+	if (a.Status != http.StatusMovedPermanently && a.Status != http.StatusPermanentRedirect) || location != want || r.total() != before {
+		t.Fatalf("plain HTTP: %d to %q, backend reached: %v; want a permanent redirect to %s", a.Status, location, r.total() != before, want)
 	}
+	r.send(t, "GET", traefikHomeserver, r.onLoopback(t, location), target, traefikExpect{backend: traefikSynapseClient})
+}
+
+// published is the port the host publishes for the entrypoint the test
+// moved to loopbackPort.
+func (r *traefikRun) published(t *testing.T, loopbackPort int) int {
+	t.Helper()
+	for public, port := range r.setup.Ports {
+		if port == loopbackPort {
+			return public
+		}
+	}
+	t.Fatalf("no published port for loopback port %d", loopbackPort)
+	return 0
+}
+
+// onLoopback is the loopback port standing in for the published port of
+// an absolute https URL.
+func (r *traefikRun) onLoopback(t *testing.T, rawURL string) int {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	public := 443
+	if p := u.Port(); p != "" {
+		public, _ = strconv.Atoi(p)
+	}
+	port, ok := r.setup.Ports[public]
+	if !ok {
+		t.Fatalf("%s: nothing is published on port %d", rawURL, public)
+	}
+	return port
+}
+
+// portInURL is ":port", or nothing for the scheme's default port.
+func portInURL(scheme string, port int) string {
+	if (scheme == "https" && port == 443) || (scheme == "http" && port == 80) {
+		return ""
+	}
+	return ":" + strconv.Itoa(port)
+}
+
+// checkBodySize: a body over the upload limit gets 413 from Traefik and
+// reaches no backend, whether its length is declared or it comes in
+// chunks; a body of exactly the limit reaches Synapse whole.
+func (r *traefikRun) checkBodySize(t *testing.T) {
+	limit := r.uploadLimit(t)
+	synapse := r.setup.Stubs[traefikSynapseClient]
+	upload := fmt.Sprintf("%s://%s:%d/_matrix/media/v3/upload", r.scheme, traefikHomeserver, r.clientPort)
+	for _, tc := range []struct {
+		name    string
+		size    int64
+		chunked bool
+		status  int
+	}{
+		{"declared, over", limit + 1, false, http.StatusRequestEntityTooLarge},
+		{"chunked, over", limit + 64<<10, true, http.StatusRequestEntityTooLarge},
+		{"declared, at the limit", limit, false, http.StatusOK},
+		{"chunked, at the limit", limit, true, http.StatusOK},
+	} {
+		before := synapse.Requests.Load()
+		var body io.Reader = bytes.NewReader(make([]byte, tc.size))
+		if tc.chunked {
+			body = io.MultiReader(body) // hides the length: Go sends it in chunks
+		}
+		req, err := http.NewRequest("POST", upload, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = traefikHomeserver
+		// Traefik answers a declared oversized body before reading it;
+		// expecting 100-continue keeps the client from writing into a
+		// closed connection.
+		req.Header.Set("Expect", "100-continue")
+		resp, err := r.client.Do(req)
+		if err != nil {
+			t.Fatalf("%s (%d bytes): %v", tc.name, tc.size, err)
+		}
+		a := proxytest.ReadAnswer(resp)
+		reached := synapse.Requests.Load() - before
+		if a.Status != tc.status || (reached == 1) != (tc.status == http.StatusOK) || (a.Seen != nil && a.Seen.BodyBytes != tc.size) {
+			t.Errorf("%s (%d bytes, limit %d): %d, Synapse saw %d request(s) (%+v); want %d", tc.name, tc.size, limit, a.Status, reached, a.Seen, tc.status)
+		}
+	}
+}
+
+// uploadLimit is the body limit of Synapse's client API route.
+func (r *traefikRun) uploadLimit(t *testing.T) int64 {
+	t.Helper()
+	for _, rt := range r.setup.Plan.Routes {
+		if rt.Entrypoint == plan.EntrypointClient && rt.PathPrefix == "/_matrix" && rt.Service == "matrix-synapse" {
+			return rt.Settings.MaxBodyBytes
+		}
+	}
+	t.Fatal("no client route for /_matrix")
+	return 0
 }
 
 // checkHTTP2 asks for HTTP/2 by ALPN.
@@ -792,6 +893,17 @@ func (r *traefikRun) checkHTTP2(t *testing.T) {
 	if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
 		t.Errorf("%s %d, want HTTP/2 200", resp.Proto, resp.StatusCode)
 	}
+}
+
+// TestTraefikSlowUpload: an upload within the limit that takes over a
+// minute to arrive, at a steady rate, reaches Synapse whole. Traefik v3's
+// default read timeout (60 s) cut it off with a 502.
+func TestTraefikSlowUpload(t *testing.T) {
+	bin := traefikBinary(t)
+	proxytest.SkipSlow(t)
+	setup := proxytest.Compile(t, traefikCases[0].config)
+	r := startTraefik(t, bin, setup)
+	proxytest.CheckSlowUpload(t, r.scheme, traefikHomeserver, r.clientPort)
 }
 
 // TestTraefikTrustedProxies: behind a trusted TLS terminator, the admin

@@ -24,7 +24,10 @@ type maintenanceData struct {
 
 	// The bundled PostgreSQL server; Unit is empty when the databases are
 	// elsewhere.
-	Postgres struct{ Unit, Major, Data, Superuser string }
+	Postgres struct {
+		Unit, Major, Data, Superuser string
+		Ready                        []string // exits 0 once the server takes connections
+	}
 	// Databases are the bundled server's databases: name and role.
 	Databases []databaseRow
 	// Dependants are the units stopped while databases or media are
@@ -55,6 +58,7 @@ func newMaintenanceData(p *plan.Plan) maintenanceData {
 	pg, major, data, bundled := bundledPostgres(p)
 	if bundled {
 		d.Postgres.Unit, d.Postgres.Major, d.Postgres.Data = pg.Unit, major, data
+		d.Postgres.Ready = readyCommand(p, pg.Unit)
 		for _, db := range p.Databases {
 			if db.Server == pg.Unit {
 				d.Postgres.Superuser = db.Superuser

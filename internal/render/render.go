@@ -77,6 +77,9 @@ func fileBytes(f plan.File) ([]byte, error) {
 }
 
 func renderProxy(p *plan.Plan, t Tree) error {
+	if err := checkRouteSettings(p, routeSettingUses[p.Proxy.Type]); err != nil {
+		return err
+	}
 	switch p.Proxy.Type {
 	case "traefik":
 		data, err := marshalYAML(traefikDynamic(p))

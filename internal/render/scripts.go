@@ -30,6 +30,18 @@ func bundledPostgres(p *plan.Plan) (svc plan.Service, major, dataDir string, ok 
 	return plan.Service{}, "", "", false
 }
 
+// readyCommand is what install.sh runs to know unit is ready, for the
+// scripts that start or find it to wait the same way: one definition of
+// ready, decided by the component.
+func readyCommand(p *plan.Plan, unit string) []string {
+	for _, h := range p.Health {
+		if h.Unit == unit {
+			return h.Command
+		}
+	}
+	return nil
+}
+
 // binDir is where maintenance scripts are installed on the host.
 func binDir(h plan.Host) string { return path.Join(h.DataDir, "bin") }
 
@@ -61,6 +73,7 @@ func bundleScripts(p *plan.Plan, t Tree) error {
 
 type postgresUpgradeData struct {
 	DataDir, Unit, Major, Data, Superuser, User, Group, Dependants, Script string
+	Ready                                                                  []string // exits 0 once the server takes connections
 }
 
 // hostScripts adds the maintenance scripts install.sh puts in DATA_DIR/bin.
@@ -78,6 +91,7 @@ func hostScripts(p *plan.Plan, t Tree) error {
 	d := postgresUpgradeData{
 		DataDir: p.Host.DataDir, Unit: svc.Unit, Major: major, Data: data,
 		User: p.Host.User, Group: p.Host.Group, Dependants: strings.Join(dependants(p, svc.Unit), " "), Script: script,
+		Ready: readyCommand(p, svc.Unit),
 	}
 	for _, db := range p.Databases {
 		if db.Server == svc.Unit {

@@ -98,8 +98,9 @@ func traefikRule(r plan.Route) string {
 }
 
 // routeMiddlewares returns the route's middlewares by name suffix; the
-// router applies them in name order ("allow" sorts before "headers", so a
-// refused client gets no CORS headers; "strip" comes last).
+// router applies them in name order ("allow" sorts before "body", so a
+// refused client is refused before it sends its upload, and before
+// "headers", so it gets no CORS headers; "strip" comes last).
 //
 // Behind trusted proxies, the allow list must judge the client they name
 // in X-Forwarded-For: by default ipAllowList judges the connection's
@@ -122,6 +123,9 @@ func routeMiddlewares(r plan.Route, trustedProxies []string) map[string]any {
 		}
 		out["allow"] = map[string]any{"ipAllowList": allow}
 	}
+	if n := r.Settings.MaxBodyBytes; n > 0 {
+		out["body"] = map[string]any{"buffering": traefikBodyLimit(n)}
+	}
 	if len(r.Settings.Headers) == 0 && !r.Settings.CORS {
 		return out
 	}
@@ -140,6 +144,28 @@ func routeMiddlewares(r plan.Route, trustedProxies []string) map[string]any {
 	}
 	out["headers"] = map[string]any{"headers": headers}
 	return out
+}
+
+// traefikBufferMemBytes is how much of one request's body, and of one
+// response's, Traefik's buffering middleware holds in memory; the rest
+// goes to a file in Traefik's buffer directory on the host's disk
+// (compile/traefik.go). Every Matrix API request and most answers fit in
+// it; media does not. So memory grows by at most 2 MiB per request in
+// flight (Traefik's default, pinned), whatever synapse.max_upload_size_mb
+// allows, and a file is only written for media.
+const traefikBufferMemBytes = 1 << 20
+
+// traefikBodyLimit is the upload limit as Traefik's buffering middleware,
+// its only means of one: it reads the whole body before forwarding it,
+// and answers 413 to a body over the limit, whether the client declared
+// its length or sent it in chunks. It buffers the answer too, which it
+// cannot be told not to do; answers have no limit.
+func traefikBodyLimit(maxBytes int64) map[string]any {
+	return map[string]any{
+		"maxRequestBodyBytes":  maxBytes,
+		"memRequestBodyBytes":  traefikBufferMemBytes,
+		"memResponseBodyBytes": traefikBufferMemBytes,
+	}
 }
 
 // The CORS policy of the well-known files, the same for every proxy.

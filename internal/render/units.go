@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -112,7 +113,11 @@ func unitFile(p *plan.Plan, s plan.Service) ([]byte, error) {
 	}
 	if !s.HostNetwork {
 		for _, n := range s.Networks[min(1, len(s.Networks)):] {
-			d.Connect = append(d.Connect, escape.SystemdArgv(append(docker, "network", "connect", n, s.Unit)))
+			connect := append(slices.Clone(docker), "network", "connect")
+			if alias, ok := networkAlias(s); ok {
+				connect = append(connect, "--alias", alias)
+			}
+			d.Connect = append(d.Connect, escape.SystemdArgv(append(connect, n, s.Unit)))
 		}
 	}
 	var b strings.Builder
@@ -156,6 +161,9 @@ func createLine(p *plan.Plan, s plan.Service) string {
 		args = append(args, "--network=host")
 	} else if len(s.Networks) > 0 {
 		args = append(args, "--network="+s.Networks[0])
+		if alias, ok := networkAlias(s); ok {
+			args = append(args, "--network-alias="+alias)
+		}
 	}
 	for _, pub := range s.Publish {
 		host := fmt.Sprint(pub.HostPort)
@@ -184,6 +192,13 @@ func createLine(p *plan.Plan, s plan.Service) string {
 	args = append(args, s.Command...)
 	line := escape.SystemdArgv(args)
 	return strings.Replace(line, userSentinel, userFromEnv, 1)
+}
+
+// networkAlias is the name other containers reach s by when it is not the
+// container's own name (a unit name no hostname may carry); Docker's DNS
+// answers for both on every network the container joins.
+func networkAlias(s plan.Service) (string, bool) {
+	return s.Address, s.Address != "" && s.Address != s.Unit
 }
 
 func fixedIDs(h plan.Host) bool { return h.UID != nil && h.GID != nil }

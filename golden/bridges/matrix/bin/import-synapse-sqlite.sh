@@ -108,7 +108,9 @@ psql_cmd() {
 	pg psql -X -q -v ON_ERROR_STOP=1 -At -U "$SUPERUSER" -d "$db" "$@"
 }
 
-pg_running() { docker exec "$PG_UNIT" pg_isready -U "$SUPERUSER" >/dev/null 2>&1; }
+# pg_running: whether the server install.sh waits for takes connections
+# (over TCP, so not the image's temporary initialisation server).
+pg_running() { docker exec matrix-postgres pg_isready -h 127.0.0.1 -p 5432 -U matrix >/dev/null 2>&1; }
 
 # start_postgres starts the server when it is not running (on a host
 # installed with --no-start) and waits until it takes connections.

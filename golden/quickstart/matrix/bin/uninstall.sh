@@ -22,6 +22,8 @@ set -eu
 ME=uninstall.sh
 DOMAIN=example.org
 DATA_DIR=/matrix
+# Docker networks: names the schema keeps to single words.
+NETWORKS='matrix traefik'
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -104,7 +106,7 @@ remove_files() {
 }
 
 remove_networks() {
-	for network in matrix traefik ; do
+	for network in $NETWORKS; do
 		if docker network inspect "$network" >/dev/null 2>&1; then
 			run docker network rm "$network" >/dev/null || say "network $network is still in use; left in place"
 		fi

@@ -61,9 +61,14 @@ psql_cmd() { # database, then the SQL on stdin
 	docker exec -i "$PG_UNIT" psql -X -q -v ON_ERROR_STOP=1 -At -U "$SUPERUSER" -d "$1"
 }
 
+# pg_running: whether the server takes connections over TCP. A fresh data
+# directory is initialised by a temporary server on the Unix socket only,
+# which a restore must not start on: it shuts down when it is done.
+pg_running() { docker exec matrix-postgres pg_isready -h 127.0.0.1 -p 5432 -U matrix >/dev/null 2>&1; }
+
 wait_ready() {
 	waited=0
-	until docker exec "$PG_UNIT" pg_isready -U "$SUPERUSER" >/dev/null 2>&1; do
+	until pg_running; do
 		[ "$waited" -lt 120 ] || die "$PG_UNIT is not ready after 120s; see: journalctl -u $PG_UNIT.service -n 100"
 		sleep 2
 		waited=$((waited + 2))
@@ -112,7 +117,7 @@ main() {
 	for p in "$BACKUP" "$WORK"; do
 		[ ! -e "$ROOT$p" ] || die "$p exists, left by an earlier upgrade: move it away or delete it, then run me again"
 	done
-	docker exec "$PG_UNIT" pg_isready -U "$SUPERUSER" >/dev/null 2>&1 ||
+	pg_running ||
 		die "$PG_UNIT is not running: the dump needs the old server (PostgreSQL $OLD_MAJOR); start it with the bundle applied now"
 
 	say "stopping the services that use the databases: $DEPENDANTS"

@@ -87,7 +87,7 @@ start_stopped() {
 }
 
 main() {
-	docker exec "$PG_UNIT" pg_isready -U "$SUPERUSER" >/dev/null 2>&1 ||
+	docker exec matrix-postgres pg_isready -h 127.0.0.1 -p 5432 -U matrix >/dev/null 2>&1 ||
 		die "$PG_UNIT is not running (systemctl start $PG_UNIT.service)"
 	if [ -n "$DATABASE" ]; then
 		set -- --dbname="$DATABASE"

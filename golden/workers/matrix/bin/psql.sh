@@ -42,7 +42,7 @@ case ${1-} in
 esac
 
 main() {
-	docker exec "$PG_UNIT" pg_isready -U "$SUPERUSER" >/dev/null 2>&1 ||
+	docker exec matrix-postgres pg_isready -h 127.0.0.1 -p 5432 -U matrix >/dev/null 2>&1 ||
 		die "$PG_UNIT is not running (systemctl start $PG_UNIT.service)"
 	# A terminal gets one inside the container too, for psql's line editing
 	# and pager; piped SQL must not, or docker would mangle it.

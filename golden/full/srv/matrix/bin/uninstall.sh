@@ -22,6 +22,8 @@ set -eu
 ME=uninstall.sh
 DOMAIN=example.com
 DATA_DIR=/srv/matrix
+# Docker networks: names the schema keeps to single words.
+NETWORKS='matrix-internal matrix-proxy'
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -104,7 +106,7 @@ remove_files() {
 }
 
 remove_networks() {
-	for network in matrix-internal matrix-proxy ; do
+	for network in $NETWORKS; do
 		if docker network inspect "$network" >/dev/null 2>&1; then
 			run docker network rm "$network" >/dev/null || say "network $network is still in use; left in place"
 		fi
