@@ -14,8 +14,10 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt would change the files above"; exit 1; }
 
+# internal/pipeline alone runs for about 10 minutes on a 2-core machine,
+# Go's default limit per package.
 test: vet
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz FUZZTIME=5s
 
 # Rewrites golden trees and expected CLI/validation outputs; review the diff.

@@ -60,7 +60,9 @@ func settings(proxy string) map[string]any {
 	return map[string]any{"reverse_proxy.type": proxy, "synapse.log_level": "INFO"}
 }
 
-func examplePath(example string) string { return filepath.Join("..", "..", "examples", example+".yaml") }
+func examplePath(example string) string {
+	return filepath.Join("..", "..", "examples", example+".yaml")
+}
 
 func bootAndConverse(t *testing.T, example, proxy string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
@@ -153,7 +155,13 @@ func checkPublicEndpoints(ctx context.Context, t *testing.T, s *server) {
 		}
 		return r
 	}
-	for _, base := range []string{"https://" + s.domain, s.homeserver} {
+	// The base domain is this host's when the bundle serves it, or when
+	// the own webserver has the well-known snippet (boot's set-up does).
+	bases := []string{s.homeserver}
+	if s.proxy != "traefik" || s.bundle.Result.Config.WellKnown.ServeBaseDomain {
+		bases = append(bases, "https://"+s.domain)
+	}
+	for _, base := range bases {
 		var client struct {
 			Homeserver struct {
 				BaseURL string `json:"base_url"`
@@ -170,7 +178,7 @@ func checkPublicEndpoints(ctx context.Context, t *testing.T, s *server) {
 	var server struct {
 		Server string `json:"m.server"`
 	}
-	if r := get("https://" + s.domain + "/.well-known/matrix/server"); r.JSON(&server) != nil || server.Server == "" {
+	if r := get(bases[len(bases)-1] + "/.well-known/matrix/server"); r.JSON(&server) != nil || server.Server == "" {
 		t.Errorf("/.well-known/matrix/server: %s", r)
 	}
 
@@ -421,7 +429,8 @@ func checkWorkerRouting(ctx context.Context, t *testing.T, s *server) {
 			entrypoint, base = plan.EntrypointFederation, s.homeserver+":8448"
 		}
 		route, ok := RouteFor(routes, entrypoint, hostname, v.Path)
-		if !ok {
+		// Synapse answers /health without an access log line.
+		if !ok || v.Path == "/health" {
 			continue
 		}
 		mark := fmt.Sprintf("e2e%04d", i)
@@ -432,13 +441,14 @@ func checkWorkerRouting(ctx context.Context, t *testing.T, s *server) {
 		}
 	}
 	served := marksByUnit(ctx, t, s.host)
+	wrong := 0
 	for mark, units := range want {
-		got := served[mark]
-		if !slices.Contains(units, got) {
+		if got := served[mark]; !slices.Contains(units, got) {
+			wrong++
 			t.Errorf("request %s was served by %q; the route table names %v", mark, got, units)
 		}
 	}
-	t.Logf("%d requests, each served by the process the route table names", len(want))
+	t.Logf("%d requests, %d served by a process the route table does not name", len(want), wrong)
 }
 
 func hasWorkerRoutes(routes []plan.Route) bool {

@@ -82,7 +82,7 @@ debian_rootfs() {
 
 # Synapse, Valkey and the matrix-nio client come from one sid tree: they
 # share most of their packages, and one build is a minute and a half.
-sid_packages=matrix-synapse,python3-hiredis,python3-matrix-nio,valkey-server,valkey-tools,curl,ca-certificates
+sid_packages=matrix-synapse,python3-hiredis,python3-six,python3-matrix-nio,valkey-server,valkey-tools,curl,ca-certificates
 build_sid() {
 	local tag=$1
 	# Debian renames Synapse's registration tool; the bundle calls it by
@@ -91,7 +91,7 @@ build_sid() {
 	debian_rootfs sid "$sid_packages" \
 		"copy-in $test_deps/txredisapi/txredisapi.py $test_deps/txredisapi/txredisapi-1.4.11.dist-info /usr/lib/python3/dist-packages/" \
 		'chroot "$1" ln -sf /usr/bin/synapse_register_new_matrix_user /usr/local/bin/register_new_matrix_user' \
-		'chroot "$1" python3 -c "from synapse.util.check_dependencies import check_requirements; check_requirements(\"redis\")"' |
+		'chroot "$1" python3 -c "import txredisapi; from synapse.util.check_dependencies import check_requirements; check_requirements(\"redis\")"' |
 		docker import --change 'ENV LANG=C.UTF-8' - "$tag" >/dev/null
 }
 
@@ -134,6 +134,12 @@ build_traefik() {
 	[ -x "$traefik_bin" ] || die "no Traefik binary at $traefik_bin: make .tools/traefik builds it"
 	mkdir -p "$work/traefik/usr/local/bin" "$work/traefik/tmp"
 	cp "$traefik_bin" "$work/traefik/usr/local/bin/traefik"
+	# A build with cgo links the C library: bring the libraries it names.
+	local lib
+	for lib in $(ldd "$traefik_bin" | grep -o '/[^ ]*'); do
+		mkdir -p "$work/traefik$(dirname "$lib")"
+		cp -L "$lib" "$work/traefik$lib"
+	done
 	tar -C "$work/traefik" -c . |
 		docker import --change 'ENV PATH=/usr/local/bin' \
 			--change 'ENTRYPOINT ["/usr/local/bin/traefik"]' - "$tag" >/dev/null
