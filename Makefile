@@ -1,7 +1,7 @@
 # matrixgen — common tasks. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: build test golden bench example fuzz vet docs e2e e2e-smoke e2e-images
+.PHONY: build test golden bench example fuzz vet docs e2e e2e-smoke e2e-lifecycle e2e-images
 
 build:
 	$(GO) build -o matrixgen ./cmd/matrixgen
@@ -64,13 +64,17 @@ $(TRAEFIK_BIN): tools/traefik/go.mod tools/traefik/go.sum
 # docker.io and mmdebstrap; images are built from Debian packages once and
 # rebuilt when their recipe changes. E2E_RUN picks cases, such as
 # E2E_RUN=TestBoot/workers/nginx.
-E2E_RUN ?= TestBoot
+E2E_RUN ?= TestBoot|TestE2E
 e2e: e2e-images
 	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) $(GO) test -tags e2e -run '$(E2E_RUN)' -count=1 -timeout 170m -v ./internal/boot
 
 # The boots CI runs: the quickstart behind Traefik and behind nginx.
 e2e-smoke: e2e-images
 	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) $(GO) test -tags e2e -run 'TestBoot/quickstart/(traefik|nginx)$$' -count=1 -timeout 80m -v ./internal/boot
+
+# A server's life on booted hosts: upgrade and rollback, backup and restore.
+e2e-lifecycle: e2e-images
+	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) $(GO) test -tags e2e -run 'TestE2E' -count=1 -timeout 80m -v ./internal/boot
 
 e2e-images: $(TRAEFIK_BIN)
 	./scripts/e2e/start-docker.sh

@@ -4,6 +4,7 @@ package boot
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -88,6 +89,18 @@ func boot(ctx context.Context, t *testing.T, example, proxy string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := freshHost(ctx, t, b, proxy)
+	started := time.Now()
+	installFirst(ctx, t, s)
+	s.waitForAPI(ctx, t)
+	t.Logf("figure: fresh install to the first client request answered: %.1f s", time.Since(started).Seconds())
+	return s
+}
+
+// freshHost boots a new host with the bundle's images loaded and the bundle
+// copied to bundleOnHost; nothing is installed yet.
+func freshHost(ctx context.Context, t *testing.T, b *Bundle, proxy string) *server {
+	t.Helper()
 	images := b.Images()
 	ensureImages(ctx, t, append([]string{"host", "client"}, images...))
 
@@ -109,30 +122,37 @@ func boot(ctx context.Context, t *testing.T, example, proxy string) *server {
 	if err := h.CopyIn(ctx, b.Dir, bundleOnHost); err != nil {
 		t.Fatal(err)
 	}
-
-	started = time.Now()
-	out, err := h.Run(ctx, nil, bundleOnHost+"/install.sh")
-	if err != nil {
-		t.Fatalf("the first install.sh failed:\n%v\n%s", err, failedUnits(ctx, h))
-	}
-	t.Logf("install.sh:\n%s", out)
-
 	cfg := b.Result.Config
-	s := &server{host: h, bundle: b, web: NewWeb(h.Address), proxy: proxy, domain: cfg.Domain,
+	return &server{host: h, bundle: b, web: NewWeb(h.Address), proxy: proxy, domain: cfg.Domain,
 		homeserver: "https://" + cfg.Hostnames.Homeserver, element: "https://" + cfg.Hostnames.Element}
-	if proxy != "traefik" {
-		if err := SetUpWebserver(ctx, h, proxy, bundleOnHost, cfg.Domain, b.Hostnames()); err != nil {
+}
+
+// installFirst runs install.sh once, as on a new server, and sets up the
+// operator's own webserver when the bundle has one.
+func installFirst(ctx context.Context, t *testing.T, s *server, flags ...string) {
+	t.Helper()
+	out, err := s.host.Run(ctx, nil, append([]string{bundleOnHost + "/install.sh"}, flags...)...)
+	if err != nil {
+		t.Fatalf("the first install.sh failed:\n%v\n%s", err, failedUnits(ctx, s.host))
+	}
+	t.Logf("install.sh %s:\n%s", strings.Join(flags, " "), out)
+	if s.proxy != "traefik" {
+		cfg := s.bundle.Result.Config
+		if err := SetUpWebserver(ctx, s.host, s.proxy, bundleOnHost, cfg.Domain, s.bundle.Hostnames()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err = Eventually(ctx, 3*time.Minute,
+}
+
+// waitForAPI waits until the client API answers through the proxy.
+func (s *server) waitForAPI(ctx context.Context, t *testing.T) {
+	t.Helper()
+	_, err := Eventually(ctx, 3*time.Minute,
 		func() (*Response, error) { return s.web.Get(ctx, s.homeserver+"/_matrix/client/versions") },
 		func(r *Response) bool { return r.Status == http.StatusOK })
 	if err != nil {
-		t.Fatalf("the client API never answered: %v\n%s", err, failedUnits(ctx, h))
+		t.Fatalf("the client API never answered: %v\n%s", err, failedUnits(ctx, s.host))
 	}
-	t.Logf("figure: fresh install to the first client request answered: %.1f s", time.Since(started).Seconds())
-	return s
 }
 
 func registerUsers(ctx context.Context, t *testing.T, s *server, users ...string) {
@@ -260,24 +280,53 @@ func login(ctx context.Context, t *testing.T, s *server, user string) string {
 	return token
 }
 
-// converse runs the matrix-nio conversation in the client container, with
-// every hostname resolving to the host.
-func converse(ctx context.Context, t *testing.T, s *server, alice, bob string) {
+// kept is what a conversation left on the server, for later checks.
+type kept struct {
+	RoomID     string `json:"room_id"`
+	ContentURI string `json:"content_uri"`
+	SHA256     string `json:"sha256"`
+}
+
+// converse runs the matrix-nio conversation in the client container.
+func converse(ctx context.Context, t *testing.T, s *server, alice, bob string) kept {
+	t.Helper()
+	out := runClient(ctx, t, s, "converse", s.homeserver, s.domain, alice, bob, password)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var k kept
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &k); err != nil || k.RoomID == "" {
+		t.Fatalf("the conversation's last line names no room: %q", lines[len(lines)-1])
+	}
+	return k
+}
+
+// verifyKept checks with the client that user still sees what a
+// conversation left: its messages and its media.
+func verifyKept(ctx context.Context, t *testing.T, s *server, user string, k kept) {
+	t.Helper()
+	runClient(ctx, t, s, "verify", s.homeserver, user, password, k.RoomID, k.ContentURI, k.SHA256)
+}
+
+// runClient runs client.py in the client container on the host's network,
+// with every hostname resolving to the host, and fails the test when it
+// fails.
+func runClient(ctx context.Context, t *testing.T, s *server, args ...string) string {
+	t.Helper()
 	testdata, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"run", "--rm", "--network", s.host.Network, "-v", testdata + ":/e2e:ro"}
+	run := []string{"run", "--rm", "--network", s.host.Network, "-v", testdata + ":/e2e:ro"}
 	for _, name := range append(s.bundle.Hostnames(), s.domain) {
-		args = append(args, "--add-host", name+":"+s.host.Address)
+		run = append(run, "--add-host", name+":"+s.host.Address)
 	}
-	args = append(args, ClientImage, "python3", "/e2e/client.py", s.homeserver, s.domain, alice, bob, password)
+	run = append(run, ClientImage, "python3", "/e2e/client.py")
 	started := time.Now()
-	out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
-	t.Logf("client (%.1f s):\n%s", time.Since(started).Seconds(), out)
+	out, err := exec.CommandContext(ctx, "docker", append(run, args...)...).CombinedOutput()
+	t.Logf("client %s (%.1f s):\n%s", args[0], time.Since(started).Seconds(), out)
 	if err != nil {
-		t.Fatalf("the conversation failed: %v\n%s", err, failedUnits(ctx, s.host))
+		t.Fatalf("client %s failed: %v\n%s", args[0], err, failedUnits(ctx, s.host))
 	}
+	return string(out)
 }
 
 // checkNoOpInstall runs install.sh again on an unchanged bundle: nothing
@@ -321,11 +370,7 @@ func checkOptionChange(ctx context.Context, t *testing.T, s *server, example str
 	t.Logf("install.sh after a changed option:\n%s", out)
 	t.Logf("figure: option changed: install.sh took %.1f s; %d of %d client requests failed, longest gap %.1f s",
 		took.Seconds(), stats.failed, stats.sent, stats.longestGap.Seconds())
-	if _, err := Eventually(ctx, 3*time.Minute,
-		func() (*Response, error) { return s.web.Get(ctx, s.homeserver+"/_matrix/client/versions") },
-		func(r *Response) bool { return r.Status == http.StatusOK }); err != nil {
-		t.Fatalf("the client API did not come back: %v", err)
-	}
+	s.waitForAPI(ctx, t)
 	s.bundle = changed
 }
 

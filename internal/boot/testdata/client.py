@@ -5,10 +5,16 @@ Prints one JSON object per step on stdout ({"step": ..., "ok": ...}) and
 exits 1 at the first step that fails. TLS is real but not verified: the
 bundle's certificates come from ACME, which a test network cannot reach.
 
-Usage: python3 client.py HOMESERVER_URL SERVER_NAME ALICE BOB PASSWORD
+Usage:
+  python3 client.py converse HOMESERVER_URL SERVER_NAME ALICE BOB PASSWORD
+      the conversation; its last line, step "kept", names the room and the
+      media it left, for verify
+  python3 client.py verify HOMESERVER_URL USER PASSWORD ROOM_ID CONTENT_URI SHA256
+      USER still sees the conversation's messages and its media, byte for byte
 """
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
@@ -102,16 +108,42 @@ async def converse(url, server_name, alice_name, bob_name, password):
                             DownloadResponse)
         report("download has the uploaded bytes", downloaded.body == media,
                size=len(downloaded.body))
+        report("kept", True, room_id=room_id, content_uri=uploaded.content_uri,
+               sha256=hashlib.sha256(media).hexdigest())
     finally:
         await alice.close()
         await bob.close()
 
 
-def main():
-    if len(sys.argv) != 6:
-        sys.exit(__doc__)
+CONVERSATION = ["hello from alice", "hello from bob"]
+
+
+async def verify(url, user, password, room_id, content_uri, sha256):
+    client = await login(url, user, password)
     try:
-        asyncio.run(converse(*sys.argv[1:]))
+        recent = {"room": {"timeline": {"limit": 50}}}
+        sync = expect(f"sync {user}", await client.sync(timeout=0, full_state=True,
+                                                        sync_filter=recent), SyncResponse)
+        room = sync.rooms.join.get(room_id)
+        report(f"{user} is in the room", room is not None, room_id=room_id)
+        bodies = [getattr(e, "body", None) for e in room.timeline.events]
+        for body in CONVERSATION:
+            report(f"{user} sees {body!r}", body in bodies)
+        downloaded = expect("download the media", await client.download(content_uri),
+                            DownloadResponse)
+        report("media has the same bytes", hashlib.sha256(downloaded.body).hexdigest() == sha256,
+               size=len(downloaded.body))
+    finally:
+        await client.close()
+
+
+def main():
+    commands = {"converse": (converse, 5), "verify": (verify, 6)}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands or len(sys.argv) != commands[sys.argv[1]][1] + 2:
+        sys.exit(__doc__)
+    command, _ = commands[sys.argv[1]]
+    try:
+        asyncio.run(command(*sys.argv[2:]))
     except StepFailed:
         sys.exit(1)
 

@@ -1,0 +1,159 @@
+//go:build e2e
+
+package boot
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestE2E proves the moments of a server's life on booted hosts, each with
+// a Matrix client checking what users would see (`make e2e-lifecycle`).
+func TestE2E(t *testing.T) {
+	requireDocker(t)
+	t.Run("UpgradeRollback", testUpgradeRollback)
+	t.Run("BackupRestore", testBackupRestore)
+}
+
+const lifecycleProxy = "nginx"
+
+// testUpgradeRollback moves Synapse to a newer image tag with upgrade.sh
+// and back with rollback.sh. The newer tag is a second tag of the same
+// build: what is proven is the bundle's handling of images and units.
+func testUpgradeRollback(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	s := boot(ctx, t, "quickstart", lifecycleProxy)
+	registerUsers(ctx, t, s, "alice", "bob")
+	conversation := converse(ctx, t, s, "alice", "bob")
+
+	oldImage := s.bundle.Result.Config.Synapse.Image
+	newImage := strings.TrimSuffix(oldImage, ":"+imageTag(oldImage)) + ":" + imageTag(oldImage) + "-next"
+	upgraded := buildWith(t, "quickstart", map[string]any{"synapse.image": newImage})
+	// No registry reaches the host: the operator loads the new image first.
+	ensureImages(ctx, t, []string{newImage})
+	if err := s.host.LoadImages(ctx, []string{newImage}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.host.CopyIn(ctx, upgraded.Dir, bundleOnHost); err != nil {
+		t.Fatal(err)
+	}
+
+	poll := pollAPI(ctx, s)
+	runOnHost(ctx, t, s, bundleOnHost+"/upgrade.sh")
+	stats := poll()
+	s.waitForAPI(ctx, t)
+	t.Logf("figure: upgrade.sh: %d of %d client requests failed, longest gap %.1f s", stats.failed, stats.sent, stats.longestGap.Seconds())
+	if got := containerImage(ctx, t, s, "matrix-synapse"); got != newImage {
+		t.Errorf("after upgrade.sh matrix-synapse runs %s, want %s", got, newImage)
+	}
+	verifyKept(ctx, t, s, "alice", conversation)
+
+	runOnHost(ctx, t, s, bundleOnHost+"/rollback.sh")
+	s.waitForAPI(ctx, t)
+	if got := containerImage(ctx, t, s, "matrix-synapse"); got != oldImage {
+		t.Errorf("after rollback.sh matrix-synapse runs %s, want %s", got, oldImage)
+	}
+	verifyKept(ctx, t, s, "bob", conversation)
+}
+
+// testBackupRestore backs a server up with backup.sh, restores it with
+// restore.sh on a brand-new host, and checks that users find what they
+// left and that the server signs with the same key.
+func testBackupRestore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	old := boot(ctx, t, "quickstart", lifecycleProxy)
+	registerUsers(ctx, t, old, "alice", "bob")
+	conversation := converse(ctx, t, old, "alice", "bob")
+	oldKeys := signingKeys(ctx, t, old)
+
+	started := time.Now()
+	runOnHost(ctx, t, old, "/matrix/bin/backup.sh", "--to", "/root/backup")
+	t.Logf("figure: backup.sh took %.1f s", time.Since(started).Seconds())
+	backup := filepath.Join(t.TempDir(), "backup")
+	if err := docker(ctx, nil, "cp", old.host.Name+":/root/backup", backup); err != nil {
+		t.Fatal(err)
+	}
+
+	// The new host: the same bundle, installed without starting, as
+	// restore.sh asks, then the backup.
+	s := freshHost(ctx, t, old.bundle, lifecycleProxy)
+	installFirst(ctx, t, s, "--no-start")
+	if err := s.host.CopyIn(ctx, backup, "/root/backup"); err != nil {
+		t.Fatal(err)
+	}
+	started = time.Now()
+	runOnHost(ctx, t, s, "/matrix/bin/restore.sh", "/root/backup")
+	s.waitForAPI(ctx, t)
+	t.Logf("figure: restore.sh to the client API answering: %.1f s", time.Since(started).Seconds())
+
+	verifyKept(ctx, t, s, "alice", conversation)
+	verifyKept(ctx, t, s, "bob", conversation)
+	if newKeys := signingKeys(ctx, t, s); !maps.Equal(newKeys, oldKeys) {
+		t.Errorf("the restored server signs with %v; before the backup it signed with %v", newKeys, oldKeys)
+	}
+}
+
+func buildWith(t *testing.T, example string, changes map[string]any) *Bundle {
+	t.Helper()
+	set := settings(lifecycleProxy)
+	maps.Copy(set, changes)
+	b, err := Build(examplePath(example), set, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func runOnHost(ctx context.Context, t *testing.T, s *server, args ...string) {
+	t.Helper()
+	started := time.Now()
+	out, err := s.host.Run(ctx, nil, args...)
+	t.Logf("%s (%.1f s):\n%s", strings.Join(args, " "), time.Since(started).Seconds(), out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, failedUnits(ctx, s.host))
+	}
+}
+
+func imageTag(ref string) string {
+	return ref[strings.LastIndex(ref, ":")+1:]
+}
+
+// containerImage is the image reference a unit's container runs.
+func containerImage(ctx context.Context, t *testing.T, s *server, container string) string {
+	t.Helper()
+	out, err := s.host.Output(ctx, "docker", "inspect", "--format", "{{.Config.Image}}", container)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
+// signingKeys are the server's federation signing keys, by key ID, as
+// other servers fetch them.
+func signingKeys(ctx context.Context, t *testing.T, s *server) map[string]string {
+	t.Helper()
+	r, err := s.web.Get(ctx, s.homeserver+":8448/_matrix/key/v2/server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct {
+		VerifyKeys map[string]struct {
+			Key string `json:"key"`
+		} `json:"verify_keys"`
+	}
+	if err := json.Unmarshal(r.Body, &answer); err != nil || len(answer.VerifyKeys) == 0 {
+		t.Fatalf("the server's keys: %s", r)
+	}
+	keys := map[string]string{}
+	for id, k := range answer.VerifyKeys {
+		keys[id] = k.Key
+	}
+	return keys
+}
