@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -85,7 +86,15 @@ func bootAndConverse(t *testing.T, example, proxy string) {
 // install.sh once, include the proxy config when it is their own webserver.
 func boot(ctx context.Context, t *testing.T, example, proxy string) *server {
 	t.Helper()
-	b, err := Build(examplePath(example), settings(proxy), t.TempDir())
+	return bootWith(ctx, t, example, proxy, nil)
+}
+
+// bootWith boots the example with options changed (dotted paths).
+func bootWith(ctx context.Context, t *testing.T, example, proxy string, changes map[string]any) *server {
+	t.Helper()
+	set := settings(proxy)
+	maps.Copy(set, changes)
+	b, err := Build(examplePath(example), set, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

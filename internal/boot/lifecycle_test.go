@@ -18,6 +18,7 @@ func TestE2E(t *testing.T) {
 	requireDocker(t)
 	t.Run("UpgradeRollback", testUpgradeRollback)
 	t.Run("BackupRestore", testBackupRestore)
+	t.Run("PostgresUpgrade", testPostgresUpgrade)
 }
 
 const lifecycleProxy = "nginx"
@@ -98,6 +99,49 @@ func testBackupRestore(t *testing.T) {
 	if newKeys := signingKeys(ctx, t, s); !maps.Equal(newKeys, oldKeys) {
 		t.Errorf("the restored server signs with %v; before the backup it signed with %v", newKeys, oldKeys)
 	}
+}
+
+// testPostgresUpgrade moves a live Synapse database from PostgreSQL 15 to
+// 17 with the new bundle's postgres-upgrade.sh (Debian has no 16).
+func testPostgresUpgrade(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	s := bootWith(ctx, t, "quickstart", lifecycleProxy, map[string]any{"postgres.bundled.major": 15})
+	registerUsers(ctx, t, s, "alice", "bob")
+	conversation := converse(ctx, t, s, "alice", "bob")
+
+	upgraded := buildWith(t, "quickstart", map[string]any{"postgres.bundled.major": 17})
+	newImage := postgresImage(upgraded)
+	ensureImages(ctx, t, []string{newImage})
+	if err := s.host.LoadImages(ctx, []string{newImage}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.host.CopyIn(ctx, upgraded.Dir, bundleOnHost); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	runOnHost(ctx, t, s, bundleOnHost+"/matrix/bin/postgres-upgrade.sh")
+	s.waitForAPI(ctx, t)
+	t.Logf("figure: postgres-upgrade.sh 15 to 17 to the client API answering: %.1f s", time.Since(started).Seconds())
+
+	if got := containerImage(ctx, t, s, "matrix-postgres"); got != newImage {
+		t.Errorf("after postgres-upgrade.sh matrix-postgres runs %s, want %s", got, newImage)
+	}
+	if version, err := s.host.Output(ctx, "cat", "/matrix/postgres/data-15/PG_VERSION"); err != nil || strings.TrimSpace(version) != "15" {
+		t.Errorf("the old data directory is not kept at /matrix/postgres/data-15: %q %v", version, err)
+	}
+	verifyKept(ctx, t, s, "alice", conversation)
+	verifyKept(ctx, t, s, "bob", conversation)
+}
+
+// postgresImage is the image of a bundle's PostgreSQL unit.
+func postgresImage(b *Bundle) string {
+	for _, svc := range b.Result.Plan.Services {
+		if svc.Unit == "matrix-postgres" {
+			return svc.Image
+		}
+	}
+	return ""
 }
 
 func buildWith(t *testing.T, example string, changes map[string]any) *Bundle {

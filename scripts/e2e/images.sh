@@ -95,14 +95,23 @@ build_sid() {
 		docker import --change 'ENV LANG=C.UTF-8' - "$tag" >/dev/null
 }
 
-pg_packages=postgresql-17,libnss-wrapper
+# PostgreSQL MAJOR from the Debian suite that has it: a bundle's
+# postgres.major picks the image, and the upgrade test needs two majors.
+postgres_suite() {
+	case $1 in
+	15) echo bookworm ;;
+	17) echo trixie ;;
+	*) return 1 ;;
+	esac
+}
+
 build_postgres() {
-	local tag=$1
-	debian_rootfs trixie "$pg_packages" \
+	local tag=$1 major=$2
+	debian_rootfs "$(postgres_suite "$major")" "postgresql-$major,libnss-wrapper" \
 		"copy-in $here/postgres-entrypoint.sh /usr/local/bin/" \
 		'chroot "$1" chmod 0755 /usr/local/bin/postgres-entrypoint.sh' |
 		docker import \
-			--change 'ENV PATH=/usr/lib/postgresql/17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+			--change "ENV PATH=/usr/lib/postgresql/$major/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
 			--change 'ENV LANG=C.UTF-8' \
 			--change 'ENTRYPOINT ["/usr/local/bin/postgres-entrypoint.sh"]' \
 			--change 'CMD ["postgres"]' \
@@ -160,7 +169,12 @@ image_for() {
 	case $1 in
 	host) echo "host build_host $host_packages" ;;
 	client | */synapse:* | */valkey:*) echo "sid build_sid $sid_packages $test_deps/txredisapi" ;;
-	*/postgres:*) echo "postgres build_postgres $pg_packages $here/postgres-entrypoint.sh" ;;
+	*/postgres:*)
+		local major=${1##*:}
+		major=${major%%[!0-9]*}
+		postgres_suite "$major" >/dev/null || return 1
+		echo "postgres-$major build_postgres $major $here/postgres-entrypoint.sh"
+		;;
 	*/traefik:*) echo "traefik build_traefik - $traefik_bin" ;;
 	*/element-web:*) echo "element-web build_standin element-web $root/internal/boot/standin" ;;
 	*/static-web-server:*) echo "static-web-server build_standin static-web-server $root/internal/boot/standin" ;;
