@@ -3,8 +3,9 @@ package boot
 import (
 	"fmt"
 	"os"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/bundle"
@@ -70,12 +71,7 @@ func (b *Bundle) Images() []string {
 	for _, s := range b.Result.Plan.Services {
 		seen[s.Image] = true
 	}
-	refs := make([]string, 0, len(seen))
-	for ref := range seen {
-		refs = append(refs, ref)
-	}
-	sort.Strings(refs)
-	return refs
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // Hostnames lists every hostname the bundle's public routes serve, sorted.
@@ -86,12 +82,7 @@ func (b *Bundle) Hostnames() []string {
 			seen[r.Host] = true
 		}
 	}
-	hosts := make([]string, 0, len(seen))
-	for h := range seen {
-		hosts = append(hosts, h)
-	}
-	sort.Strings(hosts)
-	return hosts
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // MaxUploadBytes is Synapse's upload limit.

@@ -36,14 +36,7 @@ func testUpgradeRollback(t *testing.T) {
 	oldImage := s.bundle.Result.Config.Synapse.Image
 	newImage := strings.TrimSuffix(oldImage, ":"+imageTag(oldImage)) + ":" + imageTag(oldImage) + "-next"
 	upgraded := buildWith(t, "quickstart", map[string]any{"synapse.image": newImage})
-	// No registry reaches the host: the operator loads the new image first.
-	ensureImages(ctx, t, []string{newImage})
-	if err := s.host.LoadImages(ctx, []string{newImage}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.host.CopyIn(ctx, upgraded.Dir, bundleOnHost); err != nil {
-		t.Fatal(err)
-	}
+	shipUpgrade(ctx, t, s, upgraded, newImage)
 
 	poll := pollAPI(ctx, s)
 	runOnHost(ctx, t, s, bundleOnHost+"/upgrade.sh")
@@ -112,13 +105,7 @@ func testPostgresUpgrade(t *testing.T) {
 
 	upgraded := buildWith(t, "quickstart", map[string]any{"postgres.bundled.major": 17})
 	newImage := postgresImage(upgraded)
-	ensureImages(ctx, t, []string{newImage})
-	if err := s.host.LoadImages(ctx, []string{newImage}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.host.CopyIn(ctx, upgraded.Dir, bundleOnHost); err != nil {
-		t.Fatal(err)
-	}
+	shipUpgrade(ctx, t, s, upgraded, newImage)
 	started := time.Now()
 	runOnHost(ctx, t, s, bundleOnHost+"/matrix/bin/postgres-upgrade.sh")
 	s.waitForAPI(ctx, t)
@@ -132,6 +119,20 @@ func testPostgresUpgrade(t *testing.T) {
 	}
 	verifyKept(ctx, t, s, "alice", conversation)
 	verifyKept(ctx, t, s, "bob", conversation)
+}
+
+// shipUpgrade puts a new bundle where the old one was, as rsync does, and
+// its new image into the host's Docker: no registry reaches the host, so
+// the operator loads it first.
+func shipUpgrade(ctx context.Context, t *testing.T, s *server, b *Bundle, image string) {
+	t.Helper()
+	ensureImages(ctx, t, []string{image})
+	if err := s.host.LoadImages(ctx, []string{image}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.host.CopyIn(ctx, b.Dir, bundleOnHost); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // postgresImage is the image of a bundle's PostgreSQL unit.
