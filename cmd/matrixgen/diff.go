@@ -63,6 +63,21 @@ func summarize(w io.Writer, out string, steps []apply.Step) {
 		fmt.Fprintf(w, "  %s\n", s)
 	}
 	n := func(action string) int { return apply.Count(steps, action) }
-	fmt.Fprintf(w, "files: %d installed, %d removed; units: %d restarted, %d started, %d stopped; images pulled: %d\n",
-		n("install"), n("remove"), n("restart"), n("start"), n("stop"), n("pull"))
+	fmt.Fprintf(w, "files: %d installed, %d removed; units: %d restarted%s, %d started, %d stopped; images pulled: %d\n",
+		n("install"), n("remove"), n("restart"), rolling(steps), n("start"), n("stop"), n("pull"))
+}
+
+// rolling tells how many of the restarts wait for one another, pool by
+// pool: they take longer, and keep the pools serving.
+func rolling(steps []apply.Step) string {
+	n := 0
+	for _, s := range steps {
+		if s.Pool != "" {
+			n++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d one at a time)", n)
 }

@@ -6,7 +6,8 @@
 # files, Docker networks and systemd units. It compares the bundle with the
 # one applied last (kept in DATA_DIR/matrixgen/current) and touches only
 # what differs: changed files, images whose tag changed, units whose inputs
-# changed (restarted in dependency order, each waited for until healthy),
+# changed (restarted in dependency order, each waited for until healthy;
+# the servers of one pool one at a time, so that the pool keeps serving),
 # units the config no longer has (stopped and removed; their data stays).
 # The bundle it replaces is kept in DATA_DIR/matrixgen/previous, which
 # rollback.sh applies again.
@@ -184,6 +185,7 @@ ensure_dirs() {
 0750 matrix /matrix/static-files/public
 0750 matrix /matrix/static-files/public/.well-known
 0750 matrix /matrix/static-files/public/.well-known/matrix
+0750 matrix /matrix/static-files/public/errors
 0750 matrix /matrix/synapse
 0750 matrix /matrix/synapse/config
 0750 matrix /matrix/synapse/config/workers
@@ -347,10 +349,10 @@ planned() {
 	return 1
 }
 
-# own_restarts lists the units restarted for their own changes, not only
-# with a unit they require.
+# own_restarts lists the units restarted on their own (for their own
+# changes, or in their pool's turn), not with a unit they require.
 own_restarts() {
-	printf '%s\n' "$CHANGES" | awk '$1 == "restart" && NF == 2 { printf " %s", $2 }'
+	printf '%s\n' "$CHANGES" | awk '$1 == "restart" && $3 != "with" { printf " %s", $2 }'
 }
 
 # steps ACTION prints the subjects of the planned steps of one kind.
@@ -390,7 +392,7 @@ plan_changes() {
 	FILENAME == ENVIRON["OU"] { oimage[$1] = $2; ounit[++nou] = $1; next }
 	FILENAME == ENVIRON["NM"] { nsum[$3] = $1 " " $2; nunits[$3] = $4; next }
 	FILENAME == ENVIRON["NF"] { now[$3] = 1; nfile[++nnf] = $3; next }
-	FILENAME == ENVIRON["NU"] { unit[++nnu] = $1; image[$1] = $2; requires[$1] = $3; next }
+	FILENAME == ENVIRON["NU"] { unit[++nnu] = $1; image[$1] = $2; requires[$1] = $3; pool[$1] = $4; next }
 	FILENAME == ENVIRON["PENDING"] { changed[$1] = 1; next }
 	END {
 		for (i = 1; i <= nnf; i++) {
@@ -423,13 +425,16 @@ plan_changes() {
 				print "start " u
 				continue
 			}
-			# Units are PartOf= the units they require: systemd restarts
-			# them with those, so a restart of their own would be a second.
 			with = ""
 			n = split(requires[u], r, ",")
 			for (k = 1; k <= n && with == ""; k++)
 				if (r[k] in restarted) with = r[k]
-			if (with != "") print "restart " u " with " with
+			# A unit of a pool does not follow the units it requires: they
+			# restart without it, and it restarts on its own in its turn.
+			if (pool[u] != "-" && (with != "" || (u in changed))) print "restart " u " (one at a time: " pool[u] " pool)"
+			# Units are PartOf= the units they require: systemd restarts
+			# them with those, so a restart of their own would be a second.
+			else if (with != "") print "restart " u " with " with
 			else if (u in changed) print "restart " u
 			else continue
 			restarted[u] = 1
@@ -645,8 +650,9 @@ ensure_databases() {
 	esac
 }
 
-# unit_action says what the plan does with a unit: start, restart, follow
-# (restarted by systemd with a unit it requires) or nothing.
+# unit_action says what the plan does with a unit: start, restart, roll
+# (restarted on its own in its pool's turn), follow (restarted by systemd
+# with a unit it requires) or nothing.
 unit_action() {
 	if planned "start $1"; then
 		echo start
@@ -654,8 +660,41 @@ unit_action() {
 		echo restart
 	else
 		case "$NL$CHANGES$NL" in
+		*"${NL}restart $1 (one at a time: "*) echo roll ;;
 		*"${NL}restart $1 with "*) echo follow ;;
 		esac
+	fi
+}
+
+# pool_requires: whether a unit of a pool requires one of the units. Units
+# are PartOf= the units they require, so systemd would restart the whole
+# pool with them at once.
+pool_requires() { # unit...
+	awk -v units=" $* " '$4 != "-" {
+		n = split($3, r, ",")
+		for (i = 1; i <= n; i++) if (index(units, " " r[i] " ")) found = 1
+	} END { exit !found }' "$BUNDLE/UNITS"
+}
+
+# followers lists the units the plan restarts with the unit, and with those
+# in turn.
+followers() {
+	printf '%s\n' "$CHANGES" | awk -v unit="$1" 'BEGIN { batch[unit] = 1 }
+		$1 == "restart" && $3 == "with" && ($4 in batch) { batch[$2] = 1; printf " %s", $2 }'
+}
+
+# restart_unit restarts a unit, and systemd the units that follow it. When
+# a pool requires one of them, they restart together without the pool
+# (--job-mode=ignore-requirements keeps systemd from passing the restart
+# on), and the pool's units follow later, one at a time.
+restart_unit() {
+	# shellcheck disable=SC2046 # unit names are single words
+	set -- "$1" $(followers "$1")
+	if pool_requires "$@"; then
+		# shellcheck disable=SC2046 # unit names are single words
+		run systemctl restart --job-mode=ignore-requirements $(printf '%s.service ' "$@")
+	else
+		run systemctl restart "$1.service"
 	fi
 }
 
@@ -663,9 +702,13 @@ unit_action() {
 # not running, then waits until it is healthy.
 apply_unit() { # unit action running
 	case $2 in
-	start | restart)
+	start)
 		ensure_databases "$1"
-		run systemctl "$2" "$1.service"
+		run systemctl start "$1.service"
+		;;
+	restart | roll)
+		ensure_databases "$1"
+		restart_unit "$1"
 		;;
 	follow)
 		if [ -n "$ONLY" ]; then
@@ -691,7 +734,7 @@ apply_units() {
 		running=yes
 		case $stopped in *"$NL$unit$NL"*) running=no ;; esac
 		if [ -n "$ONLY" ] && [ "$unit" != "$ONLY" ]; then
-			[ "$action" = restart ] && skipped="$skipped $unit"
+			case $action in restart | roll) skipped="$skipped $unit" ;; esac
 			continue
 		fi
 		apply_unit "$unit" "$action" "$running"

@@ -42,6 +42,9 @@ type File struct {
 type Unit struct {
 	Name, Image string
 	Requires    []string
+	// RestartGroup is the pool the unit serves with others, restarted one
+	// at a time; "" for none, and in tables an older matrixgen wrote.
+	RestartGroup string
 }
 
 // Read loads the tables of a bundle directory. A directory without a
@@ -72,32 +75,47 @@ func FromTree(t render.Tree) (Bundle, error) {
 // Parse reads the three tables.
 func Parse(manifest, files, units []byte) (Bundle, error) {
 	b := Bundle{Manifest: map[string]Line{}}
-	err := eachRow(render.ManifestFile, manifest, 4, func(f []string) {
+	err := eachRow(render.ManifestFile, manifest, 4, 4, func(f []string) {
 		b.Manifest[f[2]] = Line{Sum: f[0], Mode: f[1], Units: list(f[3])}
 	})
 	if err == nil {
-		err = eachRow(render.FilesTable, files, 4, func(f []string) {
+		err = eachRow(render.FilesTable, files, 4, 4, func(f []string) {
 			b.Files = append(b.Files, File{Mode: f[0], Owner: f[1], Path: f[2], Secrets: f[3]})
 		})
 	}
 	if err == nil {
-		err = eachRow(render.UnitsTable, units, 3, func(f []string) {
-			b.Units = append(b.Units, Unit{Name: f[0], Image: f[1], Requires: list(f[2])})
+		// The restart group came later: a host keeps the UNITS of the
+		// bundle it applied last, which may not have it.
+		err = eachRow(render.UnitsTable, units, 3, 4, func(f []string) {
+			u := Unit{Name: f[0], Image: f[1], Requires: list(f[2])}
+			if len(f) == 4 && f[3] != "-" {
+				u.RestartGroup = f[3]
+			}
+			b.Units = append(b.Units, u)
 		})
 	}
 	return b, err
 }
 
-func eachRow(name string, data []byte, columns int, f func([]string)) error {
+// eachRow calls f with the columns of every row, which must number from
+// least to most.
+func eachRow(name string, data []byte, least, most int, f func([]string)) error {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
 		fields := strings.Fields(sc.Text())
-		if len(fields) != columns {
-			return fmt.Errorf("%s line %d: %d columns, want %d", name, n, len(fields), columns)
+		if len(fields) < least || len(fields) > most {
+			return fmt.Errorf("%s line %d: %d columns, want %s", name, n, len(fields), columnCount(least, most))
 		}
 		f(fields)
 	}
 	return sc.Err()
+}
+
+func columnCount(least, most int) string {
+	if least == most {
+		return fmt.Sprint(least)
+	}
+	return fmt.Sprintf("%d to %d", least, most)
 }
 
 // list reads a comma-separated column, "-" for none.
@@ -114,6 +132,10 @@ type Step struct {
 	Action  string // install, remove, daemon-reload, pull, stop, start, restart
 	Subject string // a host path, an image or a unit
 	With    string // restart: the unit it needs, whose restart systemd passes on to it
+	// Pool is set on the restart of a unit of a restart group: it restarts
+	// after the units it needs, on its own, and the next one of its pool
+	// only once it is healthy.
+	Pool string
 }
 
 func (s Step) String() string {
@@ -123,6 +145,9 @@ func (s Step) String() string {
 	}
 	if s.With != "" {
 		out += " with " + s.With
+	}
+	if s.Pool != "" {
+		out += " (one at a time: " + s.Pool + " pool)"
 	}
 	return out
 }
@@ -199,19 +224,36 @@ func Decide(installed, next Bundle, missing func(hostPath string) bool) []Step {
 			steps = append(steps, Step{Action: "start", Subject: u.Name})
 			continue
 		}
-		// Units declare PartOf= the units they require: systemd restarts
-		// them with those, and a second restart would only cost time.
-		if i := slices.IndexFunc(u.Requires, func(r string) bool { return restarted[r] }); i >= 0 {
-			steps = append(steps, Step{Action: "restart", Subject: u.Name, With: u.Requires[i]})
-			restarted[u.Name] = true
-			continue
-		}
-		if changed[u.Name] {
-			steps = append(steps, Step{Action: "restart", Subject: u.Name})
+		if step, ok := unitRestart(u, changed[u.Name], restarted); ok {
+			steps = append(steps, step)
 			restarted[u.Name] = true
 		}
 	}
 	return steps
+}
+
+// unitRestart is how a kept unit restarts, if it does: with a unit it
+// requires, on its own in its pool's turn, or on its own for its own
+// changes.
+func unitRestart(u Unit, changed bool, restarted map[string]bool) (Step, bool) {
+	with := ""
+	if i := slices.IndexFunc(u.Requires, func(r string) bool { return restarted[r] }); i >= 0 {
+		with = u.Requires[i]
+	}
+	switch {
+	case u.RestartGroup != "" && (changed || with != ""):
+		// A unit of a pool does not follow the units it requires:
+		// install.sh restarts those without it, so that the pool keeps
+		// its other servers while this one restarts.
+		return Step{Action: "restart", Subject: u.Name, Pool: u.RestartGroup}, true
+	case with != "":
+		// Units declare PartOf= the units they require: systemd restarts
+		// them with those, and a second restart would only cost time.
+		return Step{Action: "restart", Subject: u.Name, With: with}, true
+	case changed:
+		return Step{Action: "restart", Subject: u.Name}, true
+	}
+	return Step{}, false
 }
 
 // Count tallies steps by action.

@@ -85,3 +85,36 @@ func TestParseRefusesBadRows(t *testing.T) {
 		t.Errorf("a two-column UNITS line: %v", err)
 	}
 }
+
+func TestDecidePool(t *testing.T) {
+	const (
+		units    = "aa 0644 etc/systemd/system/db.service db\nbb 0644 etc/systemd/system/app.service app\n"
+		files    = "0644 root /etc/systemd/system/db.service -\n0644 root /etc/systemd/system/app.service -\n0644 root /data/app.conf -\n0644 root /data/w.conf -\n"
+		workerOf = " 0644 data/w.conf w0,w1\n"
+	)
+	// Two workers serve one pool; a third follows app as units always did.
+	// The old table has no restart group column, as an older matrixgen
+	// wrote it.
+	old := bundle(t, units+"cc 0644 data/app.conf app,w0,w1,w2\ndd"+workerOf, files,
+		"db img/db:1 -\napp img/app:1 db\nw0 img/app:1 db,app\nw1 img/app:1 db,app\nw2 img/app:1 db,app\n")
+	table := "db img/db:1 - -\napp img/app:1 db -\nw0 img/app:1 db,app web\nw1 img/app:1 db,app web\nw2 img/app:1 db,app -\n"
+	for _, c := range []struct {
+		name, manifest string
+		steps          []string
+	}{
+		{"worker only", units + "cc 0644 data/app.conf app,w0,w1,w2\nd2" + workerOf,
+			[]string{"install /data/w.conf", "restart w0 (one at a time: web pool)", "restart w1 (one at a time: web pool)"}},
+		{"shared file", units + "c2 0644 data/app.conf app,w0,w1,w2\ndd" + workerOf,
+			[]string{"install /data/app.conf", "restart app", "restart w0 (one at a time: web pool)",
+				"restart w1 (one at a time: web pool)", "restart w2 with app"}},
+		{"database", "a2 0644 etc/systemd/system/db.service db\nbb 0644 etc/systemd/system/app.service app\ncc 0644 data/app.conf app,w0,w1,w2\ndd" + workerOf,
+			[]string{"install /etc/systemd/system/db.service", "daemon-reload", "restart db", "restart app with db",
+				"restart w0 (one at a time: web pool)", "restart w1 (one at a time: web pool)", "restart w2 with db"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := lines(Decide(old, bundle(t, c.manifest, files, table), nil)); !slices.Equal(got, c.steps) {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(c.steps, "\n"))
+			}
+		})
+	}
+}

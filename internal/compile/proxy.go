@@ -47,7 +47,13 @@ func (b *builder) setupProxy() {
 			b.plan.Proxy.TrustedProxies = rp.TLS.TrustedProxies
 		}
 	}
+	b.plan.Proxy.TooLarge.Body = tooLargeBody
 }
+
+// tooLargeBody is the proxies' answer to an upload over a route's limit,
+// in the shape of Synapse's own: clients show its error text, and read
+// the errcode to tell a too large file from a broken connection.
+const tooLargeBody = `{"errcode":"M_TOO_LARGE","error":"The upload is larger than this server accepts"}`
 
 // dropProxyNetwork takes the proxy's Docker network away when the proxy is
 // the operator's webserver: that reaches the containers through the ports
@@ -93,6 +99,9 @@ func (b *builder) resolveUpstreams() {
 			published[key] = true
 			s.Publish = append(s.Publish, plan.Publish{HostAddress: addr, HostPort: hostPort, ContainerPort: be.Port, Protocol: "tcp"})
 		}
+	}
+	if tl := &b.plan.Proxy.TooLarge; tl.Backend.Service != "" {
+		resolve("too-large document", &tl.Backend)
 	}
 	for i := range b.plan.Routes {
 		r := &b.plan.Routes[i]

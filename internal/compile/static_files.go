@@ -21,6 +21,7 @@ func addStaticFiles(b *builder) {
 	for name, doc := range wellKnownDocuments(b) {
 		b.file(plan.File{Path: wellKnown + "/" + name, Format: plan.JSON, Value: doc})
 	}
+	addTooLargeDocument(b, public)
 	b.service(plan.Service{
 		Unit:        staticFilesUnit,
 		Description: "Static files (/.well-known/matrix)",
@@ -50,6 +51,19 @@ func addStaticFiles(b *builder) {
 			},
 		})
 	}
+}
+
+// addTooLargeDocument ships the answer to an upload over the limit as a
+// file, for Traefik, which can only answer with another service's page.
+// It lies outside /.well-known/matrix, the only path routed here, so
+// clients cannot fetch it; static-web-server types it by its extension.
+func addTooLargeDocument(b *builder, public string) {
+	const dir, name = "/errors", "/too-large.json"
+	tl := &b.plan.Proxy.TooLarge
+	b.dir(public+dir, 0o750)
+	b.file(plan.File{Path: public + dir + name, Content: []byte(tl.Body + "\n")})
+	tl.Path = dir + name
+	tl.Backend = plan.Backend{Service: staticFilesUnit, Port: 8080}
 }
 
 // wellKnownDocuments are the files clients and servers fetch to find the

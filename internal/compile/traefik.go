@@ -61,7 +61,8 @@ func addTraefik(b *builder) {
 	b.dir(b.dataPath("traefik", "buffer"), 0o700)
 
 	listeners := traefikListeners(b)
-	b.plan.Proxy = plan.Proxy{Type: "traefik", ConfigDir: configDir + "/dynamic", Unit: traefikUnit, CertResolver: certResolver}
+	b.plan.Proxy = plan.Proxy{Type: "traefik", ConfigDir: configDir + "/dynamic", Unit: traefikUnit, CertResolver: certResolver,
+		TooLarge: b.plan.Proxy.TooLarge}
 	if t.BehindProxy.Enabled {
 		b.plan.Proxy.TrustedProxies = t.BehindProxy.TrustedIPs
 	}

@@ -267,6 +267,34 @@ func addSynapseWorkers(b *builder) {
 		}
 	}
 	addWorkerRoutes(b, ws)
+	groupPooledWorkers(b, ws)
+}
+
+// groupPooledWorkers gives the workers that balancing routes share requests
+// between one restart group per kind, so that a change restarts them one
+// at a time and their routes always keep a server. A worker no route
+// balances over (a single one of its kind, a stream writer, a federation
+// sender) restarts with the main process as before.
+func groupPooledWorkers(b *builder, ws []worker) {
+	pooled := map[string]bool{}
+	for _, r := range b.plan.Routes {
+		if len(r.Backends) > 1 {
+			for _, s := range r.Backends {
+				pooled[s.Service] = true
+			}
+		}
+	}
+	kinds := map[string]string{}
+	for _, w := range ws {
+		if pooled[w.unit] {
+			kinds[w.unit] = w.kind.typ
+		}
+	}
+	for i, s := range b.plan.Services {
+		if kind, ok := kinds[s.Unit]; ok {
+			b.plan.Services[i].RestartGroup = kind
+		}
+	}
 }
 
 // mainSynapse is the main process's service, which the workers copy.

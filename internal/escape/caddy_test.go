@@ -446,3 +446,23 @@ func TestCaddyPathRegexpReadsBack(t *testing.T) {
 		t.Errorf("caddy read %q, want %q", got, want)
 	}
 }
+
+func TestCaddyJSONBody(t *testing.T) {
+	got, err := CaddyJSONBody(`{"errcode":"M_TOO_LARGE","error":"Too large"}`)
+	if want := `"{\"errcode\":\"M_TOO_LARGE\",\"error\":\"Too large\"}"`; err != nil || got != want {
+		t.Errorf("got %s, %v; want %s", got, err, want)
+	}
+	for _, refused := range []string{
+		`{"error":"{http.request.uri}"}`, // a placeholder Caddy would fill in
+		`{"error":"{$HOME}"}`,
+		`{"error":"a \"quote\""}`, // a backslash, which an import would unescape
+		"{\"error\":\"`\"}",
+		`{"error":"line` + "\u2028" + `"}`,
+		`["M_TOO_LARGE"]`,
+		`{"errcode":`,
+	} {
+		if got, err := CaddyJSONBody(refused); err == nil {
+			t.Errorf("%s: got %s, want a refusal", refused, got)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/matrixgen/matrixgen/internal/apply"
+	"github.com/matrixgen/matrixgen/internal/plan"
 )
 
 // These tests apply one bundle over another on a host where the first is
@@ -66,14 +67,17 @@ func (r installRun) printedSteps() []string {
 	return steps
 }
 
-// ran lists the last word of every command that starts with prefix: the
-// units, images or paths one kind of command acted on.
+// ran lists the arguments other than options of every command that starts
+// with prefix: the units, images or paths one kind of command acted on.
 func (r installRun) ran(prefix string) []string {
 	var out []string
 	for _, c := range r.commands {
-		if strings.HasPrefix(c, prefix+" ") {
-			f := strings.Fields(c)
-			out = append(out, strings.TrimSuffix(f[len(f)-1], ".service"))
+		if rest, ok := strings.CutPrefix(c, prefix+" "); ok {
+			for _, arg := range strings.Fields(rest) {
+				if !strings.HasPrefix(arg, "-") {
+					out = append(out, strings.TrimSuffix(arg, ".service"))
+				}
+			}
 		}
 	}
 	return out
@@ -81,14 +85,43 @@ func (r installRun) ran(prefix string) []string {
 
 // subjects are the subjects of the steps of one action; restarts made by
 // systemd with a required unit are left out, since install.sh runs no
-// command for them.
+// command for them (see commandRestarts for where a pool changes that).
 func subjects(steps []string, action string) []string {
 	var out []string
 	for _, s := range steps {
 		f := strings.Fields(s)
-		if f[0] == action && len(f) == 2 {
+		if f[0] == action && (len(f) == 2 || f[2] != "with") {
 			out = append(out, f[1])
 		}
+	}
+	return out
+}
+
+// commandRestarts are the units install.sh names in systemctl restart
+// commands for the steps: those of subjects, and, where a unit of a pool
+// requires a unit restarted on its own, the units that follow it, which
+// then restart in its command instead of by systemd.
+func commandRestarts(p *plan.Plan, steps []string) []string {
+	pooled := map[string]bool{}
+	for _, s := range p.Services {
+		if s.RestartGroup != "" {
+			for _, r := range s.Requires {
+				pooled[r] = true
+			}
+		}
+	}
+	var out []string
+	for _, root := range subjects(steps, "restart") {
+		batch := []string{root}
+		for _, s := range steps {
+			if f := strings.Fields(s); len(f) == 4 && f[2] == "with" && slices.Contains(batch, f[3]) {
+				batch = append(batch, f[1])
+			}
+		}
+		if !slices.ContainsFunc(batch, func(u string) bool { return pooled[u] }) {
+			batch = batch[:1]
+		}
+		out = append(out, batch...)
 	}
 	return out
 }
@@ -350,8 +383,8 @@ func TestApplyRepairsHost(t *testing.T) {
 		if got := r.printedSteps(); !slices.Equal(got, want) || !slices.Equal(want[:2], []string{"install " + config, "restart matrix-synapse"}) {
 			t.Errorf("steps\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		if got := r.ran("systemctl restart"); !slices.Equal(got, subjects(want, "restart")) {
-			t.Errorf("restarted %q, want %q", got, subjects(want, "restart"))
+		if got := r.ran("systemctl restart"); !slices.Equal(got, commandRestarts(b.res.Plan, want)) {
+			t.Errorf("restarted %q, want %q", got, commandRestarts(b.res.Plan, want))
 		}
 		if got := r.ran("systemctl start"); !slices.Equal(got, []string{"matrix-traefik"}) {
 			t.Errorf("started %q, want the stopped matrix-traefik", got)

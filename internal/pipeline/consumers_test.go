@@ -556,6 +556,15 @@ func (b *consumerBundle) checkTraefikReferences(t *testing.T, p string, static t
 			}
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(dyn.HTTP.Middlewares)) {
+		// An errors middleware fetches its page from a service of its own.
+		errorPage, _ := dyn.HTTP.Middlewares[name].(map[string]any)["errors"].(map[string]any)
+		if service, ok := errorPage["service"].(string); ok {
+			if _, ok := dyn.HTTP.Services[service]; !ok {
+				t.Errorf("%s: middleware %s: no service %q", p, name, service)
+			}
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(dyn.HTTP.Services)) {
 		servers := dyn.HTTP.Services[name].LoadBalancer.Servers
 		if len(servers) == 0 {

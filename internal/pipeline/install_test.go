@@ -60,7 +60,7 @@ var shimBodies = map[string]string{
 	"systemctl": `cmd=$1
 shift
 case $cmd in
-start | restart) for u in "$@"; do : >"$state/active-$u"; done ;;
+start | restart) for u in "$@"; do case $u in -*) ;; *) : >"$state/active-$u" ;; esac; done ;;
 stop) for u in "$@"; do rm -f "$state/active-$u"; done ;;
 enable) for u in "$@"; do : >"$state/enabled-$u"; done ;;
 disable) for u in "$@"; do rm -f "$state/enabled-$u"; done ;;

@@ -52,6 +52,21 @@ type Proxy struct {
 	CertificateDir string
 	// TrustedProxies are networks whose X-Forwarded-* headers are believed.
 	TrustedProxies []string
+	// TooLarge is the answer to an upload over a route's MaxBodyBytes.
+	TooLarge TooLarge
+}
+
+// TooLarge is what every proxy answers, with status 413, to a body over a
+// route's MaxBodyBytes: the Matrix error shape that Synapse itself sends
+// and clients parse, where the proxy's own page would be HTML or text.
+type TooLarge struct {
+	Body string // a JSON object with errcode M_TOO_LARGE, served as application/json
+	// Path and Backend: Body as a file that Backend serves at Path, for a
+	// proxy that cannot answer with a body of its own (Traefik). No route
+	// leads to Path, so clients cannot ask for it. Empty when nothing
+	// serves it.
+	Path    string
+	Backend Backend
 }
 
 // SecretPlaceholder is the text install.sh replaces with the secret's value
@@ -105,6 +120,12 @@ type Service struct {
 	// Address is how other containers on its networks reach it.
 	Address     string
 	StopTimeout int // seconds
+	// RestartGroup names the pool the service serves requests in with
+	// others (the Backends of balancing routes). Services of one group
+	// restart one at a time, each healthy before the next, and not with
+	// the units they require, so that applying a change never leaves the
+	// pool without a server.
+	RestartGroup string
 }
 
 // Security is the container's hardening. The zero value is the strictest;

@@ -813,9 +813,7 @@ func (c *caddyRun) checkBodySize(t *testing.T, limit int) {
 	// 100-continue keeps the client from writing into a closed connection.
 	expect := http.Header{"Expect": {"100-continue"}}
 	a := c.do(t, "POST", caddyHomeserver, c.clientPort, "/_matrix/media/v3/upload", expect, bytes.Repeat([]byte("x"), 2*limit))
-	if a.Status != http.StatusRequestEntityTooLarge {
-		t.Errorf("POST of %d bytes with a limit of %d: %d %s, want 413", 2*limit, limit, a.Status, a.Body)
-	}
+	proxytest.CheckTooLarge(t, fmt.Sprintf("POST of %d bytes with a limit of %d", 2*limit, limit), a)
 	if n := synapse.Requests.Load() - before; n != 0 {
 		t.Errorf("an oversized body reached Synapse")
 	}

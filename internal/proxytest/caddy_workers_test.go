@@ -415,3 +415,28 @@ func TestCaddyWorkersOwnSettings(t *testing.T) {
 		t.Errorf("POST of %d bytes to /login: %d %s", len(body), a.Status, a.Body)
 	}
 }
+
+// TestCaddyWorkersTooLarge: where worker routes share their prefix
+// route's upload limit, Caddy checks it once for the whole block, and
+// an upload over it gets the Matrix error there too.
+func TestCaddyWorkersTooLarge(t *testing.T) {
+	t.Parallel()
+	config := caddyWorkerConfig(t, filepath.Join(proxytest.RepoRoot(t), "examples", "specialized.yaml"), func(doc map[string]any) {
+		section(doc, "reverse_proxy")["tls"] = map[string]any{"mode": "terminated"}
+		section(doc, "synapse")["max_upload_size_mb"] = 1
+	})
+	c := startCaddy(t, caddyCase{config: config})
+	w := &caddyWorkers{c: c, rt: newRouteTable(t, c.setup.Plan)}
+	expect := http.Header{"Expect": {"100-continue"}}
+	for _, target := range []string{"/_matrix/client/v3/sendToDevice/m.x/t1", "/_matrix/media/v3/upload"} {
+		before := c.requests()
+		a := c.do(t, "PUT", w.rt.host, w.port(target), target, expect, make([]byte, 2<<20))
+		proxytest.CheckTooLarge(t, "2 MiB to "+target, a)
+		if n := c.requests() - before; n != 0 {
+			t.Errorf("2 MiB to %s reached %d backends", target, n)
+		}
+		if a := c.do(t, "PUT", w.rt.host, w.port(target), target, nil, make([]byte, 512<<10)); a.Seen == nil || !strings.Contains(a.Seen.Backend, "-worker-") {
+			t.Errorf("512 KiB to %s: %d %.200s, want a worker", target, a.Status, a.Body)
+		}
+	}
+}

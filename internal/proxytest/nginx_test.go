@@ -511,30 +511,50 @@ func (n *nginxRun) checkUnknownHost(t *testing.T) {
 	}
 }
 
-// checkBodySize posts more and less than max_upload_size_mb. The cases set
-// it to 2 MiB: nginx's own default is 1 MiB, so a limit equal to that would
-// pass without client_max_body_size.
+// checkBodySize posts more and less than max_upload_size_mb, declared and
+// chunked. The cases set it to 2 MiB: nginx's own default is 1 MiB, so a
+// limit equal to that would pass without client_max_body_size.
 func (n *nginxRun) checkBodySize(t *testing.T) {
+	n.checkBodySizeWith(t, n.client)
+}
+
+// checkBodySizeWith sends checkBodySize's uploads with client c.
+func (n *nginxRun) checkBodySizeWith(t *testing.T, c *http.Client) {
 	url := fmt.Sprintf("%s://%s:%d/_matrix/media/v3/upload", n.scheme, nginxHomeserver, n.clientPort)
 	for _, tc := range []struct {
-		size   int
-		status int
-	}{{3 << 20, http.StatusRequestEntityTooLarge}, {3 << 19, http.StatusOK}, {2 << 20, http.StatusOK}} {
+		size    int
+		chunked bool
+		status  int
+	}{
+		{3 << 20, false, http.StatusRequestEntityTooLarge},
+		{3 << 20, true, http.StatusRequestEntityTooLarge},
+		{3 << 19, false, http.StatusOK},
+		{2 << 20, false, http.StatusOK},
+		{2 << 20, true, http.StatusOK},
+	} {
 		before := n.setup.Stubs[nginxSynapseClient].Requests.Load()
-		req, err := http.NewRequest("POST", url, bytes.NewReader(make([]byte, tc.size)))
+		var body io.Reader = bytes.NewReader(make([]byte, tc.size))
+		if tc.chunked {
+			body = io.MultiReader(body) // hides the length: Go sends it in chunks
+		}
+		req, err := http.NewRequest("POST", url, body)
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.Host = nginxHomeserver
-		resp, err := n.client.Do(req)
+		req.Header.Set("Expect", "100-continue")
+		what := fmt.Sprintf("POST %d bytes (chunked %v)", tc.size, tc.chunked)
+		resp, err := c.Do(req)
 		if err != nil {
-			t.Fatalf("POST %d bytes: %v", tc.size, err)
+			t.Fatalf("%s: %v", what, err)
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		a := proxytest.ReadAnswer(resp)
 		reached := n.setup.Stubs[nginxSynapseClient].Requests.Load() - before
-		if resp.StatusCode != tc.status || (reached == 1) != (tc.status == http.StatusOK) {
-			t.Errorf("POST %d bytes: status %d, Synapse saw %d request(s); want %d", tc.size, resp.StatusCode, reached, tc.status)
+		if a.Status != tc.status || (reached == 1) != (tc.status == http.StatusOK) {
+			t.Errorf("%s over %s: status %d, Synapse saw %d request(s); want %d", what, resp.Proto, a.Status, reached, tc.status)
+		}
+		if tc.status == http.StatusRequestEntityTooLarge {
+			proxytest.CheckTooLarge(t, what+" over "+resp.Proto, a)
 		}
 	}
 }
@@ -634,6 +654,8 @@ func (n *nginxRun) checkHTTP2(t *testing.T) {
 	if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
 		t.Errorf("%s %d, want HTTP/2 200", resp.Proto, resp.StatusCode)
 	}
+	// nginx refuses a large body on an HTTP/2 stream in code of its own.
+	n.checkBodySizeWith(t, c)
 }
 
 // TestNginxExamples renders every example with reverse_proxy.type nginx,

@@ -20,6 +20,7 @@ import (
 	"io"
 	"maps"
 	"math/big"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -118,9 +119,34 @@ type Stub struct {
 	Addr     string // 127.0.0.1:port
 	Requests atomic.Int64
 
-	mu      sync.Mutex
-	tunnels []net.Conn // hijacked for WebSockets
-	stopped bool
+	mu        sync.Mutex
+	tunnels   []net.Conn // hijacked for WebSockets
+	stopped   bool
+	documents map[string]document // by path: files the real backend serves
+}
+
+// document is a file a stub serves as the backend it stands for would.
+type document struct {
+	contentType string
+	body        []byte
+}
+
+// Serve makes the stub answer GET path with body, as the static file
+// server it stands for does, instead of with what it saw.
+func (s *Stub) Serve(path, contentType string, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.documents == nil {
+		s.documents = map[string]document{}
+	}
+	s.documents[path] = document{contentType, body}
+}
+
+func (s *Stub) document(path string) (document, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.documents[path]
+	return d, ok
 }
 
 // StartStub starts a stub on a free loopback port; it stops with the test.
@@ -132,6 +158,11 @@ func StartStub(t testing.TB, name string) *Stub {
 	}
 	s := &Stub{Name: name, Addr: ln.Addr().String()}
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d, ok := s.document(r.URL.Path); ok && r.Method == http.MethodGet {
+			w.Header().Set("Content-Type", d.contentType)
+			_, _ = w.Write(d.body)
+			return
+		}
 		s.Requests.Add(1)
 		seen := Seen{
 			Backend: name, Method: r.Method, Host: r.Host, URI: r.RequestURI,
@@ -205,6 +236,10 @@ func Compile(t testing.TB, configYAML string) *Setup {
 			r.Backends[j].Upstream = stub(r.Backends[j].Service, r.Backends[j].Port)
 		}
 	}
+	if tl := &p.Proxy.TooLarge; tl.Path != "" {
+		tl.Backend.Upstream = stub(tl.Backend.Service, tl.Backend.Port)
+		s.Stubs[fmt.Sprintf("%s:%d", tl.Backend.Service, tl.Backend.Port)].Serve(tl.Path, tooLargeContentType, []byte(tl.Body+"\n"))
+	}
 	for i := range p.Entrypoints {
 		e := &p.Entrypoints[i]
 		if s.Ports[e.HostPort] == 0 {
@@ -214,6 +249,10 @@ func Compile(t testing.TB, configYAML string) *Setup {
 	}
 	return s
 }
+
+// tooLargeContentType is what static-web-server sends for the bundle's
+// too-large document, a .json file.
+const tooLargeContentType = "application/json"
 
 // Certificates writes a self-signed certificate for every route hostname in
 // certbot's layout (<dir>/<host>/fullchain.pem, privkey.pem) and points the
@@ -369,6 +408,22 @@ func answer(resp *http.Response) Answer {
 		a.Seen = &seen
 	}
 	return a
+}
+
+// CheckTooLarge requires the answer to an upload over the limit to be the
+// Matrix error that Synapse itself would send: 413, JSON, M_TOO_LARGE.
+func CheckTooLarge(t testing.TB, what string, a Answer) {
+	t.Helper()
+	mediaType, _, _ := mime.ParseMediaType(a.Header.Get("Content-Type"))
+	var matrixErr struct {
+		Errcode string `json:"errcode"`
+		Error   string `json:"error"`
+	}
+	_ = json.Unmarshal(a.Body, &matrixErr)
+	if a.Status != http.StatusRequestEntityTooLarge || mediaType != "application/json" || len(a.Header.Values("Content-Type")) != 1 || matrixErr.Errcode != "M_TOO_LARGE" || matrixErr.Error == "" {
+		t.Errorf("%s: %d, Content-Type %q, body %q; want 413 application/json with errcode M_TOO_LARGE and an error text",
+			what, a.Status, a.Header.Get("Content-Type"), a.Body)
+	}
 }
 
 // WaitListening waits until something accepts on 127.0.0.1:port.

@@ -817,9 +817,10 @@ func portInURL(scheme string, port int) string {
 	return ":" + strconv.Itoa(port)
 }
 
-// checkBodySize: a body over the upload limit gets 413 from Traefik and
-// reaches no backend, whether its length is declared or it comes in
-// chunks; a body of exactly the limit reaches Synapse whole.
+// checkBodySize: a body over the upload limit gets 413 from Traefik, with
+// the Matrix error from the static files, and reaches no backend, whether
+// its length is declared or it comes in chunks; a body of exactly the
+// limit reaches Synapse whole.
 func (r *traefikRun) checkBodySize(t *testing.T) {
 	limit := r.uploadLimit(t)
 	synapse := r.setup.Stubs[traefikSynapseClient]
@@ -857,6 +858,9 @@ func (r *traefikRun) checkBodySize(t *testing.T) {
 		reached := synapse.Requests.Load() - before
 		if a.Status != tc.status || (reached == 1) != (tc.status == http.StatusOK) || (a.Seen != nil && a.Seen.BodyBytes != tc.size) {
 			t.Errorf("%s (%d bytes, limit %d): %d, Synapse saw %d request(s) (%+v); want %d", tc.name, tc.size, limit, a.Status, reached, a.Seen, tc.status)
+		}
+		if tc.status == http.StatusRequestEntityTooLarge {
+			proxytest.CheckTooLarge(t, fmt.Sprintf("%s (%d bytes, limit %d)", tc.name, tc.size, limit), a)
 		}
 	}
 }

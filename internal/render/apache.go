@@ -345,7 +345,7 @@ func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) directi
 				longer = append(longer, hi.PathPrefix)
 			}
 		}
-		if loc, ok := apacheLocation(b, r, longer); ok {
+		if loc, ok := apacheLocation(b, r, longer, p.Proxy.TooLarge); ok {
 			body = append(body, loc)
 		}
 	}
@@ -544,7 +544,7 @@ func apacheUnder(path, prefix string) bool {
 // hold for a longer route with a larger one. The regex routes that take
 // some of these paths first have the same settings
 // (apacheCheckRegexSettings), so the section serves them too.
-func apacheLocation(b *apBuilder, r plan.Route, longer []string) (directive, bool) {
+func apacheLocation(b *apBuilder, r plan.Route, longer []string, tooLarge plan.TooLarge) (directive, bool) {
 	var body []directive
 	if len(r.Settings.AllowIPs) > 0 {
 		allow := []string{"ip"}
@@ -558,7 +558,7 @@ func apacheLocation(b *apBuilder, r plan.Route, longer []string) (directive, boo
 		body = append(body,
 			leaf("LimitRequestBody", size),
 			block("If", []string{b.tok(escape.Apache, "%{HTTP:Content-Length} -gt "+size)},
-				leaf("Redirect", "413")))
+				apacheTooLarge(b, tooLarge)...))
 	}
 	for _, h := range apacheResponseHeaders(r.Settings) {
 		body = append(body, leaf("Header", "set",
@@ -571,6 +571,19 @@ func apacheLocation(b *apBuilder, r plan.Route, longer []string) (directive, boo
 	loc := block("LocationMatch", []string{re}, body...)
 	loc.Comment = []string{b.comment("%s (priority %d)", r.Name, r.Priority)}
 	return loc, true
+}
+
+// apacheTooLarge refuses the upload with the plan's JSON instead of
+// httpd's HTML page. An ErrorDocument text goes out as text/html; only
+// mod_headers' "always" table reaches an error answer, and setting
+// Content-Type there replaces httpd's. Both sit in the <If>, so they touch
+// only the answers it gives: a 413 from Synapse keeps its own headers.
+func apacheTooLarge(b *apBuilder, tl plan.TooLarge) []directive {
+	return []directive{
+		leaf("ErrorDocument", "413", b.tok(escape.Apache, tl.Body)),
+		leaf("Header", "always", "set", "Content-Type", "application/json"),
+		leaf("Redirect", "413"),
+	}
 }
 
 // apacheResponseHeaders lists the headers set on responses: the route's

@@ -309,7 +309,7 @@ func caddyRoute(w *caddyWriter, p *plan.Plan, v vhost, r plan.Route, forwarded b
 	if shared {
 		// Once for the whole block: the regex routes refine this one and
 		// have its allow list and upload limit.
-		if err := caddyGuards(w, v, r, forwarded, rawPrefix); err != nil {
+		if err := caddyGuards(w, p, v, r, forwarded, rawPrefix); err != nil {
 			return err
 		}
 	} else if err := caddyRawCheck(w, rawPrefix); err != nil {
@@ -463,7 +463,7 @@ func caddyDeny(w *caddyWriter, v vhost, r plan.Route, forwarded bool) error {
 // limit, each as a handle block, which Caddy tries in the order written
 // before the routes' own. request_body runs before any handle block,
 // whatever the order in the file, and stands first.
-func caddyGuards(w *caddyWriter, v vhost, r plan.Route, forwarded bool, rawPrefix string) error {
+func caddyGuards(w *caddyWriter, p *plan.Plan, v vhost, r plan.Route, forwarded bool, rawPrefix string) error {
 	var tooLarge string
 	if r.Settings.MaxBodyBytes > 0 {
 		tooLarge = caddyBodyLimit(w, r.Settings.MaxBodyBytes)
@@ -479,9 +479,23 @@ func caddyGuards(w *caddyWriter, v vhost, r plan.Route, forwarded bool, rawPrefi
 	if tooLarge != "" {
 		w.line("@too_large", "expression", tooLarge)
 		w.open("handle", "@too_large")
-		w.line("respond", "413")
-		w.close()
+		defer w.close()
+		return caddyTooLarge(w, p.Proxy.TooLarge)
 	}
+	return nil
+}
+
+// caddyTooLarge answers an upload declared larger than the limit with the
+// plan's JSON; matcher, if given, selects the requests. respond would
+// label its body text/plain, but keeps a Content-Type already set, and
+// header runs before it.
+func caddyTooLarge(w *caddyWriter, tl plan.TooLarge, matcher ...string) error {
+	body, err := escape.CaddyJSONBody(tl.Body)
+	if err != nil {
+		return err
+	}
+	w.line(append(append([]string{"header"}, matcher...), "Content-Type", "application/json")...)
+	w.line(append(append([]string{"respond"}, matcher...), body, "413")...)
 	return nil
 }
 
@@ -544,7 +558,9 @@ func caddyRouteBody(w *caddyWriter, p *plan.Plan, r plan.Route) error {
 	}
 	if tooLarge != "" {
 		w.line("@too_large", "expression", tooLarge)
-		w.line("respond", "@too_large", "413")
+		if err := caddyTooLarge(w, p.Proxy.TooLarge, "@too_large"); err != nil {
+			return err
+		}
 	}
 	if s.CORS {
 		// Answered here, as Traefik's CORS middleware does: the backend

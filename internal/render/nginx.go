@@ -219,6 +219,9 @@ func nginxServer(b *ngxBuilder, p *plan.Plan, v vhost) (directive, error) {
 			return directive{}, fmt.Errorf("route %s (%s) is under no prefix route of %s:%d, and nginx would never try it", r.Name, r.PathRegex, v.Host, v.Port)
 		}
 	}
+	if hasBodyLimit(v.Routes) {
+		body = append(body, nginxTooLarge(b, p.Proxy.TooLarge))
+	}
 	if !hasRoot {
 		// Without it nginx would serve files from its default document root.
 		fallback := block("location", []string{"/"}, leaf("return", "404"))
@@ -228,6 +231,22 @@ func nginxServer(b *ngxBuilder, p *plan.Plan, v vhost) (directive, error) {
 	s := block("server", nil, body...)
 	s.Comment = []string{b.comment("%s on port %d", v.Host, v.Port)}
 	return s, b.err
+}
+
+// nginxTooLargeLocation answers, for the locations with an upload limit,
+// what nginx would answer with its own HTML page. A named location is
+// per server, so every server with such a location holds one.
+const nginxTooLargeLocation = "@matrixgen_too_large"
+
+// nginxTooLarge is the named location of nginxTooLargeLocation: the plan's
+// JSON answer, with the 413 kept. return sends its text with the
+// default_type as Content-Type.
+func nginxTooLarge(b *ngxBuilder, tl plan.TooLarge) directive {
+	loc := block("location", []string{nginxTooLargeLocation},
+		leaf("default_type", "application/json"),
+		leaf("return", "413", b.tok(escape.Nginx, tl.Body)))
+	loc.Comment = []string{"An upload over a location's client_max_body_size: the Matrix error", "clients read, instead of nginx's HTML page."}
+	return loc
 }
 
 func nginxListen(b *ngxBuilder, p *plan.Plan, v vhost) []directive {
@@ -353,7 +372,9 @@ func nginxRouteBody(b *ngxBuilder, r plan.Route, prefix string) []directive {
 		body = append(body, preflight)
 	}
 	if n := r.Settings.MaxBodyBytes; n > 0 {
-		body = append(body, leaf("client_max_body_size", nginxSize(n)))
+		body = append(body,
+			leaf("client_max_body_size", nginxSize(n)),
+			leaf("error_page", "413", nginxTooLargeLocation))
 	}
 	upstream := b.tok(escape.NginxHostPort, r.Upstream)
 	if len(r.Backends) > 0 {

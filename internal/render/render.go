@@ -28,7 +28,7 @@ func Render(p *plan.Plan) (Tree, error) {
 const (
 	ManifestFile = "MANIFEST"
 	FilesTable   = "FILES" // mode owner host-path secrets|-
-	UnitsTable   = "UNITS" // unit image requires|-
+	UnitsTable   = "UNITS" // unit image requires|- restart-group|-
 )
 
 // renderScripts adds the host runner: its tables and scripts. It runs after

@@ -54,3 +54,14 @@ func setRouteSettings(s plan.RouteSettings) []string {
 	}
 	return names
 }
+
+// hasBodyLimit tells whether a route sets an upload limit, which the
+// proxy then answers with the plan's TooLarge.
+func hasBodyLimit(routes []plan.Route) bool {
+	for _, r := range routes {
+		if r.Settings.MaxBodyBytes > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -83,12 +83,46 @@ func sampleSettings(t *testing.T, field string) plan.RouteSettings {
 	return s
 }
 
+// TestTooLargeOnlyWithBodyLimit: every proxy answers an upload over a
+// route's limit with the plan's Matrix error, and a config whose routes
+// set no limit holds no such answer.
+func TestTooLargeOnlyWithBodyLimit(t *testing.T) {
+	for _, proxy := range slices.Sorted(maps.Keys(routeSettingUses)) {
+		t.Run(proxy, func(t *testing.T) {
+			p := settingsPlan(t, proxy)
+			if !strings.Contains(p.Proxy.TooLarge.Body, `"errcode":"M_TOO_LARGE"`) {
+				t.Fatalf("the plan's answer is %q, want M_TOO_LARGE", p.Proxy.TooLarge.Body)
+			}
+			// Traefik fetches the answer from a file: its config names the file.
+			marker := "M_TOO_LARGE"
+			if proxy == "traefik" {
+				marker = p.Proxy.TooLarge.Path
+			}
+			if !strings.Contains(renderProxyFiles(t, p), marker) {
+				t.Errorf("routes with a body limit, but no %q in the %s config", marker, proxy)
+			}
+			for i := range p.Routes {
+				p.Routes[i].Settings.MaxBodyBytes = 0
+			}
+			if strings.Contains(renderProxyFiles(t, p), marker) {
+				t.Errorf("no route has a body limit, yet the %s config holds %q", proxy, marker)
+			}
+		})
+	}
+}
+
 // proxyFiles renders a plan for proxy with settings on the main Synapse
 // client route, and returns every file of the proxy's config.
 func proxyFiles(t *testing.T, proxy string, settings plan.RouteSettings) string {
 	t.Helper()
 	p := settingsPlan(t, proxy)
 	routeOf(t, p).Settings = settings
+	return renderProxyFiles(t, p)
+}
+
+// renderProxyFiles returns every file of p's proxy config.
+func renderProxyFiles(t *testing.T, p *plan.Plan) string {
+	t.Helper()
 	tree, err := Render(p)
 	if err != nil {
 		t.Fatalf("render: %v", err)
@@ -101,7 +135,7 @@ func proxyFiles(t *testing.T, proxy string, settings plan.RouteSettings) string 
 		}
 	}
 	if b.Len() == 0 {
-		t.Fatalf("no %s files in the bundle", proxy)
+		t.Fatalf("no %s files in the bundle", p.Proxy.Type)
 	}
 	return b.String()
 }

@@ -112,13 +112,14 @@ func filesTable(p *plan.Plan, t Tree) []byte {
 	return []byte(b.String())
 }
 
-// unitsTable is UNITS: every unit with its image and the units it requires
-// (and is PartOf), in start order. install.sh compares it with the table of
-// the bundle applied before to pull only images that changed.
+// unitsTable is UNITS: every unit with its image, the units it requires
+// (and is PartOf) and its restart group, in start order. install.sh
+// compares it with the table of the bundle applied before to pull only
+// images that changed, and restarts a group's units one at a time.
 func unitsTable(p *plan.Plan) []byte {
 	var b strings.Builder
 	for _, s := range p.Services {
-		fmt.Fprintf(&b, "%s %s %s\n", s.Unit, s.Image, orDash(strings.Join(s.Requires, ",")))
+		fmt.Fprintf(&b, "%s %s %s %s\n", s.Unit, s.Image, orDash(strings.Join(s.Requires, ",")), orDash(s.RestartGroup))
 	}
 	return []byte(b.String())
 }

@@ -2,7 +2,6 @@ package render
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/plan"
@@ -38,16 +37,18 @@ func traefikDynamic(p *plan.Plan) map[string]any {
 			router["tls"] = map[string]any{"certResolver": p.Proxy.CertResolver}
 		}
 		var chain []any
-		for suffix, mw := range routeMiddlewares(r, p.Proxy.TrustedProxies) {
-			middlewares[r.Name+"-"+suffix] = mw
-			chain = append(chain, r.Name+"-"+suffix)
+		for _, mw := range routeMiddlewares(r, p.Proxy) {
+			middlewares[mw.name] = mw.config
+			chain = append(chain, mw.name)
 		}
 		if len(chain) > 0 {
-			sort.Slice(chain, func(i, j int) bool { return chain[i].(string) < chain[j].(string) })
 			router["middlewares"] = chain
 		}
 		routers[r.Name] = router
 		services[svcName] = svc
+	}
+	if name, svc, ok := traefikTooLargeService(p.Proxy.TooLarge); ok && hasBodyLimit(p.Routes) {
+		services[name] = svc
 	}
 	http := map[string]any{"routers": routers, "services": services}
 	if len(middlewares) > 0 {
@@ -60,10 +61,7 @@ func traefikDynamic(p *plan.Plan) map[string]any {
 // or a pool's.
 func traefikService(r plan.Route) (string, map[string]any) {
 	if len(r.Backends) == 0 {
-		return fmt.Sprintf("%s-%d", r.Service, r.Port), map[string]any{"loadBalancer": map[string]any{
-			"servers":        []any{map[string]any{"url": "http://" + r.Upstream}},
-			"passHostHeader": true,
-		}}
+		return traefikServerService(plan.Backend{Service: r.Service, Port: r.Port, Upstream: r.Upstream})
 	}
 	backends := r.Backends
 	if r.Balance.Strict && r.Balance.By != plan.BalanceLeastConn {
@@ -78,6 +76,25 @@ func traefikService(r plan.Route) (string, map[string]any) {
 		"passHostHeader": true,
 		"healthCheck":    map[string]any{"path": "/health", "interval": "10s", "timeout": "3s"},
 	}}
+}
+
+// traefikServerService is a service of one server; a route to the same
+// backend gets the same name and the same value.
+func traefikServerService(be plan.Backend) (string, map[string]any) {
+	return fmt.Sprintf("%s-%d", be.Service, be.Port), map[string]any{"loadBalancer": map[string]any{
+		"servers":        []any{map[string]any{"url": "http://" + be.Upstream}},
+		"passHostHeader": true,
+	}}
+}
+
+// traefikTooLargeService is the service the too-large middleware fetches
+// its answer from; ok is false when the plan has no such document.
+func traefikTooLargeService(tl plan.TooLarge) (string, map[string]any, bool) {
+	if tl.Path == "" {
+		return "", nil, false
+	}
+	name, svc := traefikServerService(tl.Backend)
+	return name, svc, true
 }
 
 // traefikRule builds the matcher. Hostnames and prefixes come from the
@@ -97,10 +114,17 @@ func traefikRule(r plan.Route) string {
 	return strings.Join(matchers, " && ")
 }
 
-// routeMiddlewares returns the route's middlewares by name suffix; the
-// router applies them in name order ("allow" sorts before "body", so a
-// refused client is refused before it sends its upload, and before
-// "headers", so it gets no CORS headers; "strip" comes last).
+// traefikMiddleware is one middleware of a router's chain.
+type traefikMiddleware struct {
+	name   string
+	config map[string]any
+}
+
+// routeMiddlewares returns the route's middlewares in the order the
+// router applies them, outermost first: "allow", so that a refused client
+// is refused before it sends its upload and gets no CORS headers; then
+// the too-large answer, which must wrap "body" to replace the 413 that
+// "body" answers; "body"; "headers"; and "strip" last.
 //
 // Behind trusted proxies, the allow list must judge the client they name
 // in X-Forwarded-For: by default ipAllowList judges the connection's
@@ -110,40 +134,78 @@ func traefikRule(r plan.Route) string {
 // real_ip_recursive and Apache's RemoteIPInternalProxy do; where there is
 // none (no X-Forwarded-For, or only trusted proxies in it) the request is
 // refused, where those two would judge the leftmost address.
-func routeMiddlewares(r plan.Route, trustedProxies []string) map[string]any {
-	out := map[string]any{}
-	if r.StripPrefix {
-		// Without the trailing "/": Traefik keeps the path's leading one.
-		out["strip"] = map[string]any{"stripPrefix": map[string]any{"prefixes": []any{strings.TrimSuffix(r.PathPrefix, "/")}}}
+func routeMiddlewares(r plan.Route, proxy plan.Proxy) []traefikMiddleware {
+	var out []traefikMiddleware
+	add := func(suffix string, config map[string]any) {
+		out = append(out, traefikMiddleware{r.Name + "-" + suffix, config})
 	}
 	if len(r.Settings.AllowIPs) > 0 {
 		allow := map[string]any{"sourceRange": toAny(r.Settings.AllowIPs)}
-		if len(trustedProxies) > 0 {
-			allow["ipStrategy"] = map[string]any{"excludedIPs": toAny(trustedProxies)}
+		if len(proxy.TrustedProxies) > 0 {
+			allow["ipStrategy"] = map[string]any{"excludedIPs": toAny(proxy.TrustedProxies)}
 		}
-		out["allow"] = map[string]any{"ipAllowList": allow}
+		add("allow", map[string]any{"ipAllowList": allow})
 	}
 	if n := r.Settings.MaxBodyBytes; n > 0 {
-		out["body"] = map[string]any{"buffering": traefikBodyLimit(n)}
+		if tooLarge, ok := traefikTooLarge(proxy.TooLarge); ok {
+			// One for every route: it holds nothing of the route's own.
+			out = append(out, traefikMiddleware{traefikTooLargeName, tooLarge})
+		}
+		add("body", map[string]any{"buffering": traefikBodyLimit(n)})
 	}
-	if len(r.Settings.Headers) == 0 && !r.Settings.CORS {
-		return out
+	if headers, ok := traefikHeaders(r.Settings); ok {
+		add("headers", headers)
+	}
+	if r.StripPrefix {
+		// Without the trailing "/": Traefik keeps the path's leading one.
+		add("strip", map[string]any{"stripPrefix": map[string]any{"prefixes": []any{strings.TrimSuffix(r.PathPrefix, "/")}}})
+	}
+	return out
+}
+
+// traefikTooLargeName names the errors middleware all routes with an
+// upload limit share. Every other middleware is named after its route
+// and ends in -allow, -body, -headers or -strip, so the name is free.
+const traefikTooLargeName = "matrixgen-too-large"
+
+// traefikTooLarge replaces the plain-text 413 of the buffering middleware
+// with the plan's JSON answer. Traefik cannot answer with a body of its
+// own, so the errors middleware fetches the document from the service
+// that holds it and sends it with the 413 kept and the document's own
+// Content-Type. Without the document, Traefik's own 413 stays. It also
+// replaces a 413 from the backend, whose text it cannot tell apart: that
+// is Synapse's own M_TOO_LARGE, so only the error text changes.
+func traefikTooLarge(tl plan.TooLarge) (map[string]any, bool) {
+	service, _, ok := traefikTooLargeService(tl)
+	if !ok {
+		return nil, false
+	}
+	return map[string]any{"errors": map[string]any{
+		"status":  []any{"413"},
+		"service": service,
+		"query":   tl.Path,
+	}}, true
+}
+
+// traefikHeaders sets the route's response headers and CORS policy.
+func traefikHeaders(s plan.RouteSettings) (map[string]any, bool) {
+	if len(s.Headers) == 0 && !s.CORS {
+		return nil, false
 	}
 	headers := map[string]any{}
 	custom := map[string]any{}
-	for _, h := range r.Settings.Headers {
+	for _, h := range s.Headers {
 		custom[h.Name] = h.Value
 	}
 	if len(custom) > 0 {
 		headers["customResponseHeaders"] = custom
 	}
-	if r.Settings.CORS {
+	if s.CORS {
 		headers["accessControlAllowOriginList"] = []any{"*"}
 		headers["accessControlAllowMethods"] = toAny(corsMethods)
 		headers["accessControlAllowHeaders"] = toAny(corsHeaders)
 	}
-	out["headers"] = map[string]any{"headers": headers}
-	return out
+	return map[string]any{"headers": headers}, true
 }
 
 // traefikBufferMemBytes is how much of one request's body, and of one

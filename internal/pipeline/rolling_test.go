@@ -1,0 +1,203 @@
+package pipeline
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/matrixgen/matrixgen/internal/plan"
+)
+
+// These tests hold install.sh to restarting the servers of a pool one at a
+// time, each healthy before the next, so that a change never leaves the
+// pool's routes without a server.
+
+// restartGroups are the units of each restart group, in start order.
+func restartGroups(p *plan.Plan) map[string][]string {
+	groups := map[string][]string{}
+	for _, s := range p.Services {
+		if s.RestartGroup != "" {
+			groups[s.RestartGroup] = append(groups[s.RestartGroup], s.Unit)
+		}
+	}
+	return groups
+}
+
+// healthCheck is the command install.sh runs to know unit is healthy.
+func healthCheck(t *testing.T, p *plan.Plan, unit string) string {
+	t.Helper()
+	for _, h := range p.Health {
+		if h.Unit == unit {
+			return strings.Join(h.Command, " ")
+		}
+	}
+	t.Fatalf("%s has no health check", unit)
+	return ""
+}
+
+// restartedAlone is the position of the command that restarts unit and
+// nothing else, or -1.
+func (r installRun) restartedAlone(unit string) int {
+	return slices.Index(r.commands, "systemctl restart "+unit+".service")
+}
+
+// checkRolled asserts that the units were restarted one at a time, in
+// order, each by a command of its own followed by its health check before
+// the next one's restart, and after the command at position after.
+func checkRolled(t *testing.T, p *plan.Plan, r installRun, after int, units []string) {
+	t.Helper()
+	last := after
+	for _, u := range units {
+		restart := r.restartedAlone(u)
+		if restart <= last {
+			t.Fatalf("%s restarted at command %d, want on its own after command %d:\n%s", u, restart, last, strings.Join(r.commands, "\n"))
+		}
+		health := slices.Index(r.commands[restart:], healthCheck(t, p, u))
+		if health < 0 {
+			t.Fatalf("no health check of %s after its restart:\n%s", u, strings.Join(r.commands, "\n"))
+		}
+		last = restart + health
+	}
+}
+
+func TestApplyRollsPoolOnWorkerChange(t *testing.T) {
+	const example = "workers"
+	b := writeBundle(t, example, buildExample(t, example))
+	p := b.res.Plan
+	// Only workers that balancing routes share form a pool: not the four
+	// federation senders, which serve no requests, nor any single worker.
+	groups := restartGroups(p)
+	pool := groups["generic-worker"]
+	if len(groups) != 1 || len(pool) != 4 {
+		t.Fatalf("restart groups %q, want the 4 generic workers'", groups)
+	}
+	h := newTestHost(t)
+	b.provide(t, h)
+	h.install(t, b.out).mustSucceed(t)
+	// Only the generic workers read their own config files: with those
+	// gone from the host, the change touches the pool and nothing else.
+	var want []string
+	for _, u := range pool {
+		name := strings.TrimPrefix(u, "matrix-synapse-worker-")
+		config := b.host().DataDir + "/synapse/config/workers/" + name + ".yaml"
+		if err := os.Remove(h.at(config)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, "install "+config)
+	}
+	for _, u := range pool {
+		want = append(want, "restart "+u+" (one at a time: generic-worker pool)")
+	}
+	r := h.install(t, b.out)
+	r.mustSucceed(t)
+	if got := r.printedSteps(); !slices.Equal(got, want) {
+		t.Fatalf("install.sh prints\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := r.ran("systemctl restart"); !slices.Equal(got, pool) {
+		t.Errorf("restarted %q, want only the pool %q:\n%s", got, pool, strings.Join(r.commands, "\n"))
+	}
+	checkRolled(t, p, r, -1, pool)
+}
+
+func TestApplyRollsPoolAfterMainProcess(t *testing.T) {
+	const example = "workers"
+	old := writeBundle(t, example, buildExample(t, example))
+	next := buildEdited(t, example, "\nsynapse:\n", "\nsynapse:\n  max_upload_size_mb: 77\n")
+	p := next.res.Plan
+	pool := restartGroups(p)["generic-worker"]
+	want := decided(t, old, next)
+	for _, u := range pool {
+		if !slices.Contains(want, "restart "+u+" (one at a time: generic-worker pool)") {
+			t.Errorf("matrixgen diff does not restart %s in its pool's turn:\n%s", u, strings.Join(want, "\n"))
+		}
+	}
+
+	h := newTestHost(t)
+	old.provide(t, h)
+	h.install(t, old.out).mustSucceed(t)
+	before := snapshot(t, h.root)
+	dry := h.install(t, next.out, "--dry-run")
+	dry.mustSucceed(t)
+	if got := dry.printedSteps(); !slices.Equal(got, want) {
+		t.Errorf("install.sh --dry-run prints\n%s\nmatrixgen diff decides\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !strings.Contains(dry.stdout, "would run: systemctl restart --job-mode=ignore-requirements matrix-synapse.service ") {
+		t.Errorf("--dry-run does not show the main process restarting without the pool:\n%s", dry.stdout)
+	}
+	if after := snapshot(t, h.root); !maps.Equal(after, before) {
+		t.Errorf("--dry-run changed the host")
+	}
+
+	r := h.install(t, next.out)
+	r.mustSucceed(t)
+	if got := r.printedSteps(); !slices.Equal(got, want) {
+		t.Errorf("install.sh prints\n%s\nmatrixgen diff decides\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got, want := r.ran("systemctl restart"), commandRestarts(p, want); !slices.Equal(got, want) {
+		t.Errorf("restarted %q, want %q", got, want)
+	}
+	// The main process restarts first, with the workers outside the pool
+	// (as systemd would restart them with it), and is healthy before the
+	// pool's turn.
+	main := slices.IndexFunc(r.commands, func(c string) bool {
+		return strings.HasPrefix(c, "systemctl restart --job-mode=ignore-requirements matrix-synapse.service ")
+	})
+	if main < 0 {
+		t.Fatalf("matrix-synapse not restarted without its pool:\n%s", strings.Join(r.commands, "\n"))
+	}
+	for _, u := range pool {
+		if strings.Contains(r.commands[main], " "+u+".service") {
+			t.Errorf("%s restarts with the main process: %s", u, r.commands[main])
+		}
+	}
+	healthy := slices.Index(r.commands, healthCheck(t, p, "matrix-synapse"))
+	if healthy < main {
+		t.Fatalf("no health check of the main process after its restart:\n%s", strings.Join(r.commands, "\n"))
+	}
+	checkRolled(t, p, r, healthy, pool)
+	checkNoOp(t, h.install(t, next.out))
+}
+
+// A config without a pool restarts as it always did: no unit is in a
+// restart group, and a unit others require restarts them with it.
+func TestApplyWithoutPoolUnchanged(t *testing.T) {
+	const example = "quickstart"
+	old := writeBundle(t, example, buildExample(t, example))
+	if groups := restartGroups(old.res.Plan); len(groups) > 0 {
+		t.Errorf("%s has restart groups %q", example, groups)
+	}
+	next := buildVariant(t, example, "postgres:\n  bundled:\n    max_connections: 150\n")
+	h := newTestHost(t)
+	old.provide(t, h)
+	h.install(t, old.out).mustSucceed(t)
+	r := h.install(t, next.out)
+	r.mustSucceed(t)
+	if got := r.ran("systemctl restart"); !slices.Equal(got, []string{"matrix-postgres"}) {
+		t.Errorf("restarted %q, want matrix-postgres, and matrix-synapse with it by systemd", got)
+	}
+	if i := r.index("systemctl restart --job-mode=ignore-requirements"); i >= 0 {
+		t.Errorf("ran %q without a pool", r.commands[i])
+	}
+}
+
+// buildEdited builds examples/<name>.yaml with one piece of its text
+// replaced, for a change to a key the example sets.
+func buildEdited(t testing.TB, name, old, new string) builtBundle {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("examples/%s.yaml has no %q", name, old)
+	}
+	edited := strings.Replace(string(data), old, new, 1)
+	res, problems := Run("examples/"+name+".yaml", []byte(edited))
+	if len(problems) > 0 {
+		t.Fatalf("%s edited: %v", name, problems)
+	}
+	return writeBundle(t, name, res)
+}
