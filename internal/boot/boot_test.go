@@ -253,10 +253,12 @@ func checkUploadLimit(ctx context.Context, t *testing.T, s *server) {
 	if err != nil {
 		t.Fatalf("upload of %d bytes: %v", size, err)
 	}
-	if r.Status != http.StatusRequestEntityTooLarge {
-		t.Errorf("upload of %d bytes over the %d byte limit: %s, want 413", size, s.bundle.MaxUploadBytes(), r)
+	// The Matrix error a client can show, as Synapse would send it.
+	if r.Status != http.StatusRequestEntityTooLarge || r.Errcode() != "M_TOO_LARGE" ||
+		r.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("upload of %d bytes over the %d byte limit: %s (Content-Type %q), want 413 M_TOO_LARGE in JSON",
+			size, s.bundle.MaxUploadBytes(), r, r.Header.Get("Content-Type"))
 	}
-	t.Logf("over the limit: %d, errcode %q", r.Status, r.Errcode())
 }
 
 // checkSlowUpload sends a file within the limit for longer than the 60 s
