@@ -14,6 +14,7 @@ type rule func(c *config.Config, ix *index) diag.List
 
 var semanticRules = []rule{
 	openRegistrationNeedsVerification,
+	adminAllowListNotEmpty,
 	emailNeeds3PIDMailer,
 	externalPostgresNeedsHost,
 	distinctHostnames,
@@ -46,6 +47,17 @@ func openRegistrationNeedsVerification(c *config.Config, ix *index) diag.List {
 	if r.Mode == "open" && len(r.Require3PID) == 0 && !r.AllowUnverified {
 		return problem(ix, "synapse.registration.mode",
 			"open registration without verification invites spam bots; set synapse.registration.require_3pid: [email], or allow_unverified: true if you mean it")
+	}
+	return nil
+}
+
+// adminAllowListNotEmpty: a proxy given no network to allow writes no
+// allow rule, which opens Synapse's admin API to everyone. Whoever wants
+// that says so with the networks of everyone.
+func adminAllowListNotEmpty(c *config.Config, ix *index) diag.List {
+	if len(c.ReverseProxy.AdminAPI.Allow) == 0 {
+		return problem(ix, "reverse_proxy.admin_api.allow",
+			"an empty allow list would open Synapse's admin API to everyone; name the networks of your administrators, or write [0.0.0.0/0, \"::/0\"] if you mean everyone")
 	}
 	return nil
 }
