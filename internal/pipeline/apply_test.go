@@ -51,6 +51,22 @@ func bundleTables(t *testing.T, b builtBundle) apply.Bundle {
 }
 
 // printedSteps are the steps install.sh printed under "changes:".
+// dryRunAsDecided runs install.sh --dry-run of out on h, which must print
+// the steps matrixgen diff decided and change nothing, and returns the run.
+func dryRunAsDecided(t *testing.T, h *testHost, out string, want []string) installRun {
+	t.Helper()
+	before := snapshot(t, h.root)
+	dry := h.install(t, out, "--dry-run")
+	dry.mustSucceed(t)
+	if got := dry.printedSteps(); !slices.Equal(got, want) {
+		t.Errorf("install.sh --dry-run prints\n%s\nmatrixgen diff decides\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if after := snapshot(t, h.root); !maps.Equal(after, before) {
+		t.Errorf("--dry-run changed the host")
+	}
+	return dry
+}
+
 func (r installRun) printedSteps() []string {
 	var steps []string
 	in := false
@@ -250,15 +266,7 @@ func TestApplyChanges(t *testing.T) {
 			h := newTestHost(t)
 			old.provide(t, h)
 			h.install(t, old.out).mustSucceed(t)
-			before := snapshot(t, h.root)
-			dry := h.install(t, next.out, "--dry-run")
-			dry.mustSucceed(t)
-			if got := dry.printedSteps(); !slices.Equal(got, want) {
-				t.Errorf("install.sh --dry-run prints\n%s\nmatrixgen diff decides\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
-			if after := snapshot(t, h.root); !maps.Equal(after, before) {
-				t.Errorf("--dry-run changed the host")
-			}
+			dryRunAsDecided(t, h, next.out, want)
 
 			r := h.install(t, next.out)
 			r.mustSucceed(t)
