@@ -120,6 +120,7 @@ type Stub struct {
 	Requests atomic.Int64
 
 	mu        sync.Mutex
+	server    *http.Server
 	tunnels   []net.Conn // hijacked for WebSockets
 	stopped   bool
 	documents map[string]document // by path: files the real backend serves
@@ -157,34 +158,64 @@ func StartStub(t testing.TB, name string) *Stub {
 		t.Fatal(err)
 	}
 	s := &Stub{Name: name, Addr: ln.Addr().String()}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d, ok := s.document(r.URL.Path); ok && r.Method == http.MethodGet {
-			w.Header().Set("Content-Type", d.contentType)
-			_, _ = w.Write(d.body)
-			return
-		}
-		s.Requests.Add(1)
-		seen := Seen{
-			Backend: name, Method: r.Method, Host: r.Host, URI: r.RequestURI,
-			XForwardedFor: r.Header.Get("X-Forwarded-For"), XForwardedProto: r.Header.Get("X-Forwarded-Proto"),
-			XForwardedHost: r.Header.Get("X-Forwarded-Host"),
-		}
-		if hasToken(r.Header, "Upgrade", "websocket") {
-			s.serveWebSocket(w, r, seen)
-			return
-		}
-		seen.BodyBytes, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(seen)
-	})}
-	go func() { _ = srv.Serve(ln) }()
+	s.serve(ln)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(ctx)
+		_ = s.currentServer().Shutdown(ctx)
 		s.closeTunnels() // Shutdown leaves hijacked connections alone
 	})
 	return s
+}
+
+// Stop closes the stub's port, as a backend that restarts does: new
+// connections are refused until Restart.
+func (s *Stub) Stop() { _ = s.currentServer().Close() }
+
+// Restart opens the stub's port again, on the same address.
+func (s *Stub) Restart(t testing.TB) {
+	t.Helper()
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.serve(ln)
+}
+
+func (s *Stub) serve(ln net.Listener) {
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(s.answer)}
+	s.mu.Lock()
+	s.server = srv
+	s.mu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
+}
+
+func (s *Stub) currentServer() *http.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.server
+}
+
+// answer serves a document, or says what the stub saw.
+func (s *Stub) answer(w http.ResponseWriter, r *http.Request) {
+	if d, ok := s.document(r.URL.Path); ok && r.Method == http.MethodGet {
+		w.Header().Set("Content-Type", d.contentType)
+		_, _ = w.Write(d.body)
+		return
+	}
+	s.Requests.Add(1)
+	seen := Seen{
+		Backend: s.Name, Method: r.Method, Host: r.Host, URI: r.RequestURI,
+		XForwardedFor: r.Header.Get("X-Forwarded-For"), XForwardedProto: r.Header.Get("X-Forwarded-Proto"),
+		XForwardedHost: r.Header.Get("X-Forwarded-Host"),
+	}
+	if hasToken(r.Header, "Upgrade", "websocket") {
+		s.serveWebSocket(w, r, seen)
+		return
+	}
+	seen.BodyBytes, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(seen)
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.

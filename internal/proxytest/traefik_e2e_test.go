@@ -1001,6 +1001,8 @@ func TestTraefikWorkers(t *testing.T) {
 					t.Errorf("no %s entrypoint for the bridge", internalEntrypoint)
 				}
 				t.Run("stubs", w.checkStubs)
+				// Last: it stops a backend.
+				t.Run("restart", func(t *testing.T) { w.checkRestart(t, vectors) })
 			})
 		}
 	}
@@ -1100,3 +1102,47 @@ func (w *traefikWorkers) checkPools(t *testing.T, vectors []proxytest.Vector) {
 }
 
 func (w *traefikWorkers) checkStubs(t *testing.T) { w.rt.checkStubs(t, w.r.setup.Stubs) }
+
+// checkRestart: while one server of a pool restarts, as install.sh
+// restarts a pool's servers one at a time, every request is answered by
+// another server, none fails; once it is back, it gets requests again.
+func (w *traefikWorkers) checkRestart(t *testing.T, vectors []proxytest.Vector) {
+	v, r, ok := w.balancedPool(vectors)
+	if !ok {
+		t.Fatal("no vector reaches a pool that Traefik balances over several servers")
+	}
+	restarting := r.Backends[0]
+	stub := w.r.setup.Stubs[fmt.Sprintf("%s:%d", restarting.Service, restarting.Port)]
+	stub.Stop()
+	for range 4 * len(r.Backends) {
+		a := proxytest.Do(t, w.r.client, v.Method, w.r.scheme, w.rt.host, w.port(v.Path), v.Path)
+		unit, port := backendOf(t, a)
+		if a.Status != http.StatusOK || (unit == restarting.Service && port == restarting.Port) {
+			t.Fatalf("pool %s with %s:%d stopped: %s %s answered %d from %s:%d", r.Pool, restarting.Service, restarting.Port, v.Method, v.Path, a.Status, unit, port)
+		}
+	}
+	stub.Restart(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		unit, port := backendOf(t, proxytest.Do(t, w.r.client, v.Method, w.r.scheme, w.rt.host, w.port(v.Path), v.Path))
+		if unit == restarting.Service && port == restarting.Port {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pool %s: %s:%d, back for 15 s, gets no requests", r.Pool, restarting.Service, restarting.Port)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// balancedPool finds a vector whose route Traefik balances over several
+// servers.
+func (w *traefikWorkers) balancedPool(vectors []proxytest.Vector) (proxytest.Vector, plan.Route, bool) {
+	for _, v := range vectors {
+		r, ok := w.rt.match(v.Path, strings.SplitN(v.Path, "?", 2)[0])
+		if ok && len(r.Backends) > 1 && (!r.Balance.Strict || r.Balance.By == plan.BalanceLeastConn) {
+			return v, r, true
+		}
+	}
+	return proxytest.Vector{}, plan.Route{}, false
+}

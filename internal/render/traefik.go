@@ -63,18 +63,50 @@ func traefikService(r plan.Route) (string, map[string]any) {
 	if len(r.Backends) == 0 {
 		return traefikServerService(plan.Backend{Service: r.Service, Port: r.Port, Upstream: r.Upstream})
 	}
-	backends := r.Backends
-	if r.Balance.Strict && r.Balance.By != plan.BalanceLeastConn {
-		backends = backends[:1]
-	}
 	var servers []any
-	for _, be := range backends {
+	for _, be := range traefikPoolServers(r) {
 		servers = append(servers, map[string]any{"url": "http://" + be.Upstream})
 	}
 	return r.Pool, map[string]any{"loadBalancer": map[string]any{
 		"servers":        servers,
 		"passHostHeader": true,
-		"healthCheck":    map[string]any{"path": "/health", "interval": "10s", "timeout": "3s"},
+		"healthCheck":    traefikPoolHealthCheck,
+	}}
+}
+
+// traefikPoolServers are the servers Traefik balances a pool's route
+// over: all of them, or only the first where the route must keep one
+// room on one server and Traefik cannot hash.
+func traefikPoolServers(r plan.Route) []plan.Backend {
+	if r.Balance.Strict && r.Balance.By != plan.BalanceLeastConn {
+		return r.Backends[:1]
+	}
+	return r.Backends
+}
+
+// traefikPoolHealthCheck takes a pool's server out of the rotation when
+// its /health fails and puts it back within a second of answering again:
+// install.sh restarts a pool's servers one at a time, and the next one
+// stops soon after the last one is healthy, so a slow return would leave
+// the pool empty in between.
+var traefikPoolHealthCheck = map[string]any{
+	"path":              "/health",
+	"interval":          "5s",
+	"unhealthyInterval": "1s",
+	"timeout":           "1s",
+}
+
+// traefikRetry sends a request that found its server gone (connection
+// refused: the server is restarting, and the health check has not seen it
+// yet) to the pool's next server. Traefik retries only when the request
+// never reached a server, so no request is handled twice. The pauses
+// between attempts add up to about a second, the time the health check
+// takes to put a restarted server back: a request that arrives just
+// after the pool's last server in the rotation stopped waits for it.
+func traefikRetry(servers int) map[string]any {
+	return map[string]any{"retry": map[string]any{
+		"attempts":        servers + 2,
+		"initialInterval": "250ms",
 	}}
 }
 
@@ -124,7 +156,8 @@ type traefikMiddleware struct {
 // router applies them, outermost first: "allow", so that a refused client
 // is refused before it sends its upload and gets no CORS headers; then
 // the too-large answer, which must wrap "body" to replace the 413 that
-// "body" answers; "body"; "headers"; and "strip" last.
+// "body" answers; "body"; "headers"; "strip"; and "retry" last, for pools,
+// innermost so that it retries after the body is buffered.
 //
 // Behind trusted proxies, the allow list must judge the client they name
 // in X-Forwarded-For: by default ipAllowList judges the connection's
@@ -160,12 +193,19 @@ func routeMiddlewares(r plan.Route, proxy plan.Proxy) []traefikMiddleware {
 		// Without the trailing "/": Traefik keeps the path's leading one.
 		add("strip", map[string]any{"stripPrefix": map[string]any{"prefixes": []any{strings.TrimSuffix(r.PathPrefix, "/")}}})
 	}
+	if len(r.Backends) > 0 {
+		if servers := len(traefikPoolServers(r)); servers > 1 {
+			// Shared by the pools of one size: it holds nothing else.
+			out = append(out, traefikMiddleware{fmt.Sprintf("matrixgen-retry-%d", servers), traefikRetry(servers)})
+		}
+	}
 	return out
 }
 
 // traefikTooLargeName names the errors middleware all routes with an
-// upload limit share. Every other middleware is named after its route
-// and ends in -allow, -body, -headers or -strip, so the name is free.
+// upload limit share, as matrixgen-retry-N is shared by the pools of N
+// servers. Every other middleware is named after its route and ends in
+// -allow, -body, -headers or -strip, so these names are free.
 const traefikTooLargeName = "matrixgen-too-large"
 
 // traefikTooLarge replaces the plain-text 413 of the buffering middleware
