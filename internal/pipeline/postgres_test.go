@@ -154,6 +154,11 @@ esac
 		set -- "$@" "$a"
 	done
 	if [ "$interactive" = 0 ]; then
+		# A dump that dies half-way, as when it is killed or the disk fills.
+		if [ "$1" = pg_dumpall ] && [ -e "$state/dump-fails" ]; then
+			echo '-- PostgreSQL database cluster dump'
+			exit 1
+		fi
 		exec %[3]s/"$@" </dev/null
 	fi
 	program=$1
@@ -299,4 +304,50 @@ func TestPostgresUpgrade(t *testing.T) {
 	if slices.ContainsFunc(again.commands, func(c string) bool { return strings.HasPrefix(c, "systemctl stop") }) {
 		t.Errorf("a refused upgrade stopped services: %q", again.commands)
 	}
+}
+
+// A dump that fails leaves the old server serving its data, starts the
+// services it stopped again, and leaves nothing behind that would stop the
+// next run.
+func TestPostgresUpgradeDumpFails(t *testing.T) {
+	const example = "quickstart"
+	old := buildVariant(t, example, "postgres:\n  bundled:\n    major: 15\n")
+	next := writeBundle(t, example, buildExample(t, example))
+	dataDir := old.host().DataDir + "/postgres/data"
+	h := newPostgresHost(t, dataDir)
+	old.provide(t, h.testHost)
+	h.install(t, old.out).mustSucceed(t)
+	h.seed(t)
+	script := filepath.Join(next.out, filepath.FromSlash(next.host().DataDir), "bin", "postgres-upgrade.sh")
+
+	if err := os.WriteFile(filepath.Join(h.state, "dump-fails"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	failed := h.runScript(t, script)
+	failed.mustFail(t, "stopped before changing any data", "run me again")
+	stop := slices.Index(failed.commands, "systemctl stop matrix-synapse.service")
+	start := slices.Index(failed.commands, "systemctl start matrix-synapse.service")
+	if stop < 0 || start < stop {
+		t.Errorf("the failed upgrade did not start Synapse again after stopping it:\n%s", strings.Join(failed.commands, "\n"))
+	}
+	if slices.Contains(failed.commands, "systemctl stop matrix-postgres.service") {
+		t.Errorf("the failed upgrade stopped the old server")
+	}
+	h.checkSeeded(t)
+	entries, err := os.ReadDir(filepath.Dir(h.at(dataDir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != filepath.Base(dataDir) {
+			t.Errorf("the failed upgrade left %s beside the data directory", e.Name())
+		}
+	}
+
+	if err := os.Remove(filepath.Join(h.state, "dump-fails")); err != nil {
+		t.Fatal(err)
+	}
+	h.runScript(t, script).mustSucceed(t)
+	h.checkFinalServer(t, "postgres-upgrade.sh")
+	h.checkSeeded(t)
 }

@@ -9,7 +9,8 @@
 # it), applies this bundle without starting it, lets the new server
 # initialise an empty directory, restores the dump with ON_ERROR_STOP,
 # counts again and compares, and finally applies the bundle, which starts
-# everything.
+# everything. A failure before the move starts the services again on the
+# old server; one after it says how to go back.
 #
 # Run the copy in the new bundle (out/matrix/bin/postgres-upgrade.sh), not the one installed
 # by the old bundle, which knows only the old major.
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--root=*) ROOT=${1#--root=} ;;
-	-h | --help) sed -n '3,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '3,22s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) printf 'postgres-upgrade.sh: unknown option %s\n' "$1" >&2; exit 2 ;;
 	esac
 	shift
@@ -95,6 +96,25 @@ restore_sql() {
 	SUPERUSER=$SUPERUSER awk '!done && $0 == "CREATE ROLE " ENVIRON["SUPERUSER"] ";" { done = 1; next } { print }' "$1"
 }
 
+# On a failure before the old directory moves (the dump killed, the disk
+# full), nothing has changed but the services being stopped: start them
+# again on the old server, and drop the unfinished work, so that running
+# the script again starts afresh.
+resume_old() {
+	[ $? -ne 0 ] || return 0
+	rm -rf "$ROOT$WORK"
+	systemctl start "$PG_UNIT.service" || true
+	for unit in $DEPENDANTS; do
+		systemctl start "$unit.service" || true
+	done
+	cat >&2 <<HINT
+postgres-upgrade.sh: stopped before changing any data. PostgreSQL $OLD_MAJOR
+keeps serving from $PG_DATA and the services that use it are started again.
+Fix what failed above (often: free disk space for the dump; it needs about
+the size of the databases), then run me again.
+HINT
+}
+
 # On a failure after the old directory moved, say how to go back.
 recovery_hint() {
 	[ $? -ne 0 ] || return 0
@@ -120,6 +140,7 @@ main() {
 	pg_running ||
 		die "$PG_UNIT is not running: the dump needs the old server (PostgreSQL $OLD_MAJOR); start it with the bundle applied now"
 
+	trap resume_old EXIT
 	say "stopping the services that use the databases: $DEPENDANTS"
 	for unit in $DEPENDANTS; do
 		systemctl stop "$unit.service"
@@ -130,7 +151,7 @@ main() {
 	say "dumping every database to $WORK/dump.sql"
 	docker exec "$PG_UNIT" pg_dumpall -U "$SUPERUSER" >"$ROOT$WORK/dump.sql"
 	tail -n 5 "$ROOT$WORK/dump.sql" | grep -q 'PostgreSQL database cluster dump complete' ||
-		die "the dump in $WORK/dump.sql is incomplete; nothing else has changed"
+		die "the dump in $WORK/dump.sql is incomplete"
 
 	systemctl stop "$PG_UNIT.service"
 	trap recovery_hint EXIT
