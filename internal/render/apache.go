@@ -89,7 +89,9 @@ func apacheMatrixConf(p *plan.Plan) ([]byte, error) {
 		head = append(head, apacheWebSocketWhy...)
 	}
 	head = append(head, "", "Routes, highest priority first:")
-	head = append(head, apacheRouteTable(b, p)...)
+	for _, line := range routeTableLines(p, apachePoolComment) {
+		head = append(head, b.tok(escape.ApacheComment, line))
+	}
 	if b.err != nil {
 		return nil, b.err
 	}
@@ -249,26 +251,6 @@ func apacheListenNote(b *apBuilder, hosts []vhost, addrs map[int]string) []strin
 			line += "    (in Debian's ports.conf already)"
 		}
 		out = append(out, line)
-	}
-	return out
-}
-
-func apacheRouteTable(b *apBuilder, p *plan.Plan) []string {
-	ports := map[string]int{}
-	for _, e := range p.Entrypoints {
-		ports[e.Name] = e.HostPort
-	}
-	var out []string
-	for _, r := range p.Routes {
-		match := r.PathPrefix
-		if r.PathRegex != "" {
-			match = " ~ " + r.PathRegex
-		}
-		to := fmt.Sprintf("%s port %d (%s)", r.Service, r.Port, r.Upstream)
-		if len(r.Backends) > 0 {
-			to = apachePoolComment(r)
-		}
-		out = append(out, b.comment("  %-4d %-10s %s:%d%s -> %s", r.Priority, r.Entrypoint, r.Host, ports[r.Entrypoint], match, to))
 	}
 	return out
 }

@@ -106,8 +106,8 @@ func caddySites(p *plan.Plan) ([]byte, error) {
 	}
 	w.comment("")
 	w.comment("Routes, highest priority first:")
-	for _, line := range strings.Split(strings.TrimSuffix(routeTable(p), "\n"), "\n") {
-		w.comment(strings.TrimPrefix(line, "# "))
+	for _, line := range routeTableLines(p, caddyBackendComment) {
+		w.comment(line)
 	}
 	for _, v := range vs {
 		w.blank()

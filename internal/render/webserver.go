@@ -77,6 +77,24 @@ func writeDirectives(w *strings.Builder, ds []directive, depth int, s syntax) {
 	}
 }
 
+// routeTableLines lists the routes, highest priority first, for the head of a
+// webserver's config, one line per route: priority, entrypoint, the host,
+// port and path it claims, and where it goes. poolNote names the servers of
+// a route with several in the webserver's own terms (its pool, its
+// balancing). The lines are plain text; each format escapes them as
+// comments.
+func routeTableLines(p *plan.Plan, poolNote func(plan.Route) string) []string {
+	var out []string
+	for _, r := range p.ServedRoutes() {
+		to := fmt.Sprintf("%s port %d (%s)", r.Service, r.Port, r.Upstream)
+		if len(r.Backends) > 0 {
+			to = poolNote(r.Route)
+		}
+		out = append(out, fmt.Sprintf("  %-4d %-10s %s -> %s", r.Priority, r.Entrypoint, r.Where(), to))
+	}
+	return out
+}
+
 // webserver is how one format's files are made from the plan.
 type webserver struct {
 	name, dir string
