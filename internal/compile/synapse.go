@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/plan"
+	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
 const (
@@ -61,9 +62,9 @@ func addSynapse(b *builder) {
 		mounts = append(mounts, b.secretFileMount(coturnSecret))
 	}
 	mounts = append(mounts, appserviceMounts(b)...)
-	listens := []plan.Listen{{Name: "client", Port: synapseClientPort, HostPort: synapseClientPort}}
+	listens := []plan.Listen{{Name: "client", Port: synapseClientPort, HostPort: reserved.SynapseClientPort}}
 	if s.Federation.Enabled {
-		listens = append(listens, plan.Listen{Name: "federation", Port: synapseFederationPort, HostPort: synapseFederationPort})
+		listens = append(listens, plan.Listen{Name: "federation", Port: synapseFederationPort, HostPort: reserved.SynapseFederationPort})
 	}
 	if s.Metrics.Enabled {
 		listens = append(listens, plan.Listen{Name: "metrics", Port: s.Metrics.Port})
