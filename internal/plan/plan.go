@@ -311,6 +311,16 @@ type RouteSettings struct {
 	WebSocket bool
 }
 
+// AnyList copies a list into the []any that a File's Value holds for a
+// list, the one shape of list the YAML and JSON encoders handle.
+func AnyList[T any](s []T) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
 // Format tells how a File's Value becomes bytes.
 type Format int
 
