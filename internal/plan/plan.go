@@ -29,6 +29,18 @@ type Plan struct {
 	// Homeserver is what the maintenance scripts back up, restore and
 	// import into.
 	Homeserver Homeserver
+	// Postgres is the bundled database server; nil when the databases
+	// are on an external one.
+	Postgres *Postgres
+}
+
+// Postgres is the bundled PostgreSQL server as the maintenance and
+// upgrade scripts need it: they stop and start it, and an upgrade
+// compares the major version its data was made with to this one.
+type Postgres struct {
+	Unit    string
+	Major   int    // the major version the unit runs
+	DataDir string // host directory of its data
 }
 
 // Homeserver says where the homeserver keeps what maintenance touches.
