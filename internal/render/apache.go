@@ -29,9 +29,11 @@ func renderApache(p *plan.Plan, t Tree) error {
 
 // apacheSyntax writes a directive as its line and a block as a section.
 var apacheSyntax = syntax{
-	line:  func(words string) string { return words },
-	open:  func(words string) string { return "<" + words + ">" },
-	close: func(name string) string { return "</" + name + ">" },
+	line:        func(words string) string { return words },
+	open:        func(words string) string { return "<" + words + ">" },
+	close:       func(name string) string { return "</" + name + ">" },
+	indent:      "    ",
+	blankBefore: aroundBlocks,
 }
 
 // apBuilder builds the directives; its firstError keeps the first refusal.

@@ -25,9 +25,11 @@ func renderNginx(p *plan.Plan, t Tree) error {
 
 // nginxSyntax ends a directive with ';' and wraps a block in braces.
 var nginxSyntax = syntax{
-	line:  func(words string) string { return words + ";" },
-	open:  func(words string) string { return words + " {" },
-	close: func(string) string { return "}" },
+	line:        func(words string) string { return words + ";" },
+	open:        func(words string) string { return words + " {" },
+	close:       func(string) string { return "}" },
+	indent:      "    ",
+	blankBefore: aroundBlocks,
 }
 
 // ngxBuilder builds the directives; its firstError keeps the first refusal.
