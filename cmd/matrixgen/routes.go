@@ -28,6 +28,9 @@ type routeJSON struct {
 	// WebSocket: clients open WebSockets on the route, and the proxy
 	// passes their upgrade; absent otherwise.
 	WebSocket bool `json:"websocket,omitempty"`
+	// listed is the match as route listings print it (PathMatch.String),
+	// for the table; JSON has Match.
+	listed string
 }
 
 type matchJSON struct {
@@ -80,10 +83,7 @@ var routesCommand = command{
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PRIORITY\tENTRYPOINT\tPORT\tHOST\tPATH\tBACKEND")
 			for _, r := range routes {
-				match := r.Match.Value
-				if r.Match.Type == "regex" {
-					match = "~ " + match
-				}
+				match := r.listed
 				if r.Match.StripPrefix {
 					match += " (stripped)"
 				}
@@ -109,34 +109,18 @@ var routesCommand = command{
 	},
 }
 
-// entrypointPort is the port a route is served on: the host's, or, for the
-// internal entrypoint, which the host does not publish, the proxy
-// container's.
-func entrypointPort(ep plan.Entrypoint) int {
-	if ep.HostPort == 0 {
-		return ep.ProxyPort
-	}
-	return ep.HostPort
-}
-
 // routeList lists routes in the order the proxy evaluates them.
 func routeList(p *plan.Plan) []routeJSON {
-	entrypoints := map[string]plan.Entrypoint{}
-	for _, ep := range p.Entrypoints {
-		entrypoints[ep.Name] = ep
-	}
 	out := []routeJSON{}
-	for _, r := range p.Routes {
-		ep := entrypoints[r.Entrypoint]
-		match := matchJSON{Type: "prefix", Value: r.PathPrefix, StripPrefix: r.StripPrefix}
-		if r.PathRegex != "" {
-			match = matchJSON{Type: "regex", Value: r.PathRegex}
-		}
+	for _, r := range p.ServedRoutes() {
+		m := r.Match()
 		rj := routeJSON{
-			Name: r.Name, Host: r.Host, Match: match,
-			Entrypoint: r.Entrypoint, Port: entrypointPort(ep), TLS: ep.TLS, Priority: r.Priority,
+			Name: r.Name, Host: r.Host,
+			Match:      matchJSON{Type: m.Kind(), Value: m.Value, StripPrefix: r.StripPrefix},
+			Entrypoint: r.Entrypoint, Port: r.ListenPort, TLS: r.TLS, Priority: r.Priority,
 			Backend:   backendJSON{Service: r.Service, Address: r.Upstream},
 			WebSocket: r.Settings.WebSocket,
+			listed:    m.String(),
 		}
 		for _, be := range r.Servers() {
 			rj.Backends = append(rj.Backends, backendJSON{Service: be.Service, Address: be.Upstream})

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/plan"
+	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
 const (
@@ -12,7 +13,7 @@ const (
 	// maubotPathPrefix is where maubot serves its management UI, its API
 	// (below /v1, a path fixed in maubot) and its plugins' web endpoints
 	// (below /plugin/), on the homeserver's hostname as MDAD does.
-	maubotPathPrefix = "/_matrix/maubot"
+	maubotPathPrefix = reserved.MaubotUI
 	maubotConfigDir  = "/config"
 	maubotDataDir    = "/data"
 	// maubotFrontend is where the image keeps the built management UI,

@@ -4,6 +4,7 @@ import (
 	"regexp"
 
 	"github.com/matrixgen/matrixgen/internal/plan"
+	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
 const heisenbridgePort = 9898
@@ -59,7 +60,7 @@ func addHeisenbridge(b *builder, br bridge) {
 	b.health(br.unit, 300, "docker", "exec", br.unit, "python3", "-c",
 		"import urllib.request; urllib.request.urlopen('http://localhost:"+itoa(heisenbridgePort)+"/_matrix/mau/live')")
 	b.route(plan.Route{
-		Name: br.unit + "-media", Host: b.cfg.Hostnames.Homeserver, PathPrefix: "/_heisenbridge/media",
+		Name: br.unit + "-media", Host: b.cfg.Hostnames.Homeserver, PathPrefix: reserved.HeisenbridgeMedia,
 		Entrypoint: plan.EntrypointClient, Service: br.unit, Port: heisenbridgePort,
 	})
 }

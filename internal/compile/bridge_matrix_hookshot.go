@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/matrixgen/matrixgen/internal/plan"
+	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
 const (
@@ -15,9 +16,8 @@ const (
 	// generic webhooks, GitHub's and GitLab's events, GitHub logins.
 	hookshotWebhooksPort = 9000
 	// hookshotPublicPath is where the webhooks listener is public on the
-	// homeserver's hostname: MDAD's path, so that the webhook URLs rooms
-	// were given keep working on a host that moves over.
-	hookshotPublicPath = "/hookshot/webhooks/"
+	// homeserver's hostname; it ends in "/", as a stripped prefix does.
+	hookshotPublicPath = reserved.HookshotWebhooks + "/"
 	// hookshotRSABits is upstream's advice for the key that encrypts the
 	// tokens hookshot keeps (passFile).
 	hookshotRSABits = 4096

@@ -250,16 +250,8 @@ func checkPlan(p *plan.Plan) diag.List {
 	for _, f := range p.Files {
 		claim("file", f.Path, fmt.Sprint(f.Restarts))
 	}
-	ports := map[string]int{}
-	for _, e := range p.Entrypoints {
-		ports[e.Name] = e.HostPort
-	}
-	for _, r := range p.Routes {
-		match := r.PathPrefix
-		if r.PathRegex != "" {
-			match = " ~" + r.PathRegex
-		}
-		claim("route", fmt.Sprintf("%d %s%s", ports[r.Entrypoint], r.Host, match), r.Name)
+	for _, r := range p.ServedRoutes() {
+		claim("route", r.Where(), r.Name)
 		for _, be := range r.Servers() {
 			host, _, err := net.SplitHostPort(be.Upstream)
 			if err != nil {

@@ -2,11 +2,12 @@ package compile
 
 import (
 	"github.com/matrixgen/matrixgen/internal/plan"
+	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
 const (
 	elementUnit     = "matrix-client-element"
-	elementHostPort = 8765
+	elementHostPort = reserved.ElementPort
 )
 
 func addElement(b *builder) {

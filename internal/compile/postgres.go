@@ -11,6 +11,8 @@ import (
 const (
 	postgresUnit = "matrix-postgres"
 	postgresPort = 5432
+	// postgresDataTarget is where the image keeps its data.
+	postgresDataTarget = "/var/lib/postgresql/data"
 )
 
 // dbConn is how a service reaches its database, bundled or external alike.
@@ -53,6 +55,7 @@ func addPostgres(b *builder) {
 	dataDir := b.dataPath("postgres", "data")
 	b.dir(b.dataPath("postgres"), 0o750)
 	b.dir(dataDir, 0o700)
+	b.plan.Postgres = &plan.Postgres{Unit: postgresUnit, Major: pg.Major, DataDir: dataDir}
 	b.service(plan.Service{
 		Unit:        postgresUnit,
 		Description: fmt.Sprintf("PostgreSQL %d", pg.Major),
@@ -63,10 +66,10 @@ func addPostgres(b *builder) {
 			{Name: "POSTGRES_DB", Value: pg.Superuser},
 			{Name: "POSTGRES_PASSWORD_FILE", Value: secretMount(string(superuser))},
 			{Name: "POSTGRES_INITDB_ARGS", Value: "--encoding=UTF8 --locale=C"},
-			{Name: "PGDATA", Value: "/var/lib/postgresql/data"},
+			{Name: "PGDATA", Value: postgresDataTarget},
 		},
 		Mounts: []plan.Mount{
-			{Source: dataDir, Target: "/var/lib/postgresql/data"},
+			{Source: dataDir, Target: postgresDataTarget},
 			b.secretFileMount(string(superuser)),
 		},
 		Tmpfs:       []string{"/tmp", "/var/run/postgresql"},

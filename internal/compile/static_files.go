@@ -2,11 +2,12 @@ package compile
 
 import (
 	"github.com/matrixgen/matrixgen/internal/plan"
+	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
 const (
 	staticFilesUnit     = "matrix-static-files"
-	staticFilesHostPort = 8766
+	staticFilesHostPort = reserved.WellKnownPort
 )
 
 // addStaticFiles serves /.well-known/matrix/* from a small static web

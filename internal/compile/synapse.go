@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/plan"
+	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
 const (
@@ -61,9 +62,9 @@ func addSynapse(b *builder) {
 		mounts = append(mounts, b.secretFileMount(coturnSecret))
 	}
 	mounts = append(mounts, appserviceMounts(b)...)
-	listens := []plan.Listen{{Name: "client", Port: synapseClientPort, HostPort: synapseClientPort}}
+	listens := []plan.Listen{{Name: "client", Port: synapseClientPort, HostPort: reserved.SynapseClientPort}}
 	if s.Federation.Enabled {
-		listens = append(listens, plan.Listen{Name: "federation", Port: synapseFederationPort, HostPort: synapseFederationPort})
+		listens = append(listens, plan.Listen{Name: "federation", Port: synapseFederationPort, HostPort: reserved.SynapseFederationPort})
 	}
 	if s.Metrics.Enabled {
 		listens = append(listens, plan.Listen{Name: "metrics", Port: s.Metrics.Port})
@@ -155,7 +156,7 @@ func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 		hs[k] = v
 	}
 	if len(s.AutoJoinRooms) > 0 {
-		hs["auto_join_rooms"] = toAnyList(s.AutoJoinRooms)
+		hs["auto_join_rooms"] = plan.AnyList(s.AutoJoinRooms)
 	}
 	if s.AdminContact != "" {
 		hs["admin_contact"] = s.AdminContact
@@ -165,7 +166,7 @@ func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 	}
 	hs["url_preview_enabled"] = s.URLPreviews.Enabled
 	if s.URLPreviews.Enabled {
-		hs["url_preview_ip_range_blacklist"] = toAnyList(privateRanges)
+		hs["url_preview_ip_range_blacklist"] = plan.AnyList(privateRanges)
 	}
 	if s.Metrics.Enabled {
 		hs["enable_metrics"] = true
@@ -197,7 +198,7 @@ func registrationConfig(b *builder) obj {
 		out["enable_registration_without_verification"] = true
 	}
 	if len(r.Require3PID) > 0 {
-		out["registrations_require_3pid"] = toAnyList(r.Require3PID)
+		out["registrations_require_3pid"] = plan.AnyList(r.Require3PID)
 	}
 	return out
 }
@@ -262,12 +263,4 @@ var privateRanges = []string{
 	"192.0.0.0/24", "169.254.0.0/16", "192.88.99.0/24", "198.18.0.0/15", "192.0.2.0/24",
 	"198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "::1/128", "fe80::/10", "fc00::/7",
 	"2001:db8::/32", "ff00::/8", "fec0::/10",
-}
-
-func toAnyList(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
 }

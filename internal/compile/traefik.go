@@ -165,7 +165,7 @@ func traefikStatic(b *builder, listeners []traefikListener) obj {
 			ep["http3"] = obj{"advertisedPort": l.publish.HostPort}
 		}
 		if len(l.trustForwards) > 0 {
-			ep["forwardedHeaders"] = obj{"trustedIPs": toAnyList(l.trustForwards)}
+			ep["forwardedHeaders"] = obj{"trustedIPs": plan.AnyList(l.trustForwards)}
 		}
 		ep["transport"] = obj{"respondingTimeouts": respondingTimeouts(b.cfg.Synapse.MaxUploadSizeMB)}
 		eps[l.name] = ep

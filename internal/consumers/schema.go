@@ -14,6 +14,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/matrixgen/matrixgen/internal/diag"
 )
 
 // The schemas are upstream files kept in the shared checkout beside the
@@ -309,44 +311,12 @@ func (s *schema) unknownTopLevelKeys(doc *yaml.Node) []string {
 			continue
 		}
 		msg := fmt.Sprintf("%d:%d: %s: not an option in Synapse's config schema", k.Line, k.Column, k.Value)
-		if near := closest(k.Value, s.sortedTop); near != "" {
+		if near := diag.DidYouMean(k.Value, s.sortedTop); near != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", near)
 		}
 		out = append(out, msg)
 	}
 	return out
-}
-
-// closest returns the candidate nearest to name by edit distance, if it is
-// near enough to be a plausible typo.
-func closest(name string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if d := editDistance(name, c); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // jsonValueFromYAML decodes a single YAML document into JSON values.

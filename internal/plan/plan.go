@@ -29,6 +29,18 @@ type Plan struct {
 	// Homeserver is what the maintenance scripts back up, restore and
 	// import into.
 	Homeserver Homeserver
+	// Postgres is the bundled database server; nil when the databases
+	// are on an external one.
+	Postgres *Postgres
+}
+
+// Postgres is the bundled PostgreSQL server as the maintenance and
+// upgrade scripts need it: they stop and start it, and an upgrade
+// compares the major version its data was made with to this one.
+type Postgres struct {
+	Unit    string
+	Major   int    // the major version the unit runs
+	DataDir string // host directory of its data
 }
 
 // Homeserver says where the homeserver keeps what maintenance touches.
@@ -309,6 +321,16 @@ type RouteSettings struct {
 	// Apache forward one only where told to, and would otherwise close an
 	// idle tunnel after their usual read timeout.
 	WebSocket bool
+}
+
+// AnyList copies a list into the []any that a File's Value holds for a
+// list, the one shape of list the YAML and JSON encoders handle.
+func AnyList[T any](s []T) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }
 
 // Format tells how a File's Value becomes bytes.

@@ -29,9 +29,11 @@ func renderApache(p *plan.Plan, t Tree) error {
 
 // apacheSyntax writes a directive as its line and a block as a section.
 var apacheSyntax = syntax{
-	line:  func(words string) string { return words },
-	open:  func(words string) string { return "<" + words + ">" },
-	close: func(name string) string { return "</" + name + ">" },
+	line:        func(words string) string { return words },
+	open:        func(words string) string { return "<" + words + ">" },
+	close:       func(name string) string { return "</" + name + ">" },
+	indent:      "    ",
+	blankBefore: aroundBlocks,
 }
 
 // apBuilder builds the directives; its firstError keeps the first refusal.
@@ -89,7 +91,9 @@ func apacheMatrixConf(p *plan.Plan) ([]byte, error) {
 		head = append(head, apacheWebSocketWhy...)
 	}
 	head = append(head, "", "Routes, highest priority first:")
-	head = append(head, apacheRouteTable(b, p)...)
+	for _, line := range routeTableLines(p, apachePoolComment) {
+		head = append(head, b.tok(escape.ApacheComment, line))
+	}
 	if b.err != nil {
 		return nil, b.err
 	}
@@ -249,26 +253,6 @@ func apacheListenNote(b *apBuilder, hosts []vhost, addrs map[int]string) []strin
 			line += "    (in Debian's ports.conf already)"
 		}
 		out = append(out, line)
-	}
-	return out
-}
-
-func apacheRouteTable(b *apBuilder, p *plan.Plan) []string {
-	ports := map[string]int{}
-	for _, e := range p.Entrypoints {
-		ports[e.Name] = e.HostPort
-	}
-	var out []string
-	for _, r := range p.Routes {
-		match := r.PathPrefix
-		if r.PathRegex != "" {
-			match = " ~ " + r.PathRegex
-		}
-		to := fmt.Sprintf("%s port %d (%s)", r.Service, r.Port, r.Upstream)
-		if len(r.Backends) > 0 {
-			to = apachePoolComment(r)
-		}
-		out = append(out, b.comment("  %-4d %-10s %s:%d%s -> %s", r.Priority, r.Entrypoint, r.Host, ports[r.Entrypoint], match, to))
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/plan"
@@ -55,9 +56,11 @@ func newMaintenanceData(p *plan.Plan) maintenanceData {
 		Domain: h.Domain, DataDir: h.DataDir, SecretsDir: h.SecretsDir, User: h.User, Group: h.Group,
 		Backups: defaultBackupDir, Networks: p.Networks,
 	}
-	pg, major, data, bundled := bundledPostgres(p)
+	// With an external server, nothing here stops, dumps or upgrades it.
+	bundled, pg := p.Postgres != nil, plan.Postgres{}
 	if bundled {
-		d.Postgres.Unit, d.Postgres.Major, d.Postgres.Data = pg.Unit, major, data
+		pg = *p.Postgres
+		d.Postgres.Unit, d.Postgres.Major, d.Postgres.Data = pg.Unit, strconv.Itoa(pg.Major), pg.DataDir
 		d.Postgres.Ready = readyCommand(p, pg.Unit)
 		for _, db := range p.Databases {
 			if db.Server == pg.Unit {

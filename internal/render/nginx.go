@@ -25,9 +25,11 @@ func renderNginx(p *plan.Plan, t Tree) error {
 
 // nginxSyntax ends a directive with ';' and wraps a block in braces.
 var nginxSyntax = syntax{
-	line:  func(words string) string { return words + ";" },
-	open:  func(words string) string { return words + " {" },
-	close: func(string) string { return "}" },
+	line:        func(words string) string { return words + ";" },
+	open:        func(words string) string { return words + " {" },
+	close:       func(string) string { return "}" },
+	indent:      "    ",
+	blankBefore: aroundBlocks,
 }
 
 // ngxBuilder builds the directives; its firstError keeps the first refusal.
@@ -91,7 +93,9 @@ func nginxMatrixConf(p *plan.Plan) ([]byte, error) {
 		head = append(head, nginxWebSocketWhy...)
 	}
 	head = append(head, "", "Routes, highest priority first:")
-	head = append(head, nginxRouteTable(b, p)...)
+	for _, line := range routeTableLines(p, nginxPoolNote) {
+		head = append(head, b.tok(escape.NginxComment, line))
+	}
 	if b.err != nil {
 		return nil, b.err
 	}
@@ -144,26 +148,9 @@ func nginxUsesTLS(hosts []vhost) bool {
 	return false
 }
 
-func nginxRouteTable(b *ngxBuilder, p *plan.Plan) []string {
-	ports := map[string]int{}
-	for _, e := range p.Entrypoints {
-		ports[e.Name] = e.HostPort
-	}
-	var out []string
-	for _, r := range p.Routes {
-		match := r.PathPrefix
-		if r.PathRegex != "" {
-			match = " ~ " + r.PathRegex
-		}
-		if len(r.Backends) > 0 {
-			out = append(out, b.comment("  %-4d %-10s %s:%d%s -> %s (%d servers, %s)",
-				r.Priority, r.Entrypoint, r.Host, ports[r.Entrypoint], match, nginxUpstreamName(r.Pool), len(r.Backends), r.Balance.By))
-			continue
-		}
-		out = append(out, b.comment("  %-4d %-10s %s:%d%s -> %s port %d (%s)",
-			r.Priority, r.Entrypoint, r.Host, ports[r.Entrypoint], match, r.Service, r.Port, r.Upstream))
-	}
-	return out
+// nginxPoolNote names a pool's upstream block in the route table.
+func nginxPoolNote(r plan.Route) string {
+	return fmt.Sprintf("%s (%d servers, %s)", nginxUpstreamName(r.Pool), len(r.Backends), r.Balance.By)
 }
 
 func nginxServer(b *ngxBuilder, p *plan.Plan, v vhost) (directive, error) {

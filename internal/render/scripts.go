@@ -3,32 +3,11 @@ package render
 import (
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/plan"
 )
-
-// postgresDataTarget is where the postgres image keeps its data; the
-// service that mounts a host directory there is the bundled server.
-const postgresDataTarget = "/var/lib/postgresql/data"
-
-// bundledPostgres finds the bundled PostgreSQL server: its service, its
-// major version (the image tag's leading number) and its host data
-// directory. ok is false when the databases are elsewhere.
-func bundledPostgres(p *plan.Plan) (svc plan.Service, major, dataDir string, ok bool) {
-	for _, s := range p.Services {
-		for _, m := range s.Mounts {
-			if m.Target != postgresDataTarget {
-				continue
-			}
-			_, tag, _ := strings.Cut(path.Base(s.Image), ":")
-			major, _, _ = strings.Cut(tag, "-")
-			major, _, _ = strings.Cut(major, ".")
-			return s, major, m.Source, true
-		}
-	}
-	return plan.Service{}, "", "", false
-}
 
 // readyCommand is what install.sh runs to know unit is ready, for the
 // scripts that start or find it to wait the same way: one definition of
@@ -61,8 +40,8 @@ func bundleScripts(p *plan.Plan, t Tree) error {
 		return err
 	}
 	d := upgradeData{}
-	if _, major, data, ok := bundledPostgres(p); ok {
-		d = upgradeData{PostgresMajor: major, PostgresData: data, PostgresUpgrade: path.Join(binDir(p.Host), "postgres-upgrade.sh")}
+	if pg := p.Postgres; pg != nil {
+		d = upgradeData{PostgresMajor: strconv.Itoa(pg.Major), PostgresData: pg.DataDir, PostgresUpgrade: path.Join(binDir(p.Host), "postgres-upgrade.sh")}
 	}
 	var upgrade strings.Builder
 	if err := parsed.ExecuteTemplate(&upgrade, "upgrade.sh.tmpl", d); err != nil {
@@ -83,18 +62,18 @@ func hostScripts(p *plan.Plan, t Tree) error {
 	if err := renderMaintenance(p, t); err != nil {
 		return err
 	}
-	svc, major, data, ok := bundledPostgres(p)
-	if !ok {
+	pg := p.Postgres
+	if pg == nil {
 		return nil
 	}
 	script := path.Join(binDir(p.Host), "postgres-upgrade.sh")
 	d := postgresUpgradeData{
-		DataDir: p.Host.DataDir, Unit: svc.Unit, Major: major, Data: data,
-		User: p.Host.User, Group: p.Host.Group, Dependants: strings.Join(dependants(p, svc.Unit), " "), Script: script,
-		Ready: readyCommand(p, svc.Unit),
+		DataDir: p.Host.DataDir, Unit: pg.Unit, Major: strconv.Itoa(pg.Major), Data: pg.DataDir,
+		User: p.Host.User, Group: p.Host.Group, Dependants: strings.Join(dependants(p, pg.Unit), " "), Script: script,
+		Ready: readyCommand(p, pg.Unit),
 	}
 	for _, db := range p.Databases {
-		if db.Server == svc.Unit {
+		if db.Server == pg.Unit {
 			d.Superuser = db.Superuser
 		}
 	}

@@ -75,7 +75,7 @@ func yamlNode(v any) (*yaml.Node, error) {
 	case plan.SecretRef:
 		return yamlString(x.Placeholder()), nil
 	case []string:
-		return yamlNode(stringsToAny(x))
+		return yamlNode(plan.AnyList(x))
 	case []any:
 		seq := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, item := range x {
@@ -116,14 +116,6 @@ func yamlNode(v any) (*yaml.Node, error) {
 		return nil, fmt.Errorf("cannot write %T as YAML", v)
 	}
 	return &n, nil
-}
-
-func stringsToAny(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -7,8 +7,9 @@ import (
 	"github.com/matrixgen/matrixgen/internal/plan"
 )
 
-// What the configs for the operator's own nginx and Apache share: a tree
-// of directives written in each server's syntax, and the files they make.
+// What the configs for the operator's own nginx, Apache and Caddy share: a
+// tree of directives written in each server's syntax, and the files they
+// make.
 
 // wellKnownPrefix is the Matrix discovery path (client-server and
 // server-server specs), the one route the base domain's own website must
@@ -35,10 +36,21 @@ func block(name string, args []string, body ...directive) directive {
 }
 
 // syntax is how a format writes a directive and opens and closes a block,
-// given the directive's words joined by spaces.
+// given the directive's words joined by spaces, what one level of
+// indentation is, and where blank lines go.
 type syntax struct {
 	line, open func(words string) string
 	close      func(name string) string
+	indent     string
+	// blankBefore tells whether a blank line goes between prev and d,
+	// neighbours at depth.
+	blankBefore func(prev, d directive, depth int) bool
+}
+
+// aroundBlocks puts a blank line around every block and before every
+// comment, as nginx's and Apache's own example configs are laid out.
+func aroundBlocks(prev, d directive, _ int) bool {
+	return d.IsBlock || len(d.Comment) > 0 || prev.IsBlock
 }
 
 // writeConfig writes head as a comment, then the directives, a blank line
@@ -58,12 +70,16 @@ func writeConfig(head []string, ds []directive, s syntax) []byte {
 }
 
 func writeDirectives(w *strings.Builder, ds []directive, depth int, s syntax) {
-	indent := strings.Repeat("    ", depth)
+	indent := strings.Repeat(s.indent, depth)
 	for i, d := range ds {
-		if i > 0 && (d.IsBlock || len(d.Comment) > 0 || ds[i-1].IsBlock) {
+		if i > 0 && s.blankBefore(ds[i-1], d, depth) {
 			w.WriteString("\n")
 		}
 		for _, c := range d.Comment {
+			if c == "" {
+				w.WriteString(indent + "#\n")
+				continue
+			}
 			w.WriteString(indent + "# " + c + "\n")
 		}
 		words := strings.Join(append([]string{d.Name}, d.Args...), " ")
@@ -75,6 +91,24 @@ func writeDirectives(w *strings.Builder, ds []directive, depth int, s syntax) {
 		writeDirectives(w, d.Body, depth+1, s)
 		w.WriteString(indent + s.close(d.Name) + "\n")
 	}
+}
+
+// routeTableLines lists the routes, highest priority first, for the head of a
+// webserver's config, one line per route: priority, entrypoint, the host,
+// port and path it claims, and where it goes. poolNote names the servers of
+// a route with several in the webserver's own terms (its pool, its
+// balancing). The lines are plain text; each format escapes them as
+// comments.
+func routeTableLines(p *plan.Plan, poolNote func(plan.Route) string) []string {
+	var out []string
+	for _, r := range p.ServedRoutes() {
+		to := fmt.Sprintf("%s port %d (%s)", r.Service, r.Port, r.Upstream)
+		if len(r.Backends) > 0 {
+			to = poolNote(r.Route)
+		}
+		out = append(out, fmt.Sprintf("  %-4d %-10s %s -> %s", r.Priority, r.Entrypoint, r.Where(), to))
+	}
+	return out
 }
 
 // webserver is how one format's files are made from the plan.

@@ -1,6 +1,8 @@
 package validate
 
+import "github.com/matrixgen/matrixgen/internal/reserved"
+
 // Heisenbridge serves IRC users the Matrix media they are linked to.
 func init() {
-	declareBridgeType("heisenbridge", bridgeTypeRule{typeRule: typeRule{publicPath: "/_heisenbridge/media"}})
+	declareBridgeType("heisenbridge", bridgeTypeRule{typeRule: typeRule{publicPath: reserved.HeisenbridgeMedia}})
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/matrixgen/matrixgen/internal/config"
 	"github.com/matrixgen/matrixgen/internal/diag"
+	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
 // bridgeRules are the rules that span bridges, and bridges and the rest of
@@ -151,18 +152,21 @@ func bridgeDatabasesUnique(c *config.Config, ix *index) diag.List {
 
 // bridgeHostPortsUnique: a bridge serving the public publishes its port
 // for a webserver on the host, beside the ports matrixgen's own services
-// publish (compile: synapse.go, element.go, static_files.go, workers.go).
+// publish (internal/reserved).
 func bridgeHostPortsUnique(c *config.Config, ix *index) diag.List {
 	var out diag.List
-	taken := firstClaim{"8008": "Synapse", "8048": "Synapse", "8765": "Element", "8766": "the well-known files"}
+	taken := firstClaim{}
+	for port, owner := range reserved.FixedHostPorts() {
+		taken[fmt.Sprint(port)] = owner
+	}
 	for _, e := range bridgesAndBots(c) {
 		port := e.hostPort
 		if port == 0 {
 			continue
 		}
 		path := joinPath(e.path, "host_port")
-		if port >= 20000 && port < 28000 {
-			out = append(out, problem(ix, path, "port %d is in 20000-27999, where Synapse's workers publish theirs; choose another", port)...)
+		if reserved.IsWorkerPort(port) {
+			out = append(out, problem(ix, path, "port %d is in %s, where Synapse's workers publish theirs; choose another", port, reserved.WorkerRange())...)
 			continue
 		}
 		if prev, dup := taken.take(fmt.Sprint(port), e.path); dup {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/matrixgen/matrixgen/internal/config"
 	"github.com/matrixgen/matrixgen/internal/diag"
+	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
 // ketesaRules check where Ketesa is served against the rest of the
@@ -108,10 +109,10 @@ func homeserverPublicPaths(c *config.Config) []publicPath {
 // publishes its port on the bind address, where two cannot share one.
 func ketesaHostPortFree(c *config.Config, ix *index) diag.List {
 	port := c.Ketesa.HostPort
-	if port >= 20000 && port < 28000 {
-		return problem(ix, "ketesa.host_port", "port %d is in 20000-27999, where Synapse's workers publish theirs; choose another", port)
+	if reserved.IsWorkerPort(port) {
+		return problem(ix, "ketesa.host_port", "port %d is in %s, where Synapse's workers publish theirs; choose another", port, reserved.WorkerRange())
 	}
-	taken := map[int]string{8008: "Synapse", 8048: "Synapse", 8765: "Element", 8766: "the well-known files"}
+	taken := reserved.FixedHostPorts()
 	for _, e := range bridgesAndBots(c) {
 		if e.hostPort != 0 && taken[e.hostPort] == "" {
 			taken[e.hostPort] = e.path

@@ -156,7 +156,7 @@ func unknownKey(schema cue.Value, given map[string]any, key, path string, ix *in
 			unused = append(unused, name)
 		}
 	}
-	if near := didYouMean(key, unused); near != "" {
+	if near := diag.DidYouMean(key, unused); near != "" {
 		d.Detail = fmt.Sprintf("did you mean %q?", near)
 	} else if len(unused) > 0 && path != "" {
 		d.Detail = fmt.Sprintf("options here: %s", strings.Join(dedupeSorted(fieldNames(schema)), ", "))
@@ -562,36 +562,4 @@ func genericPath(path string) string {
 		}
 	}
 	return strings.Join(parts, ".")
-}
-
-// didYouMean returns the candidate closest to name at an edit distance
-// below 3, or "".
-func didYouMean(name string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if d := levenshtein(name, c); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

@@ -354,27 +354,6 @@ func withOption(path string, value any) map[string]any {
 	return set(root, 0).(map[string]any)
 }
 
-func TestDidYouMean(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		candidates []string
-		want       string
-	}{
-		{"presense", []string{"presence", "image"}, "presence"},
-		{"synapes", []string{"synapse"}, "synapse"},
-		{"matrixid", []string{"matrix_id", "role"}, "matrix_id"},
-		{"max_upload_sise", []string{"max_upload_size_mb"}, ""}, // distance 3
-		{"Domain", []string{"domain"}, "domain"},
-		{"xyz", []string{"image", "port"}, ""},
-		{"port", nil, ""},
-		{"por", []string{"port", "pot"}, "port"}, // a tie goes to the first
-	} {
-		if got := didYouMean(tc.name, tc.candidates); got != tc.want {
-			t.Errorf("didYouMean(%q, %q) = %q, want %q", tc.name, tc.candidates, got, tc.want)
-		}
-	}
-}
-
 // A suggestion must be an option the user has not set already: proposing
 // "presence" beside a "presence" that is there only invites a duplicate.
 func TestDidYouMeanOnlyUnused(t *testing.T) {
@@ -461,18 +440,4 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-func TestLevenshtein(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0}, {"a", "", 1}, {"", "abc", 3}, {"kitten", "sitting", 3},
-		{"presence", "presense", 1}, {"synapse", "synapes", 2}, {"abc", "abc", 0},
-	} {
-		if got := levenshtein(tc.a, tc.b); got != tc.want {
-			t.Errorf("levenshtein(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
-		}
-	}
 }

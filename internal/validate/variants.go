@@ -156,7 +156,7 @@ func checkType(entry any, path string, types []string, ix *index) (diag.Diagnost
 			}
 		}
 		d := diag.Diagnostic{Path: typePath, Summary: fmt.Sprintf("invalid value %q: must be %s", t, one), Subject: ix.at(typePath)}
-		if near := didYouMean(t, types); near != "" {
+		if near := diag.DidYouMean(t, types); near != "" {
 			d.Detail = fmt.Sprintf("did you mean %q?", near)
 		}
 		return d, false
