@@ -137,11 +137,11 @@ func traefikRule(r plan.Route) string {
 	if r.Host != "" {
 		matchers = append(matchers, fmt.Sprintf("Host(`%s`)", r.Host))
 	}
-	switch {
-	case r.PathRegex != "":
-		matchers = append(matchers, fmt.Sprintf("PathRegexp(`%s`)", r.PathRegex))
-	case r.PathPrefix != "/" || r.Host == "":
-		matchers = append(matchers, fmt.Sprintf("PathPrefix(`%s`)", r.PathPrefix))
+	switch m := r.Match(); {
+	case m.Regex:
+		matchers = append(matchers, fmt.Sprintf("PathRegexp(`%s`)", m.Value))
+	case m.Value != "/" || r.Host == "":
+		matchers = append(matchers, fmt.Sprintf("PathPrefix(`%s`)", m.Value))
 	}
 	return strings.Join(matchers, " && ")
 }
@@ -173,9 +173,9 @@ func routeMiddlewares(r plan.Route, proxy plan.Proxy) []traefikMiddleware {
 		out = append(out, traefikMiddleware{r.Name + "-" + suffix, config})
 	}
 	if len(r.Settings.AllowIPs) > 0 {
-		allow := map[string]any{"sourceRange": toAny(r.Settings.AllowIPs)}
+		allow := map[string]any{"sourceRange": plan.AnyList(r.Settings.AllowIPs)}
 		if len(proxy.TrustedProxies) > 0 {
-			allow["ipStrategy"] = map[string]any{"excludedIPs": toAny(proxy.TrustedProxies)}
+			allow["ipStrategy"] = map[string]any{"excludedIPs": plan.AnyList(proxy.TrustedProxies)}
 		}
 		add("allow", map[string]any{"ipAllowList": allow})
 	}
@@ -242,8 +242,8 @@ func traefikHeaders(s plan.RouteSettings) (map[string]any, bool) {
 	}
 	if s.CORS {
 		headers["accessControlAllowOriginList"] = []any{"*"}
-		headers["accessControlAllowMethods"] = toAny(corsMethods)
-		headers["accessControlAllowHeaders"] = toAny(corsHeaders)
+		headers["accessControlAllowMethods"] = plan.AnyList(corsMethods)
+		headers["accessControlAllowHeaders"] = plan.AnyList(corsHeaders)
 	}
 	return map[string]any{"headers": headers}, true
 }
@@ -276,27 +276,14 @@ var (
 	corsHeaders = []string{"X-Requested-With", "Content-Type", "Authorization"}
 )
 
-func toAny(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
-}
-
-// routeTable is a readable listing of the routes for the header comment.
+// routeTable is a readable listing of the routes for the header comment,
+// in the webservers' layout; a pool is named with its servers and policy.
 func routeTable(p *plan.Plan) string {
 	var b strings.Builder
-	for _, r := range p.Routes {
-		match := r.PathPrefix
-		if r.PathRegex != "" {
-			match = " ~ " + r.PathRegex
-		}
-		backend := fmt.Sprintf("%s (%s)", r.Service, r.Upstream)
-		if len(r.Backends) > 0 {
-			backend = fmt.Sprintf("%s (%d servers, %s)", r.Pool, len(r.Backends), r.Balance.By)
-		}
-		fmt.Fprintf(&b, "# %-4d %-11s %s%s -> %s\n", r.Priority, r.Entrypoint, r.Host, match, backend)
+	for _, line := range routeTableLines(p, func(r plan.Route) string {
+		return fmt.Sprintf("%s (%d servers, %s)", r.Pool, len(traefikPoolServers(r)), r.Balance.By)
+	}) {
+		b.WriteString("#" + line + "\n")
 	}
 	return b.String()
 }
