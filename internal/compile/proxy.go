@@ -38,11 +38,16 @@ func publicEntrypoints(b *builder) []plan.Entrypoint {
 	}
 }
 
+// poolRejoinSeconds: a second is long enough for a proxy not to hammer a
+// server that is down, and short enough that a pool's servers can restart
+// one after the other without the proxy counting them all out.
+const poolRejoinSeconds = 1
+
 func (b *builder) setupProxy() {
 	b.plan.Entrypoints = publicEntrypoints(b)
 	rp := b.cfg.ReverseProxy
 	if b.ownProxy() {
-		b.plan.Proxy = plan.Proxy{Type: rp.Type, CertificateDir: rp.TLS.CertificateDir}
+		b.plan.Proxy = plan.Proxy{Type: rp.Type, CertificateDir: rp.TLS.CertificateDir, PoolRejoinSeconds: poolRejoinSeconds}
 		if rp.TLS.Mode == "terminated" {
 			b.plan.Proxy.TrustedProxies = rp.TLS.TrustedProxies
 		}

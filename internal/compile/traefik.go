@@ -62,7 +62,7 @@ func addTraefik(b *builder) {
 
 	listeners := traefikListeners(b)
 	b.plan.Proxy = plan.Proxy{Type: "traefik", ConfigDir: configDir + "/dynamic", Unit: traefikUnit, CertResolver: certResolver,
-		TooLarge: b.plan.Proxy.TooLarge}
+		TooLarge: b.plan.Proxy.TooLarge, PoolRejoinSeconds: poolRejoinSeconds}
 	if t.BehindProxy.Enabled {
 		b.plan.Proxy.TrustedProxies = t.BehindProxy.TrustedIPs
 	}

@@ -66,6 +66,12 @@ type Proxy struct {
 	TrustedProxies []string
 	// TooLarge is the answer to an upload over a route's MaxBodyBytes.
 	TooLarge TooLarge
+	// PoolRejoinSeconds is the longest a pool's server stays out of the
+	// rotation once it answers again after failing: how long the proxy
+	// leaves it alone, or how often it checks it. install.sh waits as long
+	// after a restarted server of a pool is healthy before it restarts the
+	// next one, so that the proxy never finds them all out.
+	PoolRejoinSeconds int
 }
 
 // TooLarge is what every proxy answers, with status 413, to a body over a

@@ -601,7 +601,7 @@ func caddyReverseProxy(w *caddyWriter, p *plan.Plan, r plan.Route) error {
 	}
 	var options [][]string
 	if len(r.Backends) > 0 {
-		options = append(options, caddyPoolOptions(r)...)
+		options = append(options, caddyPoolOptions(r, p.Proxy.PoolRejoinSeconds)...)
 	}
 	if len(p.Proxy.TrustedProxies) > 0 {
 		trusted, err := caddyNetworks(p.Proxy.TrustedProxies)
@@ -790,8 +790,8 @@ var caddyPoolsWhy = []string{
 	"copies the key into " + caddyBalanceHeader + ", which reverse_proxy removes",
 	"again before the request leaves. Its hashing is rendezvous hashing: a",
 	"changed pool moves few keys. The rest go to the server with the fewest",
-	"open requests. A server that fails a request is left out for " + caddyFailDuration + ",",
-	"and a request it refused is tried on another.",
+	"open requests. A server that fails a request is left out for",
+	"fail_duration, and a request it refused is tried on another.",
 }
 
 func caddyHasRegexes(p *plan.Plan) bool {
@@ -830,9 +830,6 @@ const (
 	caddyQueryToken  = "{http.request.uri.query.access_token}"
 	caddyRoomID      = "{http.regexp.matrixgen_room.1}"
 	caddyDecodedPath = "{http.request.uri.path}"
-	// caddyFailDuration is how long a server that failed a request stays
-	// out of its pool: nginx's default fail_timeout.
-	caddyFailDuration = "10s"
 )
 
 // caddyBalanceKey sets caddyBalanceHeader for a hashing pool, from two
@@ -877,11 +874,11 @@ func caddyBalanceKey(w *caddyWriter, r plan.Route) error {
 // need nothing more: Caddy hashes on their key as nginx does.
 //
 // A request whose server refused the connection is retried on another, and
-// the failure keeps that server out for caddyFailDuration, while the
-// hashing gives its keys to the others. The retry itself lands on a random
+// the failure keeps that server out for rejoinSeconds, while the hashing
+// gives its keys to the others. The retry itself lands on a random
 // server: Caddy chooses it after header_up has removed the key. Caddy 2.6
 // retries a request that reached its server only if it is a GET.
-func caddyPoolOptions(r plan.Route) [][]string {
+func caddyPoolOptions(r plan.Route, rejoinSeconds int) [][]string {
 	var out [][]string
 	hashed := false
 	switch r.Balance.By {
@@ -893,7 +890,7 @@ func caddyPoolOptions(r plan.Route) [][]string {
 	}
 	out = append(out,
 		[]string{"lb_retries", strconv.Itoa(len(r.Backends) - 1)},
-		[]string{"fail_duration", caddyFailDuration})
+		[]string{"fail_duration", fmt.Sprintf("%ds", rejoinSeconds)})
 	if hashed {
 		out = append(out, []string{"header_up", "-" + caddyBalanceHeader})
 	}

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -23,7 +24,9 @@ var nginxPoolsWhy = []string{
 	"worker's caches; a pool spread by room hashes on the room ID of the",
 	"decoded path ($uri), so that \"!a:b\" and \"%21a%3Ab\" are one room, which",
 	"pagination requires. Both hash consistently: a changed pool moves few",
-	"keys. The rest go to the server with the fewest open requests.",
+	"keys. The rest go to the server with the fewest open requests. A server",
+	"that failed a request is tried again after fail_timeout, so that one",
+	"restarted in its pool's turn is back in the pool within that time.",
 }
 
 func nginxHasPools(p *plan.Plan) bool {
@@ -91,7 +94,8 @@ func nginxPools(b *ngxBuilder, p *plan.Plan) []directive {
 			body = append(body, leaf("least_conn"))
 		}
 		for _, be := range r.Backends {
-			body = append(body, leaf("server", b.tok(escape.NginxHostPort, be.Upstream)))
+			body = append(body, leaf("server", b.tok(escape.NginxHostPort, be.Upstream),
+				"max_fails=1", fmt.Sprintf("fail_timeout=%ds", p.Proxy.PoolRejoinSeconds)))
 		}
 		u := block("upstream", []string{b.tok(escape.Nginx, nginxUpstreamName(name))}, body...)
 		u.Comment = []string{b.comment("%s: %s", name, r.Balance.By)}

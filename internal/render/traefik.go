@@ -26,7 +26,7 @@ func traefikDynamic(p *plan.Plan) map[string]any {
 	routers, services, middlewares := map[string]any{}, map[string]any{}, map[string]any{}
 	for _, r := range p.Routes {
 		ep := entrypoints[r.Entrypoint]
-		svcName, svc := traefikService(r)
+		svcName, svc := traefikService(r, p.Proxy.PoolRejoinSeconds)
 		router := map[string]any{
 			"rule":        traefikRule(r),
 			"entryPoints": []any{ep.ProxyName},
@@ -59,7 +59,7 @@ func traefikDynamic(p *plan.Plan) map[string]any {
 
 // traefikService is the route's backend as a Traefik service: one server,
 // or a pool's.
-func traefikService(r plan.Route) (string, map[string]any) {
+func traefikService(r plan.Route, rejoinSeconds int) (string, map[string]any) {
 	if len(r.Backends) == 0 {
 		return traefikServerService(plan.Backend{Service: r.Service, Port: r.Port, Upstream: r.Upstream})
 	}
@@ -70,7 +70,7 @@ func traefikService(r plan.Route) (string, map[string]any) {
 	return r.Pool, map[string]any{"loadBalancer": map[string]any{
 		"servers":        servers,
 		"passHostHeader": true,
-		"healthCheck":    traefikPoolHealthCheck,
+		"healthCheck":    traefikPoolHealthCheck(rejoinSeconds),
 	}}
 }
 
@@ -85,15 +85,16 @@ func traefikPoolServers(r plan.Route) []plan.Backend {
 }
 
 // traefikPoolHealthCheck takes a pool's server out of the rotation when
-// its /health fails and puts it back within a second of answering again:
-// install.sh restarts a pool's servers one at a time, and the next one
-// stops soon after the last one is healthy, so a slow return would leave
-// the pool empty in between.
-var traefikPoolHealthCheck = map[string]any{
-	"path":              "/health",
-	"interval":          "5s",
-	"unhealthyInterval": "1s",
-	"timeout":           "1s",
+// its /health fails and puts it back at most rejoinSeconds after it
+// answers again: install.sh restarts a pool's servers one at a time and
+// waits that long between them, so that Traefik never has them all out.
+func traefikPoolHealthCheck(rejoinSeconds int) map[string]any {
+	return map[string]any{
+		"path":              "/health",
+		"interval":          "5s",
+		"unhealthyInterval": fmt.Sprintf("%ds", rejoinSeconds),
+		"timeout":           "3s",
+	}
 }
 
 // traefikRetry sends a request that found its server gone (connection
