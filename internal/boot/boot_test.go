@@ -5,6 +5,7 @@ package boot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +44,7 @@ func TestBoot(t *testing.T) {
 			}
 		})
 	}
+	t.Run("bridges", func(t *testing.T) { t.Run("traefik", testBridges) })
 }
 
 // server is one booted bundle as the checks see it.
@@ -379,15 +382,25 @@ func checkOptionChange(ctx context.Context, t *testing.T, s *server, example str
 		t.Fatal(err)
 	}
 	t.Logf("install.sh after a changed option:\n%s", out)
-	t.Logf("figure: option changed: install.sh took %.1f s; %d of %d client requests failed, longest gap %.1f s",
-		took.Seconds(), stats.failed, stats.sent, stats.longestGap.Seconds())
+	t.Logf("figure: option changed: install.sh took %.1f s; %d of %d client requests failed (%s), longest gap %.1f s",
+		took.Seconds(), stats.failed, stats.sent, stats, stats.longestGap.Seconds())
 	s.waitForAPI(ctx, t)
 	s.bundle = changed
 }
 
 type pollStats struct {
 	sent, failed int
-	longestGap   time.Duration // without a successful answer
+	longestGap   time.Duration  // without a successful answer
+	failures     map[string]int // by status, or by error
+}
+
+// String tells what the failed requests got, e.g. "503: 12, timeout: 1".
+func (p pollStats) String() string {
+	var parts []string
+	for _, what := range slices.Sorted(maps.Keys(p.failures)) {
+		parts = append(parts, fmt.Sprintf("%s: %d", what, p.failures[what]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // pollAPI asks the client API for its versions ten times a second until
@@ -396,7 +409,7 @@ func pollAPI(ctx context.Context, s *server) func() pollStats {
 	done := make(chan struct{})
 	result := make(chan pollStats)
 	go func() {
-		var stats pollStats
+		stats := pollStats{failures: map[string]int{}}
 		lastOK := time.Now()
 		for {
 			select {
@@ -415,6 +428,14 @@ func pollAPI(ctx context.Context, s *server) func() pollStats {
 			}
 			stats.failed++
 			stats.longestGap = max(stats.longestGap, time.Since(lastOK))
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+				stats.failures["timeout"]++
+			case err != nil:
+				stats.failures["error"]++
+			default:
+				stats.failures[strconv.Itoa(r.Status)]++
+			}
 		}
 	}()
 	return func() pollStats { close(done); return <-result }

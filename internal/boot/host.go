@@ -122,9 +122,19 @@ func (h *Host) Output(ctx context.Context, args ...string) (string, error) {
 }
 
 // LoadImages copies images from this machine's Docker into the host's, as
-// an operator would with a registry mirror or `docker load`.
+// an operator would with a registry mirror or `docker load`; those the
+// host has already stay as they are.
 func (h *Host) LoadImages(ctx context.Context, refs []string) error {
-	save := exec.CommandContext(ctx, "docker", append([]string{"save"}, refs...)...)
+	var missing []string
+	for _, ref := range refs {
+		if _, err := h.Run(ctx, nil, "docker", "image", "inspect", ref); err != nil {
+			missing = append(missing, ref)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	save := exec.CommandContext(ctx, "docker", append([]string{"save"}, missing...)...)
 	load := exec.CommandContext(ctx, "docker", "exec", "--interactive", h.Name, "docker", "load", "--quiet")
 	pipe, err := save.StdoutPipe()
 	if err != nil {

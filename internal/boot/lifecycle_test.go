@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/matrixgen/matrixgen/internal/apply"
 )
 
 // TestE2E proves the moments of a server's life on booted hosts, each with
@@ -19,6 +21,7 @@ func TestE2E(t *testing.T) {
 	t.Run("UpgradeRollback", testUpgradeRollback)
 	t.Run("BackupRestore", testBackupRestore)
 	t.Run("PostgresUpgrade", testPostgresUpgrade)
+	t.Run("Change", testChange)
 }
 
 const lifecycleProxy = "nginx"
@@ -106,6 +109,7 @@ func testPostgresUpgrade(t *testing.T) {
 	upgraded := buildWith(t, "quickstart", map[string]any{"postgres.bundled.major": 17})
 	newImage := postgresImage(upgraded)
 	shipUpgrade(ctx, t, s, upgraded, newImage)
+	t.Run("dump killed", func(t *testing.T) { checkDumpKilled(ctx, t, s, conversation) })
 	started := time.Now()
 	runOnHost(ctx, t, s, bundleOnHost+"/matrix/bin/postgres-upgrade.sh")
 	s.waitForAPI(ctx, t)
@@ -121,13 +125,37 @@ func testPostgresUpgrade(t *testing.T) {
 	verifyKept(ctx, t, s, "bob", conversation)
 }
 
+// checkDumpKilled kills postgres-upgrade.sh's dump as soon as it starts:
+// the old server must keep serving, with the services started again and
+// the users' data where it was.
+func checkDumpKilled(ctx context.Context, t *testing.T, s *server, conversation kept) {
+	// The bracket keeps the pattern from matching this shell's own
+	// command line.
+	killer := `for i in $(seq 1500); do pkill -f 'exec matrix-postgre[s] pg_dumpall' && exit 0; sleep 0.02; done; exit 1`
+	killed := make(chan error, 1)
+	go func() { _, err := s.host.Run(ctx, nil, "sh", "-c", killer); killed <- err }()
+	out, err := s.host.Run(ctx, nil, bundleOnHost+"/matrix/bin/postgres-upgrade.sh")
+	t.Logf("postgres-upgrade.sh with its dump killed:\n%s", out)
+	if <-killed != nil {
+		t.Fatal("the dump was never seen running, so it could not be killed")
+	}
+	if err == nil {
+		t.Fatal("postgres-upgrade.sh succeeded although its dump was killed")
+	}
+	if !strings.Contains(out, "stopped before changing any data") {
+		t.Errorf("postgres-upgrade.sh does not say that nothing changed")
+	}
+	s.waitForAPI(ctx, t)
+	verifyKept(ctx, t, s, "alice", conversation)
+}
+
 // shipUpgrade puts a new bundle where the old one was, as rsync does, and
 // its new image into the host's Docker: no registry reaches the host, so
 // the operator loads it first.
-func shipUpgrade(ctx context.Context, t *testing.T, s *server, b *Bundle, image string) {
+func shipUpgrade(ctx context.Context, t *testing.T, s *server, b *Bundle, images ...string) {
 	t.Helper()
-	ensureImages(ctx, t, []string{image})
-	if err := s.host.LoadImages(ctx, []string{image}); err != nil {
+	ensureImages(ctx, t, images)
+	if err := s.host.LoadImages(ctx, images); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.host.CopyIn(ctx, b.Dir, bundleOnHost); err != nil {
@@ -201,4 +229,127 @@ func signingKeys(ctx context.Context, t *testing.T, s *server) map[string]string
 		keys[id] = k.Key
 	}
 	return keys
+}
+
+// testChange applies three changes to a live server, one after the other,
+// as an operator does with a new bundle: a raised upload limit, a bridge
+// added, the proxy switched from Traefik to the host's nginx. For each,
+// matrixgen diff's decision (internal/apply, the same code) predicts the
+// units started, restarted and stopped; the host's units must do exactly
+// that, and the users still find their conversation afterwards.
+func testChange(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	s := boot(ctx, t, "quickstart", "traefik")
+	registerUsers(ctx, t, s, "alice", "bob")
+	conversation := converse(ctx, t, s, "alice", "bob")
+
+	set := settings("traefik")
+	for _, change := range []struct {
+		name     string
+		settings map[string]any
+	}{
+		{"upload limit", map[string]any{"synapse.max_upload_size_mb": 2 * s.bundle.Result.Config.Synapse.MaxUploadSizeMB}},
+		{"bridge added", map[string]any{"bridges": map[string]any{
+			"heisenbridge": map[string]any{"type": "heisenbridge", "owner": "@alice:" + s.domain},
+		}}},
+		{"proxy switched", map[string]any{"reverse_proxy.type": "nginx"}},
+	} {
+		t.Run(change.name, func(t *testing.T) {
+			maps.Copy(set, change.settings)
+			next, err := Build(examplePath("quickstart"), set, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			applyChange(ctx, t, s, next)
+			verifyKept(ctx, t, s, "alice", conversation)
+		})
+	}
+}
+
+// applyChange installs next over the server's bundle and compares what
+// the units did with what matrixgen diff predicted.
+func applyChange(ctx context.Context, t *testing.T, s *server, next *Bundle) {
+	t.Helper()
+	predicted := predictedUnits(t, s.bundle, next)
+	t.Logf("matrixgen diff predicts: %v", predicted)
+	shipUpgrade(ctx, t, s, next, next.Images()...)
+	before := unitPIDs(ctx, t, s.host)
+	poll := pollAPI(ctx, s)
+	started := time.Now()
+	runOnHost(ctx, t, s, bundleOnHost+"/install.sh")
+	s.bundle = next
+	if next.Result.Config.ReverseProxy.Type != s.proxy {
+		s.proxy = next.Result.Config.ReverseProxy.Type
+		if s.proxy != "traefik" {
+			cfg := next.Result.Config
+			if err := SetUpWebserver(ctx, s.host, s.proxy, bundleOnHost, cfg.Domain, next.Hostnames()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s.waitForAPI(ctx, t)
+	took := time.Since(started)
+	stats := poll()
+	t.Logf("figure: change applied in %.1f s; %d of %d client requests failed (%s), longest gap %.1f s",
+		took.Seconds(), stats.failed, stats.sent, stats, stats.longestGap.Seconds())
+	observed := observedUnits(before, unitPIDs(ctx, t, s.host))
+	if !maps.Equal(predicted, observed) {
+		t.Errorf("matrixgen diff predicted %v; the host's units did %v", predicted, observed)
+	}
+}
+
+// predictedUnits is what applying next over the installed bundle does to
+// each unit it touches: "start", "restart" or "stop".
+func predictedUnits(t *testing.T, installed, next *Bundle) map[string]string {
+	t.Helper()
+	from, err := apply.Read(installed.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := apply.Read(next.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	units := map[string]string{}
+	for _, step := range apply.Decide(from, to, nil) {
+		switch step.Action {
+		case "start", "restart", "stop":
+			units[step.Subject] = step.Action
+		}
+	}
+	return units
+}
+
+// observedUnits compares the units' main processes before and after: a
+// new unit started, a new PID restarted, a unit gone stopped.
+func observedUnits(before, after map[string]string) map[string]string {
+	units := map[string]string{}
+	for unit, pid := range after {
+		switch old, had := before[unit]; {
+		case !had:
+			units[unit] = "start"
+		case old != pid:
+			units[unit] = "restart"
+		}
+	}
+	for unit := range before {
+		if _, kept := after[unit]; !kept {
+			units[unit] = "stop"
+		}
+	}
+	return units
+}
+
+// unitPIDs maps each running matrix unit to its main process.
+func unitPIDs(ctx context.Context, t *testing.T, h *Host) map[string]string {
+	t.Helper()
+	pids := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(mainPIDs(ctx, t, h)), "\n") {
+		unit, pid, _ := strings.Cut(line, " ")
+		if pid != "" && pid != "0" {
+			pids[strings.TrimSuffix(unit, ".service")] = pid
+		}
+	}
+	return pids
 }

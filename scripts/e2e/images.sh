@@ -164,6 +164,23 @@ build_standin() {
 		docker import --change "ENTRYPOINT [\"/standin\", \"$role\"]" - "$tag" >/dev/null
 }
 
+# The bridges and bots are not installable from Debian either: the
+# standin's appservice role runs under the names their images start
+# (the bundle's --entrypoint, or the image's command) and the names their
+# health checks call.
+build_appservice_standin() {
+	local tag=$1 dir=$work/standin-appservice name
+	mkdir -p "$dir/usr/bin" "$dir/tmp"
+	CGO_ENABLED=0 go build -trimpath -o "$dir/standin" "$root/internal/boot/standin"
+	for name in curl python3 node mautrix-whatsapp mautrix-signal mautrix-telegram mautrix-discord \
+		mautrix-slack mautrix-gmessages mautrix-bluesky mautrix-meta; do
+		ln -s /standin "$dir/usr/bin/$name"
+	done
+	tar -C "$dir" -c . |
+		docker import --change 'ENV PATH=/usr/bin' \
+			--change 'ENTRYPOINT ["/standin", "appservice"]' - "$tag" >/dev/null
+}
+
 # image_for REF: the harness image NAME and build command that serve REF.
 image_for() {
 	case $1 in
@@ -179,6 +196,9 @@ image_for() {
 	*/element-web:*) echo "element-web build_standin element-web $root/internal/boot/standin" ;;
 	*/static-web-server:*) echo "static-web-server build_standin static-web-server $root/internal/boot/standin" ;;
 	*/exim-relay:*) echo "exim-relay build_standin exim-relay $root/internal/boot/standin" ;;
+	*/mautrix/*:* | */heisenbridge:* | */matrix-hookshot:* | */draupnir:* | */maubot:*)
+		echo "appservice build_appservice_standin - $root/internal/boot/standin"
+		;;
 	*) return 1 ;;
 	esac
 }
