@@ -470,6 +470,33 @@ func (t *translator) coturnEnabled() bool {
 	return !set || on
 }
 
+// turnElsewhereSecret is the bundle's secret for the shared secret of a
+// TURN server outside it.
+const turnElsewhereSecret = "synapse-turn-shared-secret"
+
+// turnElsewhere: the playbook's TURN variables name a server of the
+// user's own only with its coturn off; with it on, group_vars points
+// them at coturn, and so does matrixgen.
+func turnElsewhere(t *translator) string {
+	if t.coturnEnabled() {
+		return "coturn is on (matrix_coturn_enabled), and matrixgen points Synapse at it; to use the TURN server this names instead, set matrix_coturn_enabled: false (it becomes synapse.turn)"
+	}
+	if !t.isSet("matrix_synapse_turn_uris") {
+		return "no TURN server is named (matrix_synapse_turn_uris), so there is nothing to give it to"
+	}
+	return ""
+}
+
+// turnLogin: Synapse's TURN username and password, which the playbook
+// leaves empty unless coturn checks logins its own way (lt-cred-mech).
+func turnLogin(t *translator, v *variable, n *yaml.Node) {
+	if _, err := scalarText(n); err == errEmpty {
+		t.readVar(v, "empty")
+		return
+	}
+	t.notTranslated(v, "matrixgen hands Synapse a TURN server's shared secret (synapse.turn, the TURN server's static-auth-secret), not a username and password")
+}
+
 func coturnOn(t *translator) string {
 	if t.coturnEnabled() {
 		return ""
