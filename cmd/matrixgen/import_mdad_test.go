@@ -180,3 +180,30 @@ func TestImportMDADRedacts(t *testing.T) {
 		t.Errorf("the OIDC client secret in --secrets-dir: %q, %v", data, err)
 	}
 }
+
+// TestImportMDADMissingDirectory: -o into a directory that does not exist
+// yet makes it, as build does, and the config lands there; a parent that
+// is a file is an error that names it.
+func TestImportMDADMissingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "new", "site", "matrix.yaml")
+	code, _, stderr := runImport(t, filepath.Join(importFixtures, "basic.yml"), "-o", out)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if data, err := os.ReadFile(out); err != nil || !bytes.Contains(data, []byte("domain: example.org")) {
+		t.Errorf("%s: %v\n%s", out, err, data)
+	}
+	if !strings.Contains(stderr, "wrote "+out+"; next: matrixgen build -c "+out) {
+		t.Errorf("stderr does not say where the config went:\n%s", stderr)
+	}
+
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runImport(t, filepath.Join(importFixtures, "basic.yml"), "-o", filepath.Join(file, "matrix.yaml"))
+	if code != exitInvalid || !strings.Contains(stderr, "a-file") {
+		t.Errorf("-o below a file: exit %d\n%s", code, stderr)
+	}
+}

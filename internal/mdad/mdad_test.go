@@ -978,6 +978,21 @@ func TestMDADRules(t *testing.T) {
 			options: map[string]string{"synapse.sso": "(not set)"},
 		},
 		{
+			// A name the playbook does not have is said to be one, with the
+			// closest it has; one it has keeps matrixgen's reason.
+			name: "names the playbook does not have",
+			vars: "matrix_synapse_workers_enabled: true\nmatrix_synapse_workers_generic_worker_count: 2\n" +
+				"matrix_synapse_presense_enabled: false\nmatrix_synapse_workers_frobnicate: 3\n" +
+				"matrix_synapse_workers_generic_workers_port_range_start: 18111\nmatrix_synapse_turn_allow_guest: true\n",
+			reasons: map[string]string{
+				"matrix_synapse_workers_generic_worker_count":             "not a variable of the playbook, which ignores it too; did you mean matrix_synapse_workers_generic_workers_count?",
+				"matrix_synapse_presense_enabled":                         "did you mean matrix_synapse_presence_enabled?",
+				"matrix_synapse_workers_frobnicate":                       "not a variable of the playbook, which ignores it too",
+				"matrix_synapse_workers_generic_workers_port_range_start": "matrixgen has no option for it",
+				"matrix_synapse_turn_allow_guest":                         "did you mean matrix_synapse_turn_allow_guests?",
+			},
+		},
+		{
 			name:    "a relay without a host",
 			vars:    "exim_relay_relay_use: true\n",
 			reasons: map[string]string{"exim_relay_relay_use": "no relay host"},

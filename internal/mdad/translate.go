@@ -187,6 +187,12 @@ func (t *translator) apply(v *variable, r row) {
 		return
 	}
 	if r.why != "" {
+		// A family's reason is for the playbook's variables of that
+		// family; a name the playbook does not have is a mistake to fix.
+		if why, _ := notAPlaybookVariable(v.name); why != "" && strings.HasSuffix(r.name, "*") {
+			t.notTranslated(v, why)
+			return
+		}
 		t.notTranslated(v, r.why)
 		return
 	}
@@ -346,6 +352,10 @@ func (t *translator) storeSecret(v *variable, value, name string) bool {
 
 // unknownReason explains a variable no row knows.
 func (t *translator) unknownReason(v *variable, components map[string]bool) string {
+	unknown, typo := notAPlaybookVariable(v.name)
+	if typo {
+		return unknown
+	}
 	if strings.HasSuffix(v.name, "_enabled") && !supported(strings.TrimSuffix(v.name, "enabled")) {
 		why := "it enables a component matrixgen does not have"
 		if n, err := t.r.variable(v.name); err == nil {
@@ -359,6 +369,9 @@ func (t *translator) unknownReason(v *variable, components map[string]bool) stri
 		if strings.HasPrefix(v.name, prefix) {
 			return "it configures " + strings.TrimSuffix(prefix, "_") + ", a component matrixgen does not have"
 		}
+	}
+	if unknown != "" {
+		return unknown
 	}
 	return "matrixgen has no equivalent option"
 }
