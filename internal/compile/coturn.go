@@ -103,7 +103,7 @@ func turnHosts(uris []string) string {
 	var hosts []string
 	for _, u := range uris {
 		rest := u[strings.Index(u, ":")+1:]
-		if i := strings.IndexAny(rest, "?"); i >= 0 {
+		if i := strings.IndexByte(rest, '?'); i >= 0 {
 			rest = rest[:i]
 		}
 		hosts = append(hosts, rest)
