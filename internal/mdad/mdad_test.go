@@ -190,7 +190,7 @@ var fixtures = []fixture{
 			// The file a provider read its secret from stays on the old
 			// host: install.sh stops until the secret is in place.
 			wantMissing(t, r, "synapse-oidc-filed-client-secret", true)
-			wantReason(t, r, "matrix_synapse_oidc_providers.2.client_secret_path", "/matrix/secrets/synapse-oidc-<idp_id>-client-secret")
+			wantReason(t, r, "matrix_synapse_oidc_providers.2.client_secret_path", "/matrix/secrets/synapse-oidc-filed-client-secret")
 		},
 		secrets: []string{"sso-turn-generic-key-31", "Turn-Elsewhere-Secret-61", "Gl-Oidc-Secret-4e4e"},
 	},

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -18,6 +19,10 @@ import (
 // or without the oidc_providers key above the list.
 var oidcSecretPath = regexp.MustCompile(`^(oidc_providers\.)?([0-9]+)\.(client_secret|client_secret_path)$`)
 
+// oidcSecretPlaceholder stands for a provider's secret in a reason given
+// before the provider's id is known.
+const oidcSecretPlaceholder = "synapse-oidc-<idp_id>-client-secret"
+
 // oidcTarget is an extension target whose providers' client secrets are
 // taken, not reported.
 func oidcTarget(option string) extensionTarget {
@@ -28,7 +33,7 @@ func oidcTarget(option string) extensionTarget {
 			case m == nil:
 				return false, ""
 			case m[3] == "client_secret_path":
-				return false, "the file it names is on the playbook's host: put the client secret itself into /matrix/secrets/synapse-oidc-<idp_id>-client-secret, which the bundle hands to Synapse"
+				return false, "the file it names is on the playbook's host: put the client secret itself into /matrix/secrets/" + oidcSecretPlaceholder + ", which the bundle hands to Synapse"
 			}
 			return true, ""
 		}}
@@ -84,6 +89,7 @@ func (t *translator) setOIDCProviders(v *variable, list *yaml.Node, taken map[st
 		}
 		idAt, _ := lookup(p, "idp_id")
 		name := "synapse-oidc-" + p.Content[idAt+1].Value + "-client-secret"
+		t.nameSecretFile(v.name+"."+prefix+strconv.Itoa(i)+".client_secret_path", name)
 		if s, ok := taken[prefix+strconv.Itoa(i)+".client_secret"]; ok {
 			secrets = append(secrets, secretAt{name, s})
 		} else if method, ok := lookup(p, "client_auth_method"); !ok || p.Content[method+1].Value != "none" {
@@ -108,6 +114,16 @@ func (t *translator) setOIDCProviders(v *variable, list *yaml.Node, taken map[st
 		t.roleSecrets = append(t.roleSecrets, secretPlan{name: name, provided: true})
 	}
 	return true
+}
+
+// nameSecretFile puts the secret's name into the report of a provider's
+// client_secret_path, which was written before the provider's id was known.
+func (t *translator) nameSecretFile(reported, secret string) {
+	for i, u := range t.untranslated {
+		if u.Name == reported {
+			t.untranslated[i].Reason = strings.Replace(u.Reason, oidcSecretPlaceholder, secret, 1)
+		}
+	}
 }
 
 // oidcProvider turns one of Synapse's provider entries into the config's:
