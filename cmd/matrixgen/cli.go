@@ -13,7 +13,9 @@ import (
 
 	"github.com/matrixgen/matrixgen/internal/bundle"
 	"github.com/matrixgen/matrixgen/internal/diag"
+	"github.com/matrixgen/matrixgen/internal/escape"
 	"github.com/matrixgen/matrixgen/internal/pipeline"
+	"github.com/matrixgen/matrixgen/internal/render"
 )
 
 // Exit statuses.
@@ -95,8 +97,12 @@ func topUsage(w io.Writer) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	width := 0
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
+		width = max(width, len(n))
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'matrixgen COMMAND --help' for a command's flags.")
 }
@@ -139,10 +145,11 @@ func plural(n int, one, many string) string {
 
 var buildCommand = command{
 	summary: "Write the deployment bundle for a config file.",
-	usage:   "-c FILE -o DIR",
+	usage:   "-c FILE -o DIR [-q]",
 	setup: func(fs *pflag.FlagSet) func(*env, []string) int {
 		cfg := fs.StringP("config", "c", "", "config file (matrix.yaml)")
 		out := fs.StringP("output", "o", "", "bundle directory: created, or replaced if it holds a previous bundle")
+		quiet := fs.BoolP("quiet", "q", false, "print nothing on success")
 		return func(e *env, args []string) int {
 			if *cfg == "" || *out == "" || len(args) > 0 {
 				return usageError(e, "build", "needs -c FILE and -o DIR")
@@ -155,9 +162,28 @@ var buildCommand = command{
 				fmt.Fprintf(e.stderr, "matrixgen build: %v\n", err)
 				return exitInvalid
 			}
+			if !*quiet {
+				fmt.Fprintln(e.stderr, buildSummary(res.Tree, relativePath(*out, e.cwd)))
+			}
 			return exitOK
 		}
 	},
+}
+
+// buildSummary is the line build prints on success: what it wrote, where,
+// and how the bundle reaches the host. HOST stands for the operator's server,
+// which the config does not name (its hostnames are where clients connect,
+// not necessarily where one logs in).
+func buildSummary(tree render.Tree, out string) string {
+	units := 0
+	for _, p := range tree.Paths() {
+		if strings.HasPrefix(p, "etc/systemd/system/") {
+			units++
+		}
+	}
+	dir := strings.TrimSuffix(out, "/") + "/"
+	return fmt.Sprintf("wrote %d %s (%d systemd %s) to %s; next: rsync -a %s root@HOST:/root/matrix-bundle/ && ssh root@HOST /root/matrix-bundle/install.sh",
+		len(tree), plural(len(tree), "file", "files"), units, plural(units, "unit", "units"), dir, escape.Shell(dir))
 }
 
 var checkCommand = command{

@@ -66,10 +66,14 @@ var explainCommand = command{
 func lookupOption(root cue.Value, path string) (v cue.Value, optional, ok bool) {
 	v = root
 	for _, part := range strings.Split(path, ".") {
+		part, item := strings.CutSuffix(part, "[]")
 		next := v.LookupPath(cue.MakePath(cue.Str(part)))
 		optional = !next.Exists()
 		if optional {
 			next = v.LookupPath(cue.MakePath(cue.Str(part).Optional()))
+		}
+		if item {
+			next = listItem(next)
 		}
 		if !next.Exists() {
 			return cue.Value{}, false, false
@@ -104,8 +108,22 @@ func options(v cue.Value, prefix string, regular bool) []option {
 			continue
 		}
 		out = append(out, describe(path, it.Value(), !it.IsOptional()))
+		// A list of groups (OIDC providers, support contacts): the
+		// options of one item follow the list, as LIST[].OPTION.
+		if item := listItem(it.Value()); item.Exists() && isGroup(item) {
+			out = append(out, options(item, path+"[]", true)...)
+		}
 	}
 	return out
+}
+
+// listItem is the schema of one item of a list option; it does not exist
+// for other options.
+func listItem(v cue.Value) cue.Value {
+	if v.IncompleteKind() != cue.ListKind {
+		return cue.Value{}
+	}
+	return v.LookupPath(cue.MakePath(cue.AnyIndex))
 }
 
 func isGroup(v cue.Value) bool {
@@ -132,9 +150,12 @@ func openStruct(v cue.Value) bool {
 
 func describe(path string, v cue.Value, regular bool) option {
 	o := option{Path: path, Type: kindName(path, v), Doc: strings.TrimSpace(validate.Doc(v))}
-	if d, ok := v.Default(); ok && d.IsConcrete() {
+	// A list that needs at least one item is concrete as a list, yet has
+	// no value until the user gives one: only a complete value is a default.
+	complete := func(v cue.Value) bool { return v.IsConcrete() && v.Validate(cue.Concrete(true)) == nil }
+	if d, ok := v.Default(); ok && complete(d) {
 		o.Default = literal(d)
-	} else if v.IsConcrete() {
+	} else if complete(v) {
 		o.Default = literal(v)
 	} else if regular {
 		o.Required = true

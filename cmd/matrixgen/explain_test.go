@@ -71,3 +71,32 @@ func TestExplainOne(t *testing.T) {
 		t.Errorf("explain of an unknown option exited %d, want 1", code)
 	}
 }
+
+// TestExplainListItems: the options of a list's items (OIDC providers,
+// support contacts) are listed after the list as LIST[].OPTION, and
+// explain finds them by that path.
+func TestExplainListItems(t *testing.T) {
+	var all, errs bytes.Buffer
+	if code := Main([]string{"explain"}, &all, &errs); code != 0 {
+		t.Fatalf("explain exited %d: %s", code, errs.String())
+	}
+	for _, want := range []string{
+		"\nsynapse.sso.oidc_providers\n",
+		"\nsynapse.sso.oidc_providers[].client_id\n  type:    string\n  required\n",
+		"\nsynapse.sso.oidc_providers[].attribute_requirements[].attribute\n",
+		"\nwell_known.support.contacts[].role\n",
+		// At least one URI: required, with no default to show.
+		"\nsynapse.turn.uris\n  type:    list\n  required\n",
+	} {
+		if !strings.Contains(all.String(), want) {
+			t.Errorf("explain lacks %q", want)
+		}
+	}
+	var one bytes.Buffer
+	if code := Main([]string{"explain", "synapse.sso.oidc_providers[].user_mapping"}, &one, &errs); code != 0 {
+		t.Fatalf("explain of an item's group exited %d: %s", code, errs.String())
+	}
+	if !strings.HasPrefix(one.String(), "synapse.sso.oidc_providers[].user_mapping.localpart_template\n") {
+		t.Errorf("explain synapse.sso.oidc_providers[].user_mapping:\n%s", one.String())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/pflag"
 
@@ -74,6 +75,11 @@ func importMDAD(e *env, varsPath, out, secretsDir string) int {
 		_, _ = e.stdout.Write(res.Config)
 	} else {
 		outName = out
+		// A directory that does not exist yet is made, as build makes its
+		// output directory.
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return fail(err)
+		}
 		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err != nil {
 			return fail(err)

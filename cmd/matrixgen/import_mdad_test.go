@@ -143,6 +143,7 @@ func TestImportMDADRedacts(t *testing.T) {
 		"relay-mailer.yml": {"mail-example-generic-key-9a8b7c", "Smtp-Relay-Pw-5521", "Explicit-Macaroon-0d9e8f7a",
 			"Explicit-Registration-1c2b3a4d", "Explicit-Turn-Secret-77aa"},
 		"oidc.yml":            {"oidc-example-generic-key-42", "Kc-Client-Secret-8d1e6b"},
+		"sso-turn.yml":        {"sso-turn-generic-key-31", "Turn-Elsewhere-Secret-61", "Gl-Oidc-Secret-4e4e"},
 		"workers-bridges.yml": {"big-server-generic-key-6e5d4c3b", "Big-Pg-Password-3344", "0123456789abcdef0123456789abcdef", "Maubot-Admin-Pw-9911"},
 		"basic.yml":           {"example-generic-secret", "Pg-Superuser-7f3a9c", "7da84ff2-724d-5557-a46e-e6aebc2aa46b", "63851c08-2cc3-538b-8612-1718ba3547a3"},
 	} {
@@ -164,8 +165,45 @@ func TestImportMDADRedacts(t *testing.T) {
 				}
 			}
 		}
-		if !strings.Contains(string(config), "<redacted>") && fixture != "basic.yml" && fixture != "relay-mailer.yml" {
+		if !strings.Contains(string(config), "<redacted>") && fixture != "basic.yml" && fixture != "relay-mailer.yml" && fixture != "oidc.yml" {
 			t.Errorf("%s: no value was redacted in the config", fixture)
 		}
+	}
+
+	// The OIDC provider's client secret is not dropped: it is in the
+	// secrets directory, under the name the bundle hands Synapse.
+	dir := t.TempDir()
+	if code, _, stderr := runImport(t, filepath.Join(importFixtures, "oidc.yml"), "-o", filepath.Join(dir, "matrix.yaml"), "--secrets-dir", filepath.Join(dir, "secrets")); code != exitOK {
+		t.Fatalf("oidc.yml: exit %d\n%s", code, stderr)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "secrets", "synapse-oidc-keycloak-client-secret")); err != nil || string(data) != "Kc-Client-Secret-8d1e6b" {
+		t.Errorf("the OIDC client secret in --secrets-dir: %q, %v", data, err)
+	}
+}
+
+// TestImportMDADMissingDirectory: -o into a directory that does not exist
+// yet makes it, as build does, and the config lands there; a parent that
+// is a file is an error that names it.
+func TestImportMDADMissingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "new", "site", "matrix.yaml")
+	code, _, stderr := runImport(t, filepath.Join(importFixtures, "basic.yml"), "-o", out)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if data, err := os.ReadFile(out); err != nil || !bytes.Contains(data, []byte("domain: example.org")) {
+		t.Errorf("%s: %v\n%s", out, err, data)
+	}
+	if !strings.Contains(stderr, "wrote "+out+"; next: matrixgen build -c "+out) {
+		t.Errorf("stderr does not say where the config went:\n%s", stderr)
+	}
+
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runImport(t, filepath.Join(importFixtures, "basic.yml"), "-o", filepath.Join(file, "matrix.yaml"))
+	if code != exitInvalid || !strings.Contains(stderr, "a-file") {
+		t.Errorf("-o below a file: exit %d\n%s", code, stderr)
 	}
 }

@@ -417,6 +417,7 @@ synapse-form-secret random 48 /matrix/secrets/synapse-form-secret - Synapse form
 synapse-macaroon-secret random 48 /matrix/secrets/synapse-macaroon-secret - Synapse macaroon-secret
 synapse-registration-secret random 48 /matrix/secrets/synapse-registration-secret - Synapse registration-secret
 synapse-signing-key signing-key 0 /matrix/synapse/config/example.org.signing.key - Synapse's ed25519 signing key
+synapse-turn-shared-secret provided 48 /matrix/secrets/synapse-turn-shared-secret - shared secret of the TURN server turn.example.net:3478, turn.example.net:5349
 whatsapp-work-as-token random 48 /matrix/secrets/whatsapp-work-as-token - token whatsapp-work presents to Synapse
 whatsapp-work-direct-media-key signing-key 48 /matrix/secrets/whatsapp-work-direct-media-key - key signing direct media (mxc://) URIs of whatsapp-work
 whatsapp-work-hs-token random 48 /matrix/secrets/whatsapp-work-hs-token - token Synapse presents to whatsapp-work

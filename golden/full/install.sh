@@ -295,6 +295,7 @@ postgres-password random 48 /srv/matrix/secrets/postgres-password - password of 
 synapse-db-password random 48 /srv/matrix/secrets/synapse-db-password - password of database role synapse
 synapse-form-secret random 48 /srv/matrix/secrets/synapse-form-secret - Synapse form-secret
 synapse-macaroon-secret random 48 /srv/matrix/secrets/synapse-macaroon-secret - Synapse macaroon-secret
+synapse-oidc-keycloak-client-secret provided 48 /srv/matrix/secrets/synapse-oidc-keycloak-client-secret - client secret the OpenID Connect provider keycloak issued to Synapse
 synapse-registration-secret random 48 /srv/matrix/secrets/synapse-registration-secret - Synapse registration-secret
 synapse-signing-key signing-key 0 /srv/matrix/synapse/config/example.com.signing.key /root/old-server/example.com.signing.key Synapse's ed25519 signing key
 SECRETS

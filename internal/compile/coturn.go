@@ -10,6 +10,9 @@ import (
 const (
 	coturnUnit   = "matrix-coturn"
 	coturnSecret = "coturn-shared-secret"
+	// turnElsewhereSecret is the shared secret of a TURN server outside
+	// the bundle (synapse.turn), which its operator gives.
+	turnElsewhereSecret = "synapse-turn-shared-secret"
 )
 
 func addCoturn(b *builder) {
@@ -70,7 +73,19 @@ func turnserverConf(b *builder, secret plan.SecretRef) []byte {
 	return []byte(strings.Join(lines, "\n") + "\n")
 }
 
+// synapseTURN points Synapse at the bundle's coturn, or at the TURN server
+// of synapse.turn; validation refuses both at once. Synapse reads the
+// shared secret from its file (turn_shared_secret_path, Synapse 1.116 and
+// later).
 func synapseTURN(b *builder) obj {
+	if ext := b.cfg.Synapse.TURN; ext != nil {
+		return obj{
+			"turn_uris":               plan.AnyList(ext.URIs),
+			"turn_shared_secret_path": secretMount(turnElsewhereSecret),
+			"turn_user_lifetime":      ext.UserLifetime,
+			"turn_allow_guests":       ext.AllowGuests,
+		}
+	}
 	t := b.cfg.Coturn
 	return obj{
 		"turn_uris": []any{
@@ -81,4 +96,17 @@ func synapseTURN(b *builder) obj {
 		"turn_user_lifetime":      "1h",
 		"turn_allow_guests":       false,
 	}
+}
+
+// turnHosts names the servers of TURN URIs, for a secret's description.
+func turnHosts(uris []string) string {
+	var hosts []string
+	for _, u := range uris {
+		rest := u[strings.Index(u, ":")+1:]
+		if i := strings.IndexByte(rest, '?'); i >= 0 {
+			rest = rest[:i]
+		}
+		hosts = append(hosts, rest)
+	}
+	return strings.Join(sortedUnique(hosts), ", ")
 }

@@ -41,6 +41,13 @@ func addSynapse(b *builder) {
 		Readers: []string{synapseUnit}, Path: configDir + "/" + b.cfg.Domain + ".signing.key",
 		ImportFrom: s.SigningKeyImport,
 	})
+	// Secrets of outside services: the OIDC providers' client secrets and
+	// the shared secret of a TURN server elsewhere.
+	provided := synapseSSOSecrets(b)
+	if s.TURN != nil {
+		b.providedSecret(turnElsewhereSecret, "shared secret of the TURN server "+turnHosts(s.TURN.URIs), synapseUnit)
+		provided = append(provided, turnElsewhereSecret)
+	}
 	hs := homeserverConfig(b, db, workers)
 	b.file(plan.File{
 		Path: configDir + "/homeserver.yaml", Format: plan.YAML, Value: hs,
@@ -60,6 +67,9 @@ func addSynapse(b *builder) {
 	}
 	if b.cfg.Coturn.Enabled {
 		mounts = append(mounts, b.secretFileMount(coturnSecret))
+	}
+	for _, name := range provided {
+		mounts = append(mounts, b.secretFileMount(name))
 	}
 	mounts = append(mounts, appserviceMounts(b)...)
 	listens := []plan.Listen{{Name: "client", Port: synapseClientPort, HostPort: reserved.SynapseClientPort}}
@@ -174,10 +184,13 @@ func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 	if c.Mailer.Enabled {
 		hs["email"] = synapseEmail(b)
 	}
-	if c.Coturn.Enabled {
+	if c.Coturn.Enabled || s.TURN != nil {
 		for k, v := range synapseTURN(b) {
 			hs[k] = v
 		}
+	}
+	if len(s.SSO.OIDCProviders) > 0 {
+		hs["oidc_providers"] = oidcProviders(s.SSO.OIDCProviders)
 	}
 	for k, v := range workerSharedConfig(workers) {
 		hs[k] = v

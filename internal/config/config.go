@@ -77,7 +77,57 @@ type Synapse struct {
 	LogLevel         string           `json:"log_level"`
 	SigningKeyImport string           `json:"signing_key_import,omitempty"`
 	Workers          Workers          `json:"workers"`
+	SSO              SSO              `json:"sso"`
+	TURN             *SynapseTURN     `json:"turn,omitempty"`
 	Extra            map[string]any   `json:"extra"`
+}
+
+type SSO struct {
+	OIDCProviders []OIDCProvider `json:"oidc_providers"`
+}
+
+type OIDCProvider struct {
+	IDPID                 string                 `json:"idp_id"`
+	IDPName               string                 `json:"idp_name,omitempty"`
+	IDPIcon               string                 `json:"idp_icon,omitempty"`
+	IDPBrand              string                 `json:"idp_brand,omitempty"`
+	Issuer                string                 `json:"issuer"`
+	Discover              bool                   `json:"discover"`
+	ClientID              string                 `json:"client_id"`
+	ClientAuthMethod      string                 `json:"client_auth_method"`
+	PKCEMethod            string                 `json:"pkce_method"`
+	Scopes                []string               `json:"scopes"`
+	AuthorizationEndpoint string                 `json:"authorization_endpoint,omitempty"`
+	TokenEndpoint         string                 `json:"token_endpoint,omitempty"`
+	UserinfoEndpoint      string                 `json:"userinfo_endpoint,omitempty"`
+	JWKSURI               string                 `json:"jwks_uri,omitempty"`
+	UserProfileMethod     string                 `json:"user_profile_method"`
+	AllowExistingUsers    bool                   `json:"allow_existing_users"`
+	EnableRegistration    bool                   `json:"enable_registration"`
+	BackchannelLogout     bool                   `json:"backchannel_logout_enabled"`
+	AttributeRequirements []AttributeRequirement `json:"attribute_requirements"`
+	UserMapping           OIDCUserMapping        `json:"user_mapping"`
+	Extra                 map[string]any         `json:"extra"`
+}
+
+type AttributeRequirement struct {
+	Attribute string  `json:"attribute"`
+	Value     *string `json:"value,omitempty"`
+}
+
+type OIDCUserMapping struct {
+	LocalpartTemplate   string `json:"localpart_template,omitempty"`
+	DisplayNameTemplate string `json:"display_name_template,omitempty"`
+	EmailTemplate       string `json:"email_template,omitempty"`
+	SubjectTemplate     string `json:"subject_template,omitempty"`
+	ConfirmLocalpart    *bool  `json:"confirm_localpart,omitempty"`
+}
+
+// SynapseTURN is a TURN server run outside the bundle.
+type SynapseTURN struct {
+	URIs         []string `json:"uris"`
+	AllowGuests  bool     `json:"allow_guests"`
+	UserLifetime string   `json:"user_lifetime"`
 }
 
 type Registration struct {

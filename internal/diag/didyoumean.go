@@ -8,15 +8,15 @@ package diag
 func DidYouMean(name string, candidates []string) string {
 	best, bestDist := "", 3
 	for _, c := range candidates {
-		if d := levenshtein(name, c); d < bestDist {
+		if d := EditDistance(name, c); d < bestDist {
 			best, bestDist = c, d
 		}
 	}
 	return best
 }
 
-// levenshtein is the edit distance between a and b, counting bytes.
-func levenshtein(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b, counting bytes.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

@@ -5,7 +5,7 @@ import "fmt"
 // secretOrder is the order secrets are reported and written in.
 var secretOrder = []string{
 	"synapse-db-password", "synapse-macaroon-secret", "synapse-form-secret", "synapse-registration-secret",
-	"postgres-password", "coturn-shared-secret", "mailer-smarthost-password", "synapse-worker-replication-secret",
+	"postgres-password", "coturn-shared-secret", turnElsewhereSecret, "mailer-smarthost-password", "synapse-worker-replication-secret",
 }
 
 // derivedSalts are the salts the playbook derives a secret with, for the
@@ -29,6 +29,7 @@ func (t *translator) collectSecrets() {
 		"synapse-registration-secret": true,
 		"postgres-password":           !external,
 		"coturn-shared-secret":        t.coturnEnabled(),
+		turnElsewhereSecret:           t.out.has("synapse.turn.uris"),
 		"mailer-smarthost-password":   t.mailerEnabled() && smarthostUser,
 		// The playbook's workers talk to the main process without one, so
 		// there is nothing to bring: install.sh makes it.
@@ -38,6 +39,7 @@ func (t *translator) collectSecrets() {
 	provided := map[string]bool{
 		"synapse-db-password":       external,
 		"mailer-smarthost-password": true,
+		turnElsewhereSecret:         true,
 	}
 	key, keyVar := "", t.vf.byName["matrix_homeserver_generic_secret_key"]
 	if keyVar != nil && keyVar.overriddenAt == 0 {

@@ -125,21 +125,32 @@ var fixtures = []fixture{
 	{
 		name: "oidc",
 		untranslated: []string{
-			"16 matrix_synapse_configuration_extension_yaml.oidc_providers.0.client_secret",
 			"29 matrix_synapse_configuration_extension_yaml.admin_contact",
 		},
 		check: func(t *testing.T, c *config.Config, r *Result) {
-			providers, _ := c.Synapse.Extra["oidc_providers"].([]any)
+			// The provider moves out of the extension into the SSO options,
+			// and its client secret into the secrets install.sh installs.
+			if _, ok := c.Synapse.Extra["oidc_providers"]; ok {
+				t.Error("oidc_providers stayed in synapse.extra")
+			}
+			providers := c.Synapse.SSO.OIDCProviders
 			if len(providers) != 1 {
-				t.Fatalf("synapse.extra.oidc_providers = %v, want one provider", c.Synapse.Extra["oidc_providers"])
+				t.Fatalf("synapse.sso.oidc_providers = %+v, want one provider", providers)
 			}
-			p := providers[0].(map[string]any)
-			want(t, "issuer", p["issuer"], "https://sso.example.com/realms/matrix")
-			if _, ok := p["client_secret"]; ok {
-				t.Error("the client secret was carried into synapse.extra")
+			p := providers[0]
+			want(t, "idp_id", p.IDPID, "keycloak")
+			want(t, "idp_name", p.IDPName, "Keycloak")
+			want(t, "issuer", p.Issuer, "https://sso.example.com/realms/matrix")
+			want(t, "client_id", p.ClientID, "synapse")
+			want(t, "scopes", strings.Join(p.Scopes, " "), "openid profile")
+			want(t, "allow_existing_users", p.AllowExistingUsers, true)
+			want(t, "backchannel_logout_enabled", p.BackchannelLogout, true)
+			want(t, "localpart_template", p.UserMapping.LocalpartTemplate, "{{ user.preferred_username }}")
+			want(t, "display_name_template", p.UserMapping.DisplayNameTemplate, "{{ user.name }}")
+			if len(p.Extra) != 0 {
+				t.Errorf("provider extra = %v, want nothing left over", p.Extra)
 			}
-			mapping := p["user_mapping_provider"].(map[string]any)["config"].(map[string]any)
-			want(t, "localpart_template", mapping["localpart_template"], "{{ user.preferred_username }}")
+			wantSecret(t, r, "synapse-oidc-keycloak-client-secret", "Kc-Client-Secret-8d1e6b")
 			want(t, "password_config", fmt.Sprint(c.Synapse.Extra["password_config"]), "map[enabled:false]")
 			want(t, "allow_public_rooms_without_auth", c.Synapse.Extra["allow_public_rooms_without_auth"], true)
 			if _, ok := c.Synapse.Extra["admin_contact"]; ok {
@@ -147,6 +158,41 @@ var fixtures = []fixture{
 			}
 		},
 		secrets: []string{"oidc-example-generic-key-42", "Kc-Client-Secret-8d1e6b"},
+	},
+	{
+		name: "sso-turn",
+		untranslated: []string{
+			"42 matrix_synapse_oidc_providers.2.client_secret_path",
+		},
+		check: func(t *testing.T, c *config.Config, r *Result) {
+			want(t, "coturn.enabled", c.Coturn.Enabled, false)
+			if c.Synapse.TURN == nil {
+				t.Fatal("synapse.turn is not set")
+			}
+			want(t, "synapse.turn.uris", strings.Join(c.Synapse.TURN.URIs, " "), "turns:turn.example.org:5349?transport=tcp turn:turn.example.org:3478?transport=udp")
+			want(t, "synapse.turn.allow_guests", c.Synapse.TURN.AllowGuests, true)
+			wantSecret(t, r, "synapse-turn-shared-secret", "Turn-Elsewhere-Secret-61")
+			wantMissing(t, r, "coturn-shared-secret", false)
+
+			providers := c.Synapse.SSO.OIDCProviders
+			if len(providers) != 3 {
+				t.Fatalf("synapse.sso.oidc_providers = %+v, want three", providers)
+			}
+			gl := providers[0]
+			want(t, "idp_id", gl.IDPID, "oidc")
+			want(t, "client_auth_method", gl.ClientAuthMethod, "client_secret_post")
+			want(t, "localpart_template", gl.UserMapping.LocalpartTemplate, "{{ user.nickname }}")
+			// What the config has no option for stays Synapse's, in extra.
+			want(t, "extra", fmt.Sprint(gl.Extra), "map[attribute_requirements:[map[attribute:groups one_of:[staff ops]]] user_mapping_provider:map[config:map[picture_template:{{ user.picture }}]]]")
+			wantSecret(t, r, "synapse-oidc-oidc-client-secret", "Gl-Oidc-Secret-4e4e")
+			want(t, "public client_auth_method", providers[1].ClientAuthMethod, "none")
+			wantMissing(t, r, "synapse-oidc-public-client-secret", false)
+			// The file a provider read its secret from stays on the old
+			// host: install.sh stops until the secret is in place.
+			wantMissing(t, r, "synapse-oidc-filed-client-secret", true)
+			wantReason(t, r, "matrix_synapse_oidc_providers.2.client_secret_path", "/matrix/secrets/synapse-oidc-filed-client-secret")
+		},
+		secrets: []string{"sso-turn-generic-key-31", "Turn-Elsewhere-Secret-61", "Gl-Oidc-Secret-4e4e"},
 	},
 	{
 		// The bridges' variables under their names from before the
@@ -792,7 +838,7 @@ func checkMode(t *testing.T, p string, want fs.FileMode) {
 // --dry-run onto a root whose secrets directory import-mdad wrote: the
 // imported secrets are kept, and only the others would be created.
 func TestMDADSecretsFeedInstall(t *testing.T) {
-	for _, name := range []string{"basic", "relay-mailer", "bridges", "hookshot-bots-ketesa"} {
+	for _, name := range []string{"basic", "relay-mailer", "bridges", "hookshot-bots-ketesa", "oidc", "sso-turn"} {
 		t.Run(name, func(t *testing.T) {
 			shell, err := exec.LookPath("sh")
 			if err != nil {
@@ -914,6 +960,37 @@ func TestMDADRules(t *testing.T) {
 			vars:    "matrix_synapse_enable_registration: false\nmatrix_synapse_registration_requires_token: true\n",
 			options: map[string]string{"synapse.registration.mode": "closed"},
 			reasons: map[string]string{"matrix_synapse_registration_requires_token": "no effect"},
+		},
+		{
+			name:    "TURN elsewhere while the playbook runs coturn",
+			vars:    "matrix_synapse_turn_uris: ['turn:turn.example.org']\nmatrix_synapse_turn_shared_secret: Turn-Sec-1\n",
+			options: map[string]string{"coturn.enabled": "true"},
+			reasons: map[string]string{"matrix_synapse_turn_uris": "set matrix_coturn_enabled: false", "matrix_synapse_turn_shared_secret": "coturn is on"},
+		},
+		{
+			name:    "a TURN secret without a server",
+			vars:    "matrix_coturn_enabled: false\nmatrix_synapse_turn_shared_secret: Turn-Sec-2\n",
+			reasons: map[string]string{"matrix_synapse_turn_shared_secret": "no TURN server is named"},
+		},
+		{
+			name:    "OIDC providers while OIDC is off",
+			vars:    "matrix_synapse_oidc_enabled: false\nmatrix_synapse_oidc_providers:\n  - {idp_id: x, issuer: 'https://x.example.com/', client_id: c, client_secret: Oidc-Sec-3}\n",
+			options: map[string]string{"synapse.sso": "(not set)"},
+		},
+		{
+			// A name the playbook does not have is said to be one, with the
+			// closest it has; one it has keeps matrixgen's reason.
+			name: "names the playbook does not have",
+			vars: "matrix_synapse_workers_enabled: true\nmatrix_synapse_workers_generic_worker_count: 2\n" +
+				"matrix_synapse_presense_enabled: false\nmatrix_synapse_workers_frobnicate: 3\n" +
+				"matrix_synapse_workers_generic_workers_port_range_start: 18111\nmatrix_synapse_turn_allow_guest: true\n",
+			reasons: map[string]string{
+				"matrix_synapse_workers_generic_worker_count":             "not a variable of the playbook, which ignores it too; did you mean matrix_synapse_workers_generic_workers_count?",
+				"matrix_synapse_presense_enabled":                         "did you mean matrix_synapse_presence_enabled?",
+				"matrix_synapse_workers_frobnicate":                       "not a variable of the playbook, which ignores it too",
+				"matrix_synapse_workers_generic_workers_port_range_start": "matrixgen has no option for it",
+				"matrix_synapse_turn_allow_guest":                         "did you mean matrix_synapse_turn_allow_guests?",
+			},
 		},
 		{
 			name:    "a relay without a host",

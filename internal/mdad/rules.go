@@ -234,7 +234,12 @@ func notifFrom(t *translator, v *variable, n *yaml.Node) {
 // extensionYAML carries the Synapse configuration extension into
 // synapse.extra.
 func extensionYAML(t *translator, v *variable, raw *yaml.Node) {
-	if extra := t.extension(v, raw, extensionTarget{option: "synapse.extra", program: "Synapse"}); extra != nil {
+	to := oidcTarget("synapse.extra")
+	extra := t.extension(v, raw, to)
+	if extra != nil {
+		extra = t.takeOIDCProviders(v, extra, to.taken, "oidc_providers")
+	}
+	if extra != nil {
 		t.set(v, "synapse.extra", extra)
 	}
 }
@@ -246,6 +251,17 @@ type extensionTarget struct {
 	// refuse, if set, says why a key (a dotted path in the extension)
 	// cannot be carried over.
 	refuse func(path string) string
+	// secret, if set, decides about a secret at a path of the extension:
+	// take its value into taken (the bundle hands it over from the host),
+	// or say why it is left out; neither keeps the generic reason.
+	secret func(path string) (take bool, why string)
+	taken  map[string]takenSecret
+}
+
+// takenSecret is a secret's value found in an extension, and its line.
+type takenSecret struct {
+	value string
+	line  int
 }
 
 // extension reads a configuration extension (Synapse's, a bridge's) for
@@ -340,6 +356,23 @@ func (x *extension) whySecret() string {
 	return "a secret: matrixgen keeps secrets out of matrix.yaml and the bundle, and has no way yet to hand this one to " + x.to.program + " from /matrix/secrets"
 }
 
+// secretValue is the value of a secret in the extension, with its Jinja
+// evaluated; false when some of it cannot be.
+func (x *extension) secretValue(c *yaml.Node) (string, bool) {
+	if _, err := x.unevaluatedIn(c.Value); err != nil {
+		return "", false
+	}
+	if !x.perValue || !hasJinja(c.Value) {
+		return c.Value, true
+	}
+	r, err := x.t.r.node(c)
+	if err != nil {
+		return "", false
+	}
+	s, err := scalarText(r)
+	return s, err == nil
+}
+
 // unevaluatedIn returns s as written in vars.yml, and why it cannot be
 // used when it holds Jinja that was not evaluated.
 func (x *extension) unevaluatedIn(s string) (written string, err error) {
@@ -425,7 +458,18 @@ func (x *extension) keep(key string, c *yaml.Node, path string, underSecret bool
 	// login_shared_secret_map), every text is a secret too, whatever its key.
 	secret := isSecretName(key) && c.Tag != "!!null" && c.Tag != "!!bool"
 	if (secret || underSecret && c.Tag == "!!str") && c.Value != "" {
-		x.t.notTranslatedPart(x.v, line, path, c, true, x.whySecret())
+		why := x.whySecret()
+		if x.to.secret != nil {
+			take, reason := x.to.secret(path)
+			if value, ok := x.secretValue(c); take && ok {
+				x.to.taken[path] = takenSecret{value, line}
+				return nil
+			}
+			if reason != "" {
+				why = reason
+			}
+		}
+		x.t.notTranslatedPart(x.v, line, path, c, true, why)
 		return nil
 	}
 	cc := *c

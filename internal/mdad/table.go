@@ -83,6 +83,8 @@ var coreRows = []row{
 	// The extension applies last in the playbook, so it goes before the
 	// variables whose Synapse options it may also set.
 	{name: "matrix_synapse_configuration_extension_yaml", fn: extensionYAML, raw: true},
+	{name: "matrix_synapse_oidc_enabled", fn: oidcEnabled},
+	{name: "matrix_synapse_oidc_providers", fn: oidcProvidersVar, raw: true},
 	{name: "matrix_synapse_allow_public_rooms_over_federation", option: "synapse.extra.allow_public_rooms_over_federation", conv: boolean},
 	{name: "matrix_synapse_allow_public_rooms_without_auth", option: "synapse.extra.allow_public_rooms_without_auth", conv: boolean},
 	{name: "matrix_synapse_allow_public_rooms_*", why: "matrixgen has no option for it; Synapse's own option can go into synapse.extra"},
@@ -110,7 +112,12 @@ var coreRows = []row{
 	{name: "matrix_synapse_workers_stream_writer_thread_subscriptions_stream_workers_count", option: "synapse.workers.stream_writers.thread_subscriptions", conv: integer, when: workersUsed},
 	{name: "matrix_synapse_workers_stream_writer_quarantined_media_changes_stream_workers_count", option: "synapse.workers.stream_writers.quarantined_media_changes", conv: integer, when: workersUsed},
 	{name: "matrix_synapse_workers_*", why: "matrixgen has no option for it; worker counts and the preset are translated"},
-	{name: "matrix_synapse_turn_*", why: "matrixgen points Synapse at its own coturn (coturn.enabled); a TURN server elsewhere has no option yet"},
+	{name: "matrix_synapse_turn_uris", option: "synapse.turn.uris", conv: stringList, when: turnElsewhere},
+	{name: "matrix_synapse_turn_shared_secret", secret: turnElsewhereSecret, when: turnElsewhere},
+	{name: "matrix_synapse_turn_allow_guests", option: "synapse.turn.allow_guests", conv: boolean, when: turnElsewhere},
+	{name: "matrix_synapse_turn_username", fn: turnLogin},
+	{name: "matrix_synapse_turn_password", fn: turnLogin},
+	{name: "matrix_synapse_turn_*", why: "matrixgen has no option for it; a TURN server elsewhere is synapse.turn (matrix_synapse_turn_uris, _shared_secret and _allow_guests are translated)"},
 
 	// Element and the well-known files.
 	{name: "matrix_client_element_enabled", option: "element.enabled", conv: boolean},

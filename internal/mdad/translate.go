@@ -187,6 +187,12 @@ func (t *translator) apply(v *variable, r row) {
 		return
 	}
 	if r.why != "" {
+		// A family's reason is for the playbook's variables of that
+		// family; a name the playbook does not have is a mistake to fix.
+		if why, _ := notAPlaybookVariable(v.name); why != "" && strings.HasSuffix(r.name, "*") {
+			t.notTranslated(v, why)
+			return
+		}
 		t.notTranslated(v, r.why)
 		return
 	}
@@ -346,6 +352,10 @@ func (t *translator) storeSecret(v *variable, value, name string) bool {
 
 // unknownReason explains a variable no row knows.
 func (t *translator) unknownReason(v *variable, components map[string]bool) string {
+	unknown, typo := notAPlaybookVariable(v.name)
+	if typo {
+		return unknown
+	}
 	if strings.HasSuffix(v.name, "_enabled") && !supported(strings.TrimSuffix(v.name, "enabled")) {
 		why := "it enables a component matrixgen does not have"
 		if n, err := t.r.variable(v.name); err == nil {
@@ -359,6 +369,9 @@ func (t *translator) unknownReason(v *variable, components map[string]bool) stri
 		if strings.HasPrefix(v.name, prefix) {
 			return "it configures " + strings.TrimSuffix(prefix, "_") + ", a component matrixgen does not have"
 		}
+	}
+	if unknown != "" {
+		return unknown
 	}
 	return "matrixgen has no equivalent option"
 }
@@ -468,6 +481,33 @@ func relayAuthUsed(t *translator) string {
 func (t *translator) coturnEnabled() bool {
 	on, set := t.flag("matrix_coturn_enabled")
 	return !set || on
+}
+
+// turnElsewhereSecret is the bundle's secret for the shared secret of a
+// TURN server outside it.
+const turnElsewhereSecret = "synapse-turn-shared-secret"
+
+// turnElsewhere: the playbook's TURN variables name a server of the
+// user's own only with its coturn off; with it on, group_vars points
+// them at coturn, and so does matrixgen.
+func turnElsewhere(t *translator) string {
+	if t.coturnEnabled() {
+		return "coturn is on (matrix_coturn_enabled), and matrixgen points Synapse at it; to use the TURN server this names instead, set matrix_coturn_enabled: false (it becomes synapse.turn)"
+	}
+	if !t.isSet("matrix_synapse_turn_uris") {
+		return "no TURN server is named (matrix_synapse_turn_uris), so there is nothing to give it to"
+	}
+	return ""
+}
+
+// turnLogin: Synapse's TURN username and password, which the playbook
+// leaves empty unless coturn checks logins its own way (lt-cred-mech).
+func turnLogin(t *translator, v *variable, n *yaml.Node) {
+	if _, err := scalarText(n); err == errEmpty {
+		t.readVar(v, "empty")
+		return
+	}
+	t.notTranslated(v, "matrixgen hands Synapse a TURN server's shared secret (synapse.turn, the TURN server's static-auth-secret), not a username and password")
 }
 
 func coturnOn(t *translator) string {

@@ -55,6 +55,8 @@ var patternDescriptions = map[string]string{
 	"#Email":    "must be an e-mail address such as admin@example.org",
 	"#CIDR":     "must be an IPv4 or IPv6 network such as 192.0.2.0/24 or 2001:db8::/32",
 	"#IP":       "must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1",
+	"#URL":      "must be an http:// or https:// address without spaces or control characters",
+	"#TurnURI":  "must be a TURN URI such as turn:turn.example.org:3478?transport=udp (turn: or turns:, a hostname or IP address, an optional port and transport udp or tcp)",
 	"#WebPath":  "must be a path such as /ketesa or /admin/ketesa: names of lowercase letters, digits, '.', '_' and '-' (starting with a letter or digit), each after a '/', and no '/' at the end",
 }
 
@@ -66,16 +68,24 @@ var notPatternDescriptions = map[string]string{
 // What the options with a pattern of their own accept, in words, by option
 // path with * for a list index.
 var formatDescriptions = map[string]string{
-	"coturn.external_ip":                      "must be an IPv4 address such as 203.0.113.10",
-	"element.brand":                           "must be 1 to 64 characters, none of them a control character such as a newline",
-	"mailer.sender_name":                      "must be 1 to 64 letters, digits, spaces, '.', '_' and '-'",
-	"mailer.smarthost.host":                   "must be a hostname or IP address",
-	"mailer.smarthost.user":                   "must be 1 to 128 characters, without spaces or control characters",
-	"postgres.external.host":                  "must be a hostname or IP address",
-	"synapse.admin_contact":                   "must be a mailto: or https:// address without spaces or control characters, such as mailto:admin@example.org",
-	"synapse.auto_join_rooms.*":               "must be a room alias such as #welcome:example.org",
-	"well_known.support.contacts.*.matrix_id": "must be a Matrix user ID such as @admin:example.org",
-	"well_known.support.page":                 "must be an https:// address without spaces or control characters",
+	"coturn.external_ip":        "must be an IPv4 address such as 203.0.113.10",
+	"element.brand":             "must be 1 to 64 characters, none of them a control character such as a newline",
+	"mailer.sender_name":        "must be 1 to 64 letters, digits, spaces, '.', '_' and '-'",
+	"mailer.smarthost.host":     "must be a hostname or IP address",
+	"mailer.smarthost.user":     "must be 1 to 128 characters, without spaces or control characters",
+	"postgres.external.host":    "must be a hostname or IP address",
+	"synapse.admin_contact":     "must be a mailto: or https:// address without spaces or control characters, such as mailto:admin@example.org",
+	"synapse.auto_join_rooms.*": "must be a room alias such as #welcome:example.org",
+	"synapse.sso.oidc_providers.*.attribute_requirements.*.attribute": "must be 1 to 128 characters, none of them a control character such as a newline",
+	"synapse.sso.oidc_providers.*.client_id":                          "must be 1 to 256 characters, none of them a control character such as a newline",
+	"synapse.sso.oidc_providers.*.idp_brand":                          "must be 1 to 64 lowercase letters, digits, '.', '_' and '-'",
+	"synapse.sso.oidc_providers.*.idp_icon":                           "must be an mxc:// URI such as mxc://example.org/abcDEF123",
+	"synapse.sso.oidc_providers.*.idp_id":                             "must be 1 to 64 letters, digits, '.', '_' and '-'",
+	"synapse.sso.oidc_providers.*.idp_name":                           "must be 1 to 128 characters, none of them a control character such as a newline",
+	"synapse.sso.oidc_providers.*.scopes.*":                           "must be 1 to 128 printable ASCII characters without spaces, '\"' or '\\'",
+	"synapse.turn.user_lifetime":                                      "must be a duration such as 30m, 1h or 1d (a number and one of ms, s, m, h, d, w, y)",
+	"well_known.support.contacts.*.matrix_id":                         "must be a Matrix user ID such as @admin:example.org",
+	"well_known.support.page":                                         "must be an https:// address without spaces or control characters",
 }
 
 // What the keys of the maps that constrain their keys by a pattern accept,

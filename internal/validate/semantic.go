@@ -28,6 +28,9 @@ var semanticRules = []rule{
 	bridgeChecks,
 	botChecks,
 	ketesaChecks,
+	oneTURNServer,
+	oidcProviderChecks,
+	synapseReadsSecretFiles,
 }
 
 func semanticChecks(c *config.Config, ix *index) diag.List {

@@ -207,7 +207,7 @@ func cueProblems(err error, input any, ix *index, known diag.List) diag.List {
 		if more, ok := recheckList(path, input); ok {
 			rechecked[path] = true
 			for _, m := range more {
-				errs = append(errs, found{m, cuePath(m), true})
+				errs = append(errs, found{m, rebase(cuePath(m), path), true})
 			}
 		}
 	}
@@ -255,8 +255,14 @@ func recheckList(path string, input any) ([]cueerrors.Error, bool) {
 	if !ok {
 		return nil, false
 	}
+	alts := alternatives(v)
+	if op, args := v.Expr(); op == cue.NoOp && len(args) == 1 {
+		// Inside a list's items CUE hands out the option with its
+		// default folded away: the one alternative left is the list.
+		alts = args
+	}
 	var open []cue.Value
-	for _, alt := range alternatives(v) {
+	for _, alt := range alts {
 		if alt.Allows(cue.AnyIndex) {
 			open = append(open, alt)
 		}
@@ -267,6 +273,17 @@ func recheckList(path string, input any) ([]cueerrors.Error, bool) {
 	}
 	ctx, _ := compiled()
 	return cueerrors.Errors(open[0].Unify(ctx.Encode(given)).Validate(cue.Concrete(true))), true
+}
+
+// rebase puts an error of a list checked on its own (recheckList) at the
+// list's option path. Inside a list's items CUE names the item "_", not its
+// index, so the error's path has the option's length but not its labels.
+func rebase(errPath, listPath string) string {
+	labels, n := strings.Split(errPath, "."), strings.Count(listPath, ".")+1
+	if len(labels) < n {
+		return listPath
+	}
+	return strings.Join(append([]string{listPath}, labels[n:]...), ".")
 }
 
 // valueAt finds the user's value at an option path. Keys with a dot cannot

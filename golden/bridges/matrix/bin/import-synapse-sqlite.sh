@@ -315,6 +315,7 @@ port() {
 		--mount=type=bind,src=/matrix/secrets/synapse-macaroon-secret,dst=/run/secrets/synapse-macaroon-secret,readonly \
 		--mount=type=bind,src=/matrix/secrets/synapse-form-secret,dst=/run/secrets/synapse-form-secret,readonly \
 		--mount=type=bind,src=/matrix/secrets/synapse-registration-secret,dst=/run/secrets/synapse-registration-secret,readonly \
+		--mount=type=bind,src=/matrix/secrets/synapse-turn-shared-secret,dst=/run/secrets/synapse-turn-shared-secret,readonly \
 		--mount=type=bind,src=/matrix/heisenbridge/config/registration.yaml,dst=/appservices/heisenbridge.yaml,readonly \
 		--mount=type=bind,src=/matrix/hookshot/config/registration.yaml,dst=/appservices/hookshot.yaml,readonly \
 		--mount=type=bind,src=/matrix/mautrix-bluesky/config/registration.yaml,dst=/appservices/bluesky.yaml,readonly \

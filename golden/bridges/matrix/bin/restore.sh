@@ -404,6 +404,7 @@ synapse-form-secret /matrix/secrets/synapse-form-secret
 synapse-macaroon-secret /matrix/secrets/synapse-macaroon-secret
 synapse-registration-secret /matrix/secrets/synapse-registration-secret
 synapse-signing-key /matrix/synapse/config/example.org.signing.key
+synapse-turn-shared-secret /matrix/secrets/synapse-turn-shared-secret
 whatsapp-work-as-token /matrix/secrets/whatsapp-work-as-token
 whatsapp-work-direct-media-key /matrix/secrets/whatsapp-work-direct-media-key
 whatsapp-work-hs-token /matrix/secrets/whatsapp-work-hs-token

@@ -319,6 +319,7 @@ postgres-password /srv/matrix/secrets/postgres-password
 synapse-db-password /srv/matrix/secrets/synapse-db-password
 synapse-form-secret /srv/matrix/secrets/synapse-form-secret
 synapse-macaroon-secret /srv/matrix/secrets/synapse-macaroon-secret
+synapse-oidc-keycloak-client-secret /srv/matrix/secrets/synapse-oidc-keycloak-client-secret
 synapse-registration-secret /srv/matrix/secrets/synapse-registration-secret
 synapse-signing-key /srv/matrix/synapse/config/example.com.signing.key
 SECRETS

@@ -305,6 +305,7 @@ port() {
 		--mount=type=bind,src=/srv/matrix/secrets/synapse-form-secret,dst=/run/secrets/synapse-form-secret,readonly \
 		--mount=type=bind,src=/srv/matrix/secrets/synapse-registration-secret,dst=/run/secrets/synapse-registration-secret,readonly \
 		--mount=type=bind,src=/srv/matrix/secrets/coturn-shared-secret,dst=/run/secrets/coturn-shared-secret,readonly \
+		--mount=type=bind,src=/srv/matrix/secrets/synapse-oidc-keycloak-client-secret,dst=/run/secrets/synapse-oidc-keycloak-client-secret,readonly \
 		--mount="type=bind,src=$WORK,dst=$WORK_MOUNT" --workdir="$WORK_MOUNT" \
 		--entrypoint=synapse_port_db "$SYNAPSE_IMAGE" \
 		--sqlite-database "$WORK_MOUNT/homeserver.db" --postgres-config "$SYNAPSE_CONFIG"
