@@ -173,7 +173,7 @@ build_appservice_standin() {
 	mkdir -p "$dir/usr/bin" "$dir/tmp"
 	CGO_ENABLED=0 go build -trimpath -o "$dir/standin" "$root/internal/boot/standin"
 	for name in curl python3 node mautrix-whatsapp mautrix-signal mautrix-telegram mautrix-discord \
-		mautrix-slack mautrix-gmessages mautrix-bluesky mautrix-meta; do
+		mautrix-slack mautrix-gmessages mautrix-bluesky mautrix-meta mautrix-instagram; do
 		ln -s /standin "$dir/usr/bin/$name"
 	done
 	tar -C "$dir" -c . |
