@@ -64,7 +64,8 @@ type bridgeName struct {
 }
 
 // upstreamBridges has an entry for every bridge type; TestBridgeTypesTested
-// fails on a type without one.
+// fails on a type without one. A type with a check of its own adds its
+// entry from its own test file (bridge_hookshot_test.go).
 var upstreamBridges = map[string]upstreamBridge{
 	"mautrix-whatsapp": {network: "mautrix-whatsapp/example-config.yaml", name: bridgeName{"WhatsApp", "mxc://maunium.net/NeXNQarUbrlYBiPCpprYsRqr", "whatsapp", "!wa", 29318}},
 	"mautrix-signal":   {network: "mautrix-signal/example-config.yaml", name: bridgeName{"Signal", "mxc://maunium.net/wPJgTQbZOtpBFmDNkiNEMDUp", "signal", "", 29328}},
@@ -81,7 +82,6 @@ var upstreamBridges = map[string]upstreamBridge{
 	"mautrix-meta-instagram": {network: "mautrix-meta/igconnector/example-config.yaml", name: bridgeName{"Instagram", "mxc://maunium.net/JxjlbZUlCPULEeHZSwleUXQv", "instagram", "!ig", 29330}},
 	"mautrix-discord":        {legacy: "mautrix-discord/example-config.yaml"},
 	"heisenbridge":           {},
-	"matrix-hookshot":        {check: checkHookshot},
 }
 
 // freeForm are the mappings of a mautrix bridgev2 config whose keys are the
