@@ -6,11 +6,13 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
-// onePerServer are the bridge types that serve a fixed public path, so a
-// server runs at most one instance of each.
-var onePerServer = map[string]bool{"heisenbridge": true, "matrix-hookshot": true}
+// onePerServer tells whether a bridge type serves a fixed public path, so
+// that a server runs at most one instance of it.
+func onePerServer(bridgeType string) bool { return reserved.BridgePublicPath(bridgeType) != "" }
 
 // ownedOptions are the options each generated instance sets itself, so
 // that no two instances claim one appservice, user, database or port, or
@@ -49,7 +51,7 @@ func Bridges(cfg, templates []byte, n int) ([]byte, error) {
 	for round := 0; added < n; round++ {
 		before := added
 		for _, t := range types {
-			if added == n || round > 0 && onePerServer[t] {
+			if added == n || round > 0 && onePerServer(t) {
 				continue
 			}
 			added++
@@ -89,7 +91,7 @@ func instance(template map[string]any, i int, rehome func(string) string) map[st
 	for _, k := range ownedOptions {
 		delete(out, k)
 	}
-	if !onePerServer[template["type"].(string)] {
+	if !onePerServer(template["type"].(string)) {
 		out["appservice_id"] = fmt.Sprintf("bench%d", i)
 	}
 	return out

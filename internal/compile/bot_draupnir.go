@@ -6,6 +6,8 @@ import (
 	"github.com/matrixgen/matrixgen/internal/plan"
 )
 
+func init() { registerBotType("draupnir", addDraupnir) }
+
 // Where Draupnir's container sees its files. The config directory is not
 // the image's NODE_CONFIG_DIR (/data/config) below the data directory,
 // so that no mount lies inside another.

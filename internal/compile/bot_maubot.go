@@ -8,6 +8,8 @@ import (
 	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
+func init() { registerBotType("maubot", addMaubot) }
+
 const (
 	maubotPort = 29316
 	// maubotPathPrefix is where maubot serves its management UI, its API

@@ -5,10 +5,16 @@ import (
 )
 
 // botTypes are the components of the bot types, by the type's name in the
-// schema (schema/bot_*.cue); adding a bot adds a line here.
-var botTypes = map[string]func(*builder, bot){
-	"draupnir": addDraupnir,
-	"maubot":   addMaubot,
+// schema (schema/bot_*.cue), each registered from the type's own file
+// (registerBotType in an init).
+var botTypes = map[string]func(*builder, bot){}
+
+// registerBotType makes add the component of the bot type typ.
+func registerBotType(typ string, add func(*builder, bot)) {
+	if _, taken := botTypes[typ]; taken {
+		panic("bot type " + typ + " registered twice")
+	}
+	botTypes[typ] = add
 }
 
 // bot is one enabled entry of bots, as its component sees it. Bots are

@@ -7,6 +7,8 @@ import (
 	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
+func init() { registerBridgeType("heisenbridge", addHeisenbridge) }
+
 const heisenbridgePort = 9898
 
 // heisenbridgeOptions are heisenbridge's own options

@@ -8,6 +8,8 @@ import (
 	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
+func init() { registerBridgeType("matrix-hookshot", addMatrixHookshot) }
+
 const (
 	// hookshotAppservicePort is where Synapse sends hookshot its events
 	// (bridge.port), upstream's port.

@@ -1,5 +1,7 @@
 package compile
 
+func init() { registerBridgeType("mautrix-discord", addMautrixDiscord) }
+
 const mautrixDiscordPort = 29334
 
 // addMautrixDiscord: the released Discord bridge (v0.7) is built on

@@ -1,5 +1,7 @@
 package compile
 
+func init() { registerBridgeType("mautrix-signal", addMautrixSignal) }
+
 // addMautrixSignal: the Signal bridge keeps all its state (the Signal
 // keys too) in its database.
 func addMautrixSignal(b *builder, br bridge) {

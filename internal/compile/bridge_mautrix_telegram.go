@@ -2,6 +2,8 @@ package compile
 
 import "github.com/matrixgen/matrixgen/internal/plan"
 
+func init() { registerBridgeType("mautrix-telegram", addMautrixTelegram) }
+
 // telegramEnvPrefix starts the variables that override the Telegram
 // bridge's config fields.
 const telegramEnvPrefix = "MATRIXGEN_CONFIG_"

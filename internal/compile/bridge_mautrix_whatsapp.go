@@ -1,5 +1,7 @@
 package compile
 
+func init() { registerBridgeType("mautrix-whatsapp", addMautrixWhatsapp) }
+
 // addMautrixWhatsapp: the WhatsApp bridge keeps all its state (the
 // WhatsApp sessions too) in its database; its own options stay at
 // upstream's defaults unless bridges.<name>.extra.network sets them.

@@ -12,14 +12,14 @@ import (
 // which keeps /matrix/draupnir/data, where Draupnir keeps its state. Both
 // run it in bot mode, with an access token of the bot's user.
 
-var draupnirKind = &addonKind{
+var _ = registerAddonKind(&addonKind{
 	what: "Draupnir", section: "bots.draupnir", unit: "matrix-bot-draupnir",
 	prefixes:  []string{"matrix_bot_draupnir_"},
 	refusal:   (*addonRun).draupnirRefusal,
 	translate: (*addonRun).draupnir,
 	left:      (*addonRun).draupnirLeft,
 	noOption:  "matrixgen has no option for it; a setting of Draupnir's config can go into bots.draupnir.extra (the playbook's config is /matrix/draupnir/config/production.yaml on the server)",
-}
+})
 
 // matrixRoom matches the rooms matrixgen takes (the schema's #MatrixRoom).
 var matrixRoom = regexp.MustCompile(`^(![A-Za-z0-9._~+/=-]+(:[A-Za-z0-9.-]+(:[0-9]+)?)?|#[A-Za-z0-9._=/+-]+:[A-Za-z0-9.-]+(:[0-9]+)?)$`)

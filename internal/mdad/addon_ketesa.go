@@ -20,7 +20,7 @@ var ketesaOldFamilies = []string{
 	"version", "public_endpoint", "docker_*", "nginx_proxy_integration_enabled",
 }
 
-var ketesaKind = &addonKind{
+var _ = registerAddonKind(&addonKind{
 	what: "Ketesa", section: "ketesa", unit: "matrix-ketesa",
 	prefixes:    []string{"matrix_ketesa_", "matrix_synapse_admin_"},
 	oldFamilies: ketesaOldFamilies,
@@ -28,7 +28,7 @@ var ketesaKind = &addonKind{
 	translate:   (*addonRun).ketesa,
 	left:        (*addonRun).ketesaLeft,
 	noOption:    "matrixgen has no option for it; a setting of Ketesa's config.json can go into ketesa.extra",
-}
+})
 
 // ketesaDefaultPath is where the playbook serves Ketesa on the
 // homeserver's hostname unless told otherwise.

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
 // maubot: the playbook's matrix-bot-maubot role becomes bots.maubot, which
@@ -20,11 +22,11 @@ const (
 	maubotDatabaseSalt = "mxpup.dsc.db"
 	// maubotPath is where the playbook and matrixgen serve the
 	// management UI on the homeserver's hostname.
-	maubotPath = "/_matrix/maubot"
+	maubotPath = reserved.MaubotUI
 	maubotPort = "29316"
 )
 
-var maubotKind = &addonKind{
+var _ = registerAddonKind(&addonKind{
 	what: "maubot", section: "bots.maubot", unit: "matrix-bot-maubot",
 	prefixes: []string{"matrix_bot_maubot_"},
 	refusal: func(a *addonRun) string {
@@ -33,10 +35,11 @@ var maubotKind = &addonKind{
 			lost: "its clients and instances", dir: "maubot", sqliteWithoutPostgres: true,
 		})
 	},
-	translate: (*addonRun).maubot,
-	left:      (*addonRun).maubotLeft,
-	noOption:  "matrixgen has no option for it; a setting of maubot's config can go into bots.maubot.extra (the playbook's config is /matrix/maubot/config/config.yaml on the server)",
-}
+	translate:  (*addonRun).maubot,
+	left:       (*addonRun).maubotLeft,
+	noOption:   "matrixgen has no option for it; a setting of maubot's config can go into bots.maubot.extra (the playbook's config is /matrix/maubot/config/config.yaml on the server)",
+	secretVars: []string{"matrix_bot_maubot_admins"}, // admin names to their passwords
+})
 
 func (a *addonRun) maubot() {
 	a.set("type", strNode("maubot"), a.enabled)

@@ -31,11 +31,29 @@ type addonKind struct {
 	left      func(a *addonRun, v *variable, suffix string) bool
 	// noOption is the reason for the role's other variables.
 	noOption string
+	// secretVars are its variables that hold secrets without looking so
+	// by name.
+	secretVars []string
 }
 
 // addonKinds are the roles this stage translates, in the order of their
-// sections.
-var addonKinds = []*addonKind{draupnirKind, maubotKind, ketesaKind}
+// sections. Each role's own file adds its kind in a package variable
+// (registerAddonKind), as the bridges' files do (bridgeKinds).
+var addonKinds []*addonKind
+
+// registerAddonKind adds k to addonKinds in the order of the sections,
+// whatever order the files are read in.
+func registerAddonKind(k *addonKind) *addonKind {
+	i, taken := slices.BinarySearchFunc(addonKinds, k.section, func(e *addonKind, section string) int { return strings.Compare(e.section, section) })
+	if taken {
+		panic("section " + k.section + " registered twice")
+	}
+	addonKinds = slices.Insert(addonKinds, i, k)
+	for _, v := range k.secretVars {
+		addonSecretVars[v] = true
+	}
+	return k
+}
 
 // addonRows send the roles' variables to this stage, which reads them
 // together (translateAddons).
@@ -83,10 +101,9 @@ func matchesFamily(name, family string) bool {
 	return name == family
 }
 
-// addonSecretVars hold secrets without looking so by name.
-var addonSecretVars = map[string]bool{
-	"matrix_bot_maubot_admins": true, // admin names to their passwords
-}
+// addonSecretVars hold secrets without looking so by name: the kinds'
+// secretVars.
+var addonSecretVars = map[string]bool{}
 
 // addonRun is one bot, or the admin UI, on its way into the config.
 type addonRun struct {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
 // matrix-hookshot: the playbook's hookshot role (matrix_bridge_hookshot_*,
@@ -13,14 +15,49 @@ import (
 // the unit (matrix-hookshot), the directory (/matrix/hookshot) and the
 // key its stored tokens are encrypted with (passkey.pem there) stay.
 
+var _ = registerBridgeKind(&bridgeKind{
+	// The playbook's appservice ID has a '-', which matrixgen's IDs
+	// do not take: names() keeps matrixgen's and says so.
+	name: "hookshot", typ: "matrix-hookshot", role: "hookshot",
+	id: "matrix-hookshot", bot: "hookshot", userPrefix: "_webhooks_", ourID: "hookshot",
+	ourBotName: "hookshot", ourPrefix: "_webhooks_",
+	salts:  bridgeSalts{as: "hookshot.as.tok", hs: "hookshot.hs.tok"},
+	image:  "ghcr.io/matrix-org/matrix-hookshot",
+	botVar: "bot_localpart", logVar: "logging_level", prefixVar: "generic_userIdPrefix",
+	// The GitHub App's client ID is no secret to GitHub, but the
+	// bundle keeps it with the app's other credentials.
+	secretVars: []string{"github_oauth_client_id", "github_oauth_client_secret",
+		"github_webhook_secret", "gitlab_webhook_secret", "github_private_key"},
+
+	options: func(b *bridgeRun) {
+		b.hookshot()
+		b.logLevel()
+	},
+	extra:   (*bridgeRun).hookshotExtraVars,
+	secrets: (*bridgeRun).hookshotSecrets,
+	left:    (*bridgeRun).hookshotLeft,
+	noOption: func(b *bridgeRun) string {
+		return fmt.Sprintf("matrixgen has no option for it; a setting of hookshot's config can go into bridges.%s.extra (the playbook's config is /matrix/%s/config.yml on the server)", b.k.name, b.k.name)
+	},
+})
+
 // hookshotServices are the services the translation turns on.
 type hookshotServices struct {
 	webhooks, feeds, github, oauth, gitlab bool
 }
 
+// hs are the bridge's services as the translation has turned them on so
+// far, kept in the run for the steps after hookshot().
+func (b *bridgeRun) hs() *hookshotServices {
+	if b.own == nil {
+		b.own = &hookshotServices{}
+	}
+	return b.own.(*hookshotServices)
+}
+
 // hookshotPublicPath is where both the playbook and matrixgen serve
 // hookshot's webhooks on the homeserver's hostname.
-const hookshotPublicPath = "/hookshot/webhooks"
+const hookshotPublicPath = reserved.HookshotWebhooks
 
 // hookshotKeyFile is the file the playbook keeps the GitHub App's key in
 // by default, and the one the bundle takes the key over from.
@@ -29,8 +66,8 @@ const hookshotKeyFile = "private-key.pem"
 // hookshot translates its services. The playbook's defaults differ from
 // matrixgen's in two: GitLab is on (for gitlab.com), and widgets are.
 func (b *bridgeRun) hookshot() {
-	b.hs.webhooks = b.hookshotSwitch("generic_enabled", "webhooks")
-	b.hs.feeds = b.hookshotSwitch("feeds_enabled", "feeds")
+	b.hs().webhooks = b.hookshotSwitch("generic_enabled", "webhooks")
+	b.hs().feeds = b.hookshotSwitch("feeds_enabled", "feeds")
 	b.hookshotGitHub()
 	b.hookshotGitLab()
 	b.hookshotEncryption()
@@ -70,12 +107,12 @@ func (b *bridgeRun) hookshotGitHub() {
 		return
 	}
 	b.set("github.app_id", appID, idVar, v)
-	b.hs.github = true
+	b.hs().github = true
 	if ov, oauth, ok := b.takeBool("github_oauth_enabled"); ok {
 		b.set("github.oauth", boolNode(oauth), ov)
-		b.hs.oauth = oauth
+		b.hs().oauth = oauth
 	}
-	if b.hs.oauth {
+	if b.hs().oauth {
 		b.t.notes = append(b.t.notes, fmt.Sprintf("bridges.%s.github.oauth: GitHub sends users back to https://%s%s/github/oauth, where the playbook had %s/oauth: add the new URL to the GitHub App's callback URLs",
 			b.k.name, b.t.homeserver(), hookshotPublicPath, hookshotPublicPath))
 	}
@@ -113,11 +150,11 @@ func (b *bridgeRun) hookshotGitLab() {
 		default:
 			return
 		}
-		b.hs.gitlab = true
+		b.hs().gitlab = true
 		return
 	}
 	list := &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{strNode("gitlab.com")}}
-	b.hs.gitlab = true
+	b.hs().gitlab = true
 	if v != nil {
 		b.set("gitlab.instances", list, v)
 		return
@@ -235,9 +272,9 @@ func githubOn(s hookshotServices) bool   { return s.github }
 func always(hookshotServices) bool       { return true }
 
 // hookshotExtraVars puts the settings of hookshotExtra into extra.
-func (b *bridgeRun) hookshotExtraVars(put func(path string, value *yaml.Node, v *variable)) {
+func (b *bridgeRun) hookshotExtraVars(put putExtra) {
 	for _, e := range hookshotExtra {
-		if !e.on(b.hs) || b.vars[e.suffix] == nil {
+		if !e.on(*b.hs()) || b.vars[e.suffix] == nil {
 			continue
 		}
 		v, n, ok := b.take(e.suffix)
@@ -273,15 +310,15 @@ func (b *bridgeRun) hookshotLeft(v *variable, suffix string) bool {
 		b.t.notTranslated(v, fmt.Sprintf("it concerns %s, off here (%s%s is not true), so the playbook does not use it", service, b.prefix, flag))
 	}
 	switch {
-	case has("generic_") && !b.hs.webhooks:
+	case has("generic_") && !b.hs().webhooks:
 		off("webhooks", "generic_enabled")
-	case has("feeds_") && !b.hs.feeds:
+	case has("feeds_") && !b.hs().feeds:
 		off("feeds", "feeds_enabled")
-	case has("github_") && !b.hs.github:
+	case has("github_") && !b.hs().github:
 		off("GitHub", "github_enabled")
-	case has("gitlab_") && !b.hs.gitlab:
+	case has("gitlab_") && !b.hs().gitlab:
 		off("GitLab", "gitlab_enabled")
-	case has("github_oauth_client_") && !b.hs.oauth:
+	case has("github_oauth_client_") && !b.hs().oauth:
 		off("logging in to GitHub", "github_oauth_enabled")
 	case strings.HasSuffix(suffix, "_port"):
 		b.t.notTranslated(v, "matrixgen keeps hookshot's own ports inside its container, and publishes the webhooks listener on bridges."+b.k.name+".host_port for your own webserver")
@@ -315,19 +352,19 @@ func (b *bridgeRun) hookshotSecrets() []secretPlan {
 	dir := "/matrix/" + n
 	list := []secretPlan{{name: n + "-passkey", importFrom: dir + "/passkey.pem",
 		importWhat: "the playbook's key, which the tokens hookshot keeps are encrypted with"}}
-	if b.hs.github {
+	if b.hs().github {
 		list = append(list,
 			secretPlan{name: n + "-github-private-key", provided: true, importFrom: dir + "/" + hookshotKeyFile,
 				importWhat: "where the playbook keeps the GitHub App's key"},
 			secretPlan{name: n + "-github-webhook-secret", suffix: "github_webhook_secret",
 				newWhat: "enter it as the GitHub App's webhook secret, or hookshot refuses GitHub's events"})
-		if b.hs.oauth {
+		if b.hs().oauth {
 			list = append(list,
 				secretPlan{name: n + "-github-client-id", suffix: "github_oauth_client_id", provided: true},
 				secretPlan{name: n + "-github-client-secret", suffix: "github_oauth_client_secret", provided: true})
 		}
 	}
-	if b.hs.gitlab {
+	if b.hs().gitlab {
 		list = append(list, secretPlan{name: n + "-gitlab-webhook-secret", suffix: "gitlab_webhook_secret",
 			newWhat: "enter it as the secret token of each GitLab project's webhook, or hookshot refuses their events"})
 	}

@@ -205,23 +205,6 @@ func (b *bridgeRun) logLevel() {
 	}
 }
 
-func (b *bridgeRun) heisenbridge() {
-	if v, n, ok := b.take("owner"); ok {
-		if owner, err := str(n); err == nil {
-			b.set("owner", owner, v)
-		} else {
-			b.t.notTranslated(v, err.Error())
-		}
-	}
-	if v, on, ok := b.takeBool("identd_enabled"); ok {
-		if on {
-			b.t.notTranslated(v, "matrixgen's heisenbridge runs no identd (the playbook's answers on port 113)")
-		} else {
-			b.t.readVar(v, "no identd, as matrixgen's")
-		}
-	}
-}
-
 // extra carries over what the playbook's variables set in the bridge's own
 // config beyond matrixgen's options, then the configuration extension,
 // which the playbook applies last.
@@ -261,20 +244,8 @@ func (b *bridgeRun) extra() {
 			put("backfill.enabled", boolNode(on), v)
 		}
 	}
-	if b.tor {
-		put("network.tor", boolNode(true), b.modeVar)
-	}
-	if b.k.typ == typeHookshot {
-		b.hookshotExtraVars(put)
-	}
-	if b.k.typ == typeHeisenbridge {
-		if v, n, ok := b.take("config_displayname"); ok {
-			if val, err := str(n); err == nil {
-				put("displayname", val, v)
-			} else {
-				b.t.notTranslated(v, err.Error())
-			}
-		}
+	if b.k.extra != nil {
+		b.k.extra(b, put)
 	}
 	comment := ""
 	if v := b.vars["configuration_extension_yaml"]; v != nil && !b.handled[v] {

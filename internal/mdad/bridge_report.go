@@ -76,7 +76,7 @@ func (b *bridgeRun) reportLeft() {
 	b.reportStale()
 	for _, v := range b.left() {
 		suffix := strings.TrimPrefix(v.name, b.prefix)
-		if b.k.typ == typeHookshot && b.hookshotLeft(v, suffix) {
+		if b.k.left != nil && b.k.left(b, v, suffix) {
 			continue
 		}
 		switch {
@@ -84,16 +84,12 @@ func (b *bridgeRun) reportLeft() {
 			b.t.reportSwitch(v, whyNotExposed, "off, as in matrixgen")
 		case suffix == "container_image_self_build":
 			b.t.reportSwitch(v, "matrixgen runs published images and builds none; set bridges."+b.k.name+".image to an image you build", "off, as in matrixgen")
-		case b.k.typ == typeHeisenbridge && (suffix == "path_prefix" || strings.HasPrefix(suffix, "container_labels_traefik_media")):
-			b.t.notTranslated(v, "matrixgen serves heisenbridge's media proxy at /_heisenbridge/media on the homeserver's hostname; links the playbook's bridge gave out under another path stop working")
 		case strings.HasPrefix(suffix, "container_") || strings.HasPrefix(suffix, "systemd_"):
 			b.t.notTranslated(v, "matrixgen has no option for it: the bundle's units and containers are its own (docs/bridges.md)")
-		case b.k.mautrix:
-			b.t.notTranslated(v, fmt.Sprintf("matrixgen has no option for it; a setting of the bridge's own config can go into bridges.%s.extra (the playbook's config is /matrix/%s/config/config.yaml on the server)", b.k.name, b.k.name))
-		case b.k.typ == typeHookshot:
-			b.t.notTranslated(v, fmt.Sprintf("matrixgen has no option for it; a setting of hookshot's config can go into bridges.%s.extra (the playbook's config is /matrix/%s/config.yml on the server)", b.k.name, b.k.name))
+		case b.k.noOption != nil:
+			b.t.notTranslated(v, b.k.noOption(b))
 		default:
-			b.t.notTranslated(v, "matrixgen has no option for it; bridges."+b.k.name+".extra goes into the heisenbridge block of its registration")
+			b.t.notTranslated(v, fmt.Sprintf("matrixgen has no option for it; a setting of the bridge's own config can go into bridges.%s.extra (the playbook's config is /matrix/%s/config/config.yaml on the server)", b.k.name, b.k.name))
 		}
 	}
 }

@@ -42,13 +42,8 @@ func (b *bridgeRun) secrets() {
 	if k.salts.avatar != "" {
 		list = append(list, secretPlan{name: n + "-avatar-proxy-key", suffix: "bridge_avatar_proxy_key", salt: k.salts.avatar})
 	}
-	if k.typ == typeHookshot {
-		list = append(list, b.hookshotSecrets()...)
-	}
-	if k.typ == "mautrix-telegram" {
-		list = append(list,
-			secretPlan{name: n + "-api-id", suffix: "api_id", provided: true},
-			secretPlan{name: n + "-api-hash", suffix: "api_hash", provided: true})
+	if k.secrets != nil {
+		list = append(list, k.secrets(b)...)
 	}
 	for _, s := range list {
 		if v, val, ok := b.take(s.suffix); ok {

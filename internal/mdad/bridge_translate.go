@@ -23,11 +23,11 @@ type bridgeRun struct {
 	refused string
 	// What the translation arrives at.
 	id, bot, userPrefix, dbName string
-	// tor: mautrix-meta's facebook-tor mode, set by modeVar.
-	tor     bool
+	// modeVar is the variable whose mode picked the bridge's names, for a
+	// type that has one (its refusal reads it).
 	modeVar *variable
-	// hs are hookshot's services, as the translation turns them on.
-	hs hookshotServices
+	// own is what the type's own steps keep between them.
+	own any
 }
 
 // bridgeGlobals are the variables that concern every bridge.
@@ -177,18 +177,15 @@ func (b *bridgeRun) translate() {
 	b.set("type", strNode(b.k.typ), b.enabled)
 	b.image()
 	b.names()
-	switch {
-	case b.k.mautrix:
+	if b.k.mautrix {
 		b.database()
 		b.permissions()
 		b.doublePuppetOption()
 		b.encryption()
 		b.logLevel()
-	case b.k.typ == typeHookshot:
-		b.hookshot()
-		b.logLevel()
-	default:
-		b.heisenbridge()
+	}
+	if b.k.options != nil {
+		b.k.options(b)
 	}
 	b.extra()
 	b.secrets()
@@ -198,48 +195,18 @@ func (b *bridgeRun) translate() {
 // refusal says why a bridge the playbook runs cannot be taken over as it is.
 func (b *bridgeRun) refusal() string {
 	k := b.k
-	switch {
-	case k.typ == typeHeisenbridge:
-		owner, v, err := b.text("owner")
-		if err != nil {
-			return fmt.Sprintf("%s (line %d) cannot be read: %v", v.name, v.line, err)
+	if k.refusal != nil {
+		if why := k.refusal(b); why != "" {
+			return why
 		}
-		if owner == "" {
-			return fmt.Sprintf("matrixgen's heisenbridge needs its owner (bridges.%s.owner), and vars.yml names none (%sowner): the playbook's bridge belongs to the first local user who talked to it; add the bridge by hand with that user as its owner", k.name, b.prefix)
-		}
-		return ""
-	case !k.mautrix:
-		return ""
 	}
-	if why := b.metaMode(); why != "" {
-		return why
+	if !k.mautrix {
+		return ""
 	}
 	return b.databaseRefusal(dbOwner{
 		its: "this bridge's", runs: "bridges", subject: "the bridge", lost: "its logins and rooms", kept: "the bridges' databases",
 		dir: k.name, sqliteWithoutPostgres: k.sqliteWithoutPostgres,
 	})
-}
-
-// metaMode reads mautrix-meta-messenger's meta_mode, which names the
-// bridge's appservice, user prefix and database.
-func (b *bridgeRun) metaMode() string {
-	if b.k.name != "mautrix-meta-messenger" {
-		return ""
-	}
-	mode, v, err := b.text("meta_mode")
-	if err != nil {
-		return fmt.Sprintf("%s (line %d) cannot be read: %v", v.name, v.line, err)
-	}
-	b.modeVar = v
-	switch mode {
-	case "", "messenger":
-	case "facebook", "facebook-tor":
-		b.id, b.userPrefix, b.dbName = "facebook", "facebook_", "matrix_mautrix_meta_facebook"
-		b.tor = mode == "facebook-tor"
-	default:
-		return fmt.Sprintf("%s is %q: matrixgen's mautrix-meta-messenger bridges Messenger (modes messenger, facebook and facebook-tor); Instagram is the mautrix-meta-instagram bridge", v.name, mode)
-	}
-	return ""
 }
 
 // image is set only when vars.yml pins one: otherwise matrixgen's tested

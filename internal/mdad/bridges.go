@@ -1,6 +1,7 @@
 package mdad
 
 import (
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -54,7 +55,27 @@ type bridgeKind struct {
 	// keeps its data in SQLite (all but mautrix-bluesky, which then has
 	// no database at all).
 	sqliteWithoutPostgres bool
+	// secretVars are the suffixes of its own variables that hold secrets
+	// without looking so by name, beyond those every bridge has.
+	secretVars []string
+
+	// What the type translates beyond the steps every bridge (or every
+	// mautrix bridge) shares; each is optional. refusal says why a bridge
+	// that runs cannot be taken over ("" when it can); options sets its
+	// own options; extra puts settings of its config into extra; secrets
+	// lists its own secrets; left reports a variable nothing took when
+	// the reason is the type's own, and tells whether it did; noOption is
+	// the reason for its other variables.
+	refusal  func(*bridgeRun) string
+	options  func(*bridgeRun)
+	extra    func(b *bridgeRun, put putExtra)
+	secrets  func(*bridgeRun) []secretPlan
+	left     func(b *bridgeRun, v *variable, suffix string) bool
+	noOption func(*bridgeRun) string
 }
+
+// putExtra sets one setting of a bridge's config in its extra, from v.
+type putExtra func(path string, value *yaml.Node, v *variable)
 
 // bridgeSalts are the salts the playbook derives the bridge's secrets from
 // matrix_homeserver_generic_secret_key with ("" for none).
@@ -68,108 +89,22 @@ const (
 )
 
 // bridgeKinds are the playbook's bridges that matrixgen has, in the order
-// of their instance names.
-var bridgeKinds = []*bridgeKind{
-	{
-		name: "heisenbridge", typ: typeHeisenbridge, role: "heisenbridge",
-		id: "heisenbridge", bot: "heisenbridge", userPrefix: "hbirc_", ourID: "heisenbridge",
-		ourBotName: "heisenbridge", ourPrefix: "irc_",
-		salts: bridgeSalts{as: "heisen.as.tok", hs: "heisen.hs.tok"},
-		image: "docker.io/hif1/heisenbridge",
-	},
-	{
-		// The playbook's appservice ID has a '-', which matrixgen's IDs
-		// do not take: names() keeps matrixgen's and says so.
-		name: "hookshot", typ: typeHookshot, role: "hookshot",
-		id: "matrix-hookshot", bot: "hookshot", userPrefix: "_webhooks_", ourID: "hookshot",
-		ourBotName: "hookshot", ourPrefix: "_webhooks_",
-		salts:  bridgeSalts{as: "hookshot.as.tok", hs: "hookshot.hs.tok"},
-		image:  "ghcr.io/matrix-org/matrix-hookshot",
-		botVar: "bot_localpart", logVar: "logging_level", prefixVar: "generic_userIdPrefix",
-	},
-	{
-		name: "mautrix-bluesky", typ: "mautrix-bluesky", role: "mautrix_bluesky",
-		id: "bluesky", bot: "blueskybot", userPrefix: "bluesky_", database: "matrix_mautrix_bluesky", ourID: "bluesky",
-		// The playbook's salt for this database is the Twitter bridge's.
-		salts:     bridgeSalts{as: "bsky.as.token", hs: "bsky.hs.token", db: "mau.twt.db", provisioning: "mau.bsky.prov"},
-		pickleKey: pickleKeyMautrix, image: "dock.mau.dev/mautrix/bluesky",
-		mautrix: true, bridgev2: true, botVar: "appservice_bot_username", logVar: "logging_level",
-		dbSaltNeedsBundled: true,
-	},
-	{
-		name: "mautrix-discord", typ: "mautrix-discord", role: "mautrix_discord",
-		id: "discord", bot: "discordbot", userPrefix: "discord_", database: "matrix_mautrix_discord", ourID: "discord",
-		salts:   bridgeSalts{as: "maudisc.as.tok", hs: "maudisc.hs.tok", db: "maudiscord.db", avatar: "maudisc.avatar"},
-		image:   "dock.mau.dev/mautrix/discord",
-		mautrix: true, starRelay: true, botVar: "appservice_bot_username", logVar: "logging_level",
-		prefixVar: "bridge_username_template", templated: true, sqliteWithoutPostgres: true,
-	},
-	{
-		name: "mautrix-gmessages", typ: "mautrix-gmessages", role: "mautrix_gmessages",
-		id: "gmessages", bot: "gmessagesbot", userPrefix: "gmessages_", database: "matrix_mautrix_gmessages", ourID: "gmessages",
-		salts:     bridgeSalts{as: "gmessa.as.token", hs: "gmessa.hs.token", db: "maugmessages.db", provisioning: "gmessa.prov"},
-		pickleKey: pickleKeyMautrix, image: "dock.mau.dev/mautrix/gmessages",
-		mautrix: true, bridgev2: true, botVar: "appservice_bot_username", logVar: "logging_level",
-		prefixVar: "appservice_username_template", templated: true, sqliteWithoutPostgres: true,
-	},
-	{
-		name: "mautrix-meta-instagram", typ: "mautrix-meta-instagram", role: "mautrix_meta_instagram",
-		id: "instagram", bot: "instagrambot", userPrefix: "instagram_", database: "matrix_mautrix_meta_instagram", ourID: "instagram",
-		// Both Meta bridges derive their database password with one salt.
-		salts:     bridgeSalts{as: "mau.meta.ig.as", hs: "mau.meta.ig.hs", db: "mau.fb.db", provisioning: "mau.meta.ig.prov"},
-		pickleKey: pickleKeyMautrix, image: "dock.mau.dev/mautrix/meta", tagPrefix: "ig-",
-		mautrix: true, bridgev2: true, relay: true, botVar: "appservice_username", logVar: "logging_min_level",
-		dbSaltNeedsBundled: true, prefixVar: "bridge_username_prefix", sqliteWithoutPostgres: true,
-	},
-	{
-		// The names here are those of the default meta_mode, messenger;
-		// metaMode adjusts them to the others.
-		name: "mautrix-meta-messenger", typ: "mautrix-meta-messenger", role: "mautrix_meta_messenger",
-		id: "messenger", bot: "messengerbot", userPrefix: "messenger_", database: "matrix_mautrix_meta_messenger", ourID: "facebook",
-		salts:     bridgeSalts{as: "mau.meta.fb.as", hs: "mau.meta.fb.hs", db: "mau.fb.db", provisioning: "mau.meta.fb.prov"},
-		pickleKey: pickleKeyMautrix, image: "dock.mau.dev/mautrix/meta",
-		mautrix: true, bridgev2: true, relay: true, botVar: "appservice_username", logVar: "logging_min_level",
-		dbSaltNeedsBundled: true, prefixVar: "bridge_username_prefix", sqliteWithoutPostgres: true,
-	},
-	{
-		name: "mautrix-signal", typ: "mautrix-signal", role: "mautrix_signal",
-		id: "signal", bot: "signalbot", userPrefix: "signal_", database: "matrix_mautrix_signal", ourID: "signal",
-		salts:     bridgeSalts{as: "si.as.token", hs: "si.hs.token", db: "mau.signal.db", provisioning: "mau.signal.prov", publicMedia: "mau.signal.pmed"},
-		pickleKey: pickleKeyMautrix, image: "dock.mau.dev/mautrix/signal",
-		mautrix: true, bridgev2: true, relay: true, botVar: "appservice_bot_username", logVar: "logging_level",
-		sqliteWithoutPostgres: true,
-	},
-	{
-		name: "mautrix-slack", typ: "mautrix-slack", role: "mautrix_slack",
-		id: "slack", bot: "slackbot", userPrefix: "slack_", database: "matrix_mautrix_slack", ourID: "slack",
-		salts:     bridgeSalts{as: "mauslack.as.tok", hs: "mauslack.hs.tok", db: "mauslack.db", provisioning: "mau.slack.prov", publicMedia: "mau.slack.pmed"},
-		pickleKey: pickleKeyWhatsapp, image: "dock.mau.dev/mautrix/slack",
-		mautrix: true, bridgev2: true, relay: true, botVar: "appservice_bot_username", logVar: "logging_level",
-		sqliteWithoutPostgres: true,
-	},
-	{
-		name: "mautrix-telegram", typ: "mautrix-telegram", role: "mautrix_telegram",
-		id: "telegram", bot: "telegrambot", userPrefix: "telegram_", database: "matrix_mautrix_telegram", ourID: "telegram",
-		salts:     bridgeSalts{as: "telegr.as.token", hs: "telegr.hs.token", db: "mau.telegram.db", provisioning: "mau.telegram.prov"},
-		pickleKey: pickleKeyMautrix, image: "dock.mau.dev/mautrix/telegram",
-		mautrix: true, bridgev2: true, relay: true, botVar: "appservice_bot_username", logVar: "logging_level",
-		sqliteWithoutPostgres: true,
-	},
-	{
-		name: "mautrix-whatsapp", typ: "mautrix-whatsapp", role: "mautrix_whatsapp",
-		id: "whatsapp", bot: "whatsappbot", userPrefix: "whatsapp_", database: "matrix_mautrix_whatsapp", ourID: "whatsapp",
-		salts:     bridgeSalts{as: "wa.as.token", hs: "wa.hs.token", db: "mauwhatsapp.db", provisioning: "wa.prov"},
-		pickleKey: pickleKeyWhatsapp, image: "dock.mau.dev/mautrix/whatsapp",
-		mautrix: true, bridgev2: true, relay: true, botVar: "appservice_bot_username", logVar: "logging_level",
-		sqliteWithoutPostgres: true,
-	},
-}
+// of their instance names. Each type's own file adds its kind, so adding a
+// type touches no shared file: it does so in a package variable
+// (var _ = registerBridgeKind(…)), as Go initialises every package
+// variable before any init, where table is built from the kinds.
+var bridgeKinds []*bridgeKind
 
-// The bridge types that are not mautrix bridges.
-const (
-	typeHeisenbridge = "heisenbridge"
-	typeHookshot     = "matrix-hookshot"
-)
+// registerBridgeKind adds k to bridgeKinds in the order of the names,
+// whatever order the files are read in.
+func registerBridgeKind(k *bridgeKind) *bridgeKind {
+	i, taken := slices.BinarySearchFunc(bridgeKinds, k.name, func(e *bridgeKind, name string) int { return strings.Compare(e.name, name) })
+	if taken {
+		panic("bridge " + k.name + " registered twice")
+	}
+	bridgeKinds = slices.Insert(bridgeKinds, i, k)
+	return k
+}
 
 // prefixes are the kind's variable prefixes, the current one first.
 func (k *bridgeKind) prefixes() []string {
@@ -233,16 +168,12 @@ func deferBridge(t *translator, v *variable, _ *yaml.Node) {
 }
 
 // bridgeSecretVars are the suffixes of the variables that hold a bridge's
-// secrets, whatever their names look like (the Telegram app's API ID).
+// secrets, whatever their names look like; a kind adds its own
+// (secretVars).
 var bridgeSecretVars = map[string]bool{
 	"appservice_token": true, "homeserver_token": true, "database_password": true,
 	"provisioning_shared_secret": true, "public_media_signing_key": true,
 	"bridge_encryption_pickle_key": true, "bridge_avatar_proxy_key": true,
-	"api_id": true, "api_hash": true,
-	// hookshot's: the GitHub App's client ID is no secret to GitHub, but
-	// the bundle keeps it with the app's other credentials.
-	"github_oauth_client_id": true, "github_oauth_client_secret": true,
-	"github_webhook_secret": true, "gitlab_webhook_secret": true, "github_private_key": true,
 }
 
 // isBridgeSecret tells whether name holds a secret of a bridge.
@@ -252,7 +183,7 @@ func isBridgeSecret(name string) bool {
 	}
 	for _, k := range bridgeKinds {
 		for _, p := range k.prefixes() {
-			if suffix, ok := strings.CutPrefix(name, p); ok && bridgeSecretVars[suffix] {
+			if suffix, ok := strings.CutPrefix(name, p); ok && (bridgeSecretVars[suffix] || slices.Contains(k.secretVars, suffix)) {
 				return true
 			}
 		}

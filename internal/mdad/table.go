@@ -31,7 +31,11 @@ type row struct {
 // (a current name and the one it replaced), the first row wins and the other
 // is reported. The rows of the bridges, bots and admin UI come last: their
 // stages read them after the rest (bridge_translate.go, addons.go).
-var table = slices.Concat(coreRows, bridgeRows(), addonRows())
+var table []row
+
+// The rows of the bridges and bots follow from the kinds their own files
+// register in package variables, which are all set before this runs.
+func init() { table = slices.Concat(coreRows, bridgeRows(), addonRows()) }
 
 var coreRows = []row{
 	// The server.

@@ -62,6 +62,8 @@ func TestHookshotSampleUncommented(t *testing.T) {
 	}
 }
 
+func init() { upstreamBridges["matrix-hookshot"] = upstreamBridge{check: checkHookshot} }
+
 // checkHookshot holds a hookshot instance of the bridges example against
 // upstream's samples: every key path of config.yml is one of the sample's,
 // with the sample's type; the registration has the sample's keys and

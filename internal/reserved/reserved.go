@@ -1,9 +1,10 @@
 // Package reserved holds the few facts that compile decides and validate
 // must respect before compile runs: the host ports matrixgen's own
 // services publish for the operator's webserver, and the public paths
-// component types serve on the homeserver's hostname. Both stages read
-// them from here, so a port or path is spelled once. It imports nothing,
-// keeping validate free of compile.
+// component types serve on the homeserver's hostname (public_paths.go,
+// each type's in a file of its own). Both stages read them from here, so
+// a port or path is spelled once. It imports nothing, keeping validate
+// free of compile.
 package reserved
 
 import "fmt"
@@ -42,13 +43,3 @@ func IsWorkerPort(port int) bool {
 func WorkerRange() string {
 	return fmt.Sprintf("%d-%d", FirstWorkerPort, LastWorkerPort)
 }
-
-// Public paths on the homeserver's hostname, each served by one component
-// type. Two instances of a type would claim the same path.
-const (
-	// HookshotWebhooks is MDAD's path, so that the webhook URLs rooms were
-	// given keep working on a host that moves over.
-	HookshotWebhooks  = "/hookshot/webhooks"
-	HeisenbridgeMedia = "/_heisenbridge/media"
-	MaubotUI          = "/_matrix/maubot"
-)

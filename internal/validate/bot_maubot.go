@@ -1,12 +1,9 @@
 package validate
 
-import "github.com/matrixgen/matrixgen/internal/reserved"
-
-// maubot's management UI and API sit at one fixed path; the keys of its
-// config connect it to its database, the homeserver and its secrets.
+// The keys of maubot's config that connect it to its database, the
+// homeserver and its secrets.
 func init() {
 	declareBotType("maubot", typeRule{
-		publicPath: reserved.MaubotUI,
 		wiring: map[string]string{
 			"database": "database_name", "crypto_database": "",
 			"server.hostname": "", "server.port": "", "server.public_url": "", "server.ui_base_path": "",

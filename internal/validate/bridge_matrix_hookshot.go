@@ -5,12 +5,10 @@ import (
 
 	"github.com/matrixgen/matrixgen/internal/config"
 	"github.com/matrixgen/matrixgen/internal/diag"
-	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
 func init() {
 	declareBridgeType("matrix-hookshot", bridgeTypeRule{typeRule: typeRule{
-		publicPath: reserved.HookshotWebhooks,
 		wiring: map[string]string{
 			"bridge.url": "", "bridge.domain": "domain", "bridge.port": "", "bridge.bindAddress": "",
 			"generic.userIdPrefix": "username_prefix",

@@ -15,12 +15,9 @@ type bridgeTypeRule struct {
 	check func(name string, br config.Bridge, ix *index) diag.List
 }
 
-// typeRule is what bridge and bot types alike may declare.
+// typeRule is what bridge and bot types alike may declare. A fixed
+// public path is declared in internal/reserved, which compile reads too.
 type typeRule struct {
-	// publicPath is the path on the homeserver's hostname the type
-	// serves the public at, fixed by the program itself: one instance of
-	// the type per server.
-	publicPath string
 	// wiring are the config keys matrixgen writes itself (with the
 	// option to set instead, or ""); for a bridge, nil means the mautrix
 	// bridges' own.

@@ -3,6 +3,7 @@ package validate
 import (
 	"github.com/matrixgen/matrixgen/internal/config"
 	"github.com/matrixgen/matrixgen/internal/diag"
+	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
 // botRules are the rules that span bots, and bots and the rest of the
@@ -69,7 +70,7 @@ func botPublicPathsUnique(c *config.Config, ix *index) diag.List {
 	taken := firstClaim{}
 	for _, name := range c.Bots.Enabled() {
 		typ := c.Bots[name].Type
-		p := botTypeRules[typ].publicPath
+		p := reserved.BotPublicPath(typ)
 		if p == "" {
 			continue
 		}

@@ -182,7 +182,7 @@ func bridgePublicPathsUnique(c *config.Config, ix *index) diag.List {
 	var out diag.List
 	taken := firstClaim{}
 	for _, name := range c.Bridges.Enabled() {
-		p := bridgeTypeRules[c.Bridges[name].Type].publicPath
+		p := reserved.BridgePublicPath(c.Bridges[name].Type)
 		if p == "" {
 			continue
 		}

@@ -93,12 +93,12 @@ type publicPath struct{ path, what string }
 func homeserverPublicPaths(c *config.Config) []publicPath {
 	out := []publicPath{{"/health", "Synapse's health check"}}
 	for _, name := range c.Bridges.Enabled() {
-		if p := bridgeTypeRules[c.Bridges[name].Type].publicPath; p != "" {
+		if p := reserved.BridgePublicPath(c.Bridges[name].Type); p != "" {
 			out = append(out, publicPath{p, "bridges." + name})
 		}
 	}
 	for _, name := range c.Bots.Enabled() {
-		if p := botTypeRules[c.Bots[name].Type].publicPath; p != "" {
+		if p := reserved.BotPublicPath(c.Bots[name].Type); p != "" {
 			out = append(out, publicPath{p, "bots." + name})
 		}
 	}

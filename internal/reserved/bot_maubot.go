@@ -1,0 +1,7 @@
+package reserved
+
+// MaubotUI is where maubot serves its management UI, its API and its
+// plugins' web endpoints.
+const MaubotUI = "/_matrix/maubot"
+
+func init() { claimBotPath("maubot", MaubotUI) }
