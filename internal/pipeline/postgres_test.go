@@ -231,7 +231,18 @@ func (h *pgHost) checkSeeded(t *testing.T) {
 	}
 }
 
-func TestPostgresUpgrade(t *testing.T) {
+// upgradeFixture is a host that installed the quickstart on PostgreSQL 15,
+// with rows in two databases, and the bundle of the default major beside
+// it: the upgrade's starting point.
+type upgradeFixture struct {
+	h       *pgHost
+	next    builtBundle
+	dataDir string
+	script  string // the new bundle's postgres-upgrade.sh
+}
+
+func newUpgradeFixture(t *testing.T) upgradeFixture {
+	t.Helper()
 	const example = "quickstart"
 	old := buildVariant(t, example, "postgres:\n  bundled:\n    major: 15\n")
 	next := writeBundle(t, example, buildExample(t, example))
@@ -241,12 +252,18 @@ func TestPostgresUpgrade(t *testing.T) {
 	h.install(t, old.out).mustSucceed(t)
 	h.checkFinalServer(t, "install.sh")
 	h.seed(t)
+	script := filepath.Join(next.out, filepath.FromSlash(next.host().DataDir), "bin", "postgres-upgrade.sh")
+	return upgradeFixture{h: h, next: next, dataDir: dataDir, script: script}
+}
+
+func TestPostgresUpgrade(t *testing.T) {
+	f := newUpgradeFixture(t)
+	h, next, dataDir, script := f.h, f.next, f.dataDir, f.script
 	version, err := os.ReadFile(h.at(dataDir + "/PG_VERSION"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	oldMajor := strings.TrimSpace(string(version))
-	script := filepath.Join(next.out, filepath.FromSlash(next.host().DataDir), "bin", "postgres-upgrade.sh")
 
 	// upgrade.sh will not start a server that cannot read the data.
 	refused := h.runScript(t, filepath.Join(next.out, "upgrade.sh"))
@@ -310,15 +327,8 @@ func TestPostgresUpgrade(t *testing.T) {
 // services it stopped again, and leaves nothing behind that would stop the
 // next run.
 func TestPostgresUpgradeDumpFails(t *testing.T) {
-	const example = "quickstart"
-	old := buildVariant(t, example, "postgres:\n  bundled:\n    major: 15\n")
-	next := writeBundle(t, example, buildExample(t, example))
-	dataDir := old.host().DataDir + "/postgres/data"
-	h := newPostgresHost(t, dataDir)
-	old.provide(t, h.testHost)
-	h.install(t, old.out).mustSucceed(t)
-	h.seed(t)
-	script := filepath.Join(next.out, filepath.FromSlash(next.host().DataDir), "bin", "postgres-upgrade.sh")
+	f := newUpgradeFixture(t)
+	h, dataDir, script := f.h, f.dataDir, f.script
 
 	if err := os.WriteFile(filepath.Join(h.state, "dump-fails"), nil, 0o644); err != nil {
 		t.Fatal(err)
