@@ -149,6 +149,12 @@ func checkAppservices(ctx context.Context, t *testing.T, s *server) {
 		if err := yaml.Unmarshal([]byte(data), &reg); err != nil || reg.ID == "" || reg.ASToken == "" {
 			t.Fatalf("registration %s: %v\n%s", file, err, data)
 		}
+		if reg.URL == "" {
+			// Synapse sends nothing to a registration without a url (the
+			// double-puppeting one): it can only be used, not pinged.
+			checkAppserviceToken(ctx, t, s, file, reg)
+			continue
+		}
 		url := s.homeserver + "/_matrix/client/v1/appservice/" + reg.ID + "/ping"
 		r, err := s.web.Do(ctx, http.MethodPost, url, reg.ASToken, strings.NewReader("{}"), 2)
 		if err != nil {
@@ -163,6 +169,24 @@ func checkAppservices(ctx context.Context, t *testing.T, s *server) {
 		}
 		t.Logf("appservice %s (%s) answered Synapse's ping in %d ms", reg.ID, reg.URL, *pong.DurationMS)
 	}
+}
+
+// checkAppserviceToken asks Synapse who the registration's token is: its
+// sender, when Synapse loaded the registration with that token.
+func checkAppserviceToken(ctx context.Context, t *testing.T, s *server, file string, reg registration) {
+	r, err := s.web.Do(ctx, http.MethodGet, s.homeserver+"/_matrix/client/v3/account/whoami", reg.ASToken, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var who struct {
+		UserID string `json:"user_id"`
+	}
+	want := "@" + reg.SenderLocalpart + ":" + s.domain
+	if r.Status != http.StatusOK || r.JSON(&who) != nil || who.UserID != want {
+		t.Errorf("appservice %s (%s) without a url: whoami with its token answered %s, want %s", reg.ID, file, r, want)
+		return
+	}
+	t.Logf("appservice %s (no url) is known to Synapse as %s", reg.ID, who.UserID)
 }
 
 // appserviceFiles lists the registrations homeserver.yaml names, as paths
