@@ -95,11 +95,12 @@ func checkKetesaPath(t *testing.T, get ketesaGet) {
 	expectKetesaBackend(t, get(t, ketesaHS, ketesaAdminPath), ketesaHS, ketesaAdminPath, ketesaSynapse, ketesaAdminPath)
 	expectKetesaBackend(t, get(t, ketesaHS, "/_matrix/client/versions"), ketesaHS, "/_matrix/client/versions", ketesaSynapse, "/_matrix/client/versions")
 	// Without the final slash the app's relative URLs would resolve
-	// outside the prefix: the path is not Ketesa's then, unless a proxy
-	// redirects to the slash.
-	expectNotKetesa(t, get(t, ketesaHS, ketesaPath), ketesaHS, ketesaPath, ketesaPath+"/")
-	for _, path := range []string{ketesaPath + "x/", "/admin/", "/ketesa/", "/"} {
-		expectNotKetesa(t, get(t, ketesaHS, path), ketesaHS, path, "")
+	// outside the prefix: every proxy sends the browser to the slash,
+	// with the query kept.
+	expectSlashRedirect(t, get(t, ketesaHS, ketesaPath), ketesaHS, ketesaPath, ketesaPath+"/", "")
+	expectSlashRedirect(t, get(t, ketesaHS, ketesaPath+"?t=1&u=%2F"), ketesaHS, ketesaPath+"?t=1&u=%2F", ketesaPath+"/", "t=1&u=%2F")
+	for _, path := range []string{ketesaPath + "x/", ketesaPath + "x", "/admin/", "/admin", "/ketesa/", "/"} {
+		expectNotKetesa(t, get(t, ketesaHS, path), ketesaHS, path)
 	}
 }
 
@@ -115,7 +116,7 @@ func checkKetesaHostname(t *testing.T, get ketesaGet) {
 		t.Errorf("GET %s%s from outside the allow list: %d, backend %v; want 403 from the proxy", ketesaHS, ketesaAdminPath, a.Status, a.Seen)
 	}
 	expectKetesaBackend(t, get(t, ketesaHS, "/_matrix/client/versions"), ketesaHS, "/_matrix/client/versions", ketesaSynapse, "/_matrix/client/versions")
-	expectNotKetesa(t, get(t, ketesaHS, "/ketesa/"), ketesaHS, "/ketesa/", "")
+	expectNotKetesa(t, get(t, ketesaHS, "/ketesa/"), ketesaHS, "/ketesa/")
 }
 
 // expectKetesaBackend: backend answered, saw target (the path with the
@@ -132,23 +133,33 @@ func expectKetesaBackend(t *testing.T, a proxytest.Answer, host, path, backend, 
 	}
 }
 
-// expectNotKetesa: no backend answered; the proxy said 404, or
-// redirected to redirect when that is set.
-func expectNotKetesa(t *testing.T, a proxytest.Answer, host, path, redirect string) {
+// expectNotKetesa: no backend answered; the proxy said 404.
+func expectNotKetesa(t *testing.T, a proxytest.Answer, host, path string) {
 	t.Helper()
 	if a.Seen != nil {
 		t.Errorf("GET %s%s reached %s as %q; want no backend", host, path, a.Seen.Backend, a.Seen.URI)
 		return
 	}
-	if a.Status >= 300 && a.Status < 400 && redirect != "" {
-		// nginx adds the slash itself to a prefix location ending in one.
-		to, err := url.Parse(a.Header.Get("Location"))
-		if err != nil || to.Path != redirect || (to.Host != "" && to.Hostname() != host) || to.RawQuery != "" {
-			t.Errorf("GET %s%s: %d to %q, want a redirect to %s on the same host", host, path, a.Status, a.Header.Get("Location"), redirect)
-		}
-		return
-	}
 	if a.Status != http.StatusNotFound {
 		t.Errorf("GET %s%s: %d (Location %q), want 404", host, path, a.Status, a.Header.Get("Location"))
+	}
+}
+
+// expectSlashRedirect: no backend answered; the proxy redirected for
+// good to path to on the same host, with query as the query.
+func expectSlashRedirect(t *testing.T, a proxytest.Answer, host, path, to, query string) {
+	t.Helper()
+	if a.Seen != nil {
+		t.Errorf("GET %s%s reached %s as %q; want a redirect to %s", host, path, a.Seen.Backend, a.Seen.URI, to)
+		return
+	}
+	location := a.Header.Get("Location")
+	if a.Status != http.StatusMovedPermanently && a.Status != http.StatusPermanentRedirect {
+		t.Errorf("GET %s%s: %d (Location %q), want a permanent redirect to %s", host, path, a.Status, location, to)
+		return
+	}
+	u, err := url.Parse(location)
+	if err != nil || u.Path != to || (u.Host != "" && u.Hostname() != host) || u.RawQuery != query || u.ForceQuery {
+		t.Errorf("GET %s%s: %d to %q, want a redirect to %s on the same host with query %q", host, path, a.Status, location, to, query)
 	}
 }
