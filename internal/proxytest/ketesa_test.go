@@ -78,6 +78,54 @@ ketesa: {enabled: true, hostname: %s}
 	}
 }
 
+// ketesaTerminated start each webserver on a config with TLS ended in
+// front of it: plain HTTP on a port of its own.
+var ketesaTerminated = []struct {
+	name  string
+	start func(t *testing.T, config string) ketesaGet
+}{
+	{"nginx", func(t *testing.T, config string) ketesaGet {
+		n := startNginx(t, nginxBinary(t), proxytest.Compile(t, config), nginxCase{name: "ketesa-terminated", config: config})
+		return func(t *testing.T, host, path string) proxytest.Answer {
+			return proxytest.Do(t, n.client, "GET", n.scheme, host, n.clientPort, path)
+		}
+	}},
+	{"caddy", func(t *testing.T, config string) ketesaGet {
+		c := startCaddy(t, caddyCase{config: config})
+		return func(t *testing.T, host, path string) proxytest.Answer {
+			return c.do(t, "GET", host, c.clientPort, path, nil, nil)
+		}
+	}},
+	{"apache", func(t *testing.T, config string) ketesaGet {
+		a := startApache(t, proxytest.Compile(t, config))
+		return func(t *testing.T, host, path string) proxytest.Answer {
+			return a.send(t, "GET", host, a.port(plan.EntrypointClient), path, nil, nil)
+		}
+	}},
+}
+
+// TestKetesaRedirectBehindTerminator: behind a TLS terminator the proxy
+// receives plain HTTP on a port of its own, and its redirect to the slash
+// must still send the browser to the scheme, host and port it used.
+func TestKetesaRedirectBehindTerminator(t *testing.T) {
+	const browserAt = "https://" + ketesaHS + ketesaPath + "?t=1"
+	for _, proxy := range ketesaTerminated {
+		t.Run(proxy.name, func(t *testing.T) {
+			get := proxy.start(t, fmt.Sprintf(`domain: example.org
+reverse_proxy: {type: %s, tls: {mode: terminated}}
+ketesa: {enabled: true, path: %s}
+`, proxy.name, ketesaPath))
+			a := get(t, ketesaHS, ketesaPath+"?t=1")
+			expectSlashRedirect(t, a, ketesaHS, ketesaPath+"?t=1", ketesaPath+"/", "t=1")
+			base, _ := url.Parse(browserAt)
+			to, err := url.Parse(a.Header.Get("Location"))
+			if want := "https://" + ketesaHS + ketesaPath + "/?t=1"; err != nil || base.ResolveReference(to).String() != want {
+				t.Errorf("the browser at %s is sent to %q, want %s", browserAt, a.Header.Get("Location"), want)
+			}
+		})
+	}
+}
+
 func checkKetesaPath(t *testing.T, get ketesaGet) {
 	for path, stripped := range map[string]string{
 		ketesaPath + "/":                          "/",

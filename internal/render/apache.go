@@ -295,7 +295,7 @@ func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) directi
 	if err := apacheCheckOrder(v); err != nil {
 		b.fail(err)
 	}
-	body := []directive{leaf("ServerName", b.tok(escape.ApacheHostname, v.Host))}
+	body := []directive{apacheServerName(b, v)}
 	body = append(body, apacheTLS(b, v)...)
 	body = append(body,
 		leaf("ProxyRequests", "Off"),
@@ -345,6 +345,19 @@ func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) directi
 	return s
 }
 
+// apacheServerName names the section's hostname. Behind a TLS
+// terminator it carries the scheme the clients use, https: httpd takes the
+// scheme of the URLs it makes for itself (a redirect's Location) from
+// there, and would otherwise write the http it receives. Their name and
+// port come from the request's Host all the same (UseCanonicalName Off).
+func apacheServerName(b *apBuilder, v vhost) directive {
+	name := b.tok(escape.ApacheHostname, v.Host)
+	if v.TLS {
+		return leaf("ServerName", name)
+	}
+	return leaf("ServerName", "https://"+name)
+}
+
 // apacheProxyPass is the line that sends route r's requests on: ProxyPass
 // for a prefix, which httpd follows with the rest of the path, or
 // ProxyPassMatch for a regex, whose target is an origin or balancer
@@ -387,7 +400,7 @@ func apacheProxyPass(b *apBuilder, r plan.Route) directive {
 // and a shorter prefix's ProxyPass would take the path first. The
 // RedirectMatch lines go before "Redirect 404 /", as mod_alias tries its
 // redirects in file order. httpd makes the Location absolute, from the
-// request's Host and the scheme and port it was received on.
+// request's Host and the scheme of apacheServerName.
 func apacheSlashRedirect(b *apBuilder, r plan.Route, bare string) (keep, redirect directive) {
 	re := b.tok(escape.ApachePathRegexp, bare)
 	keep = leaf("ProxyPassMatch", re, "!")
