@@ -126,6 +126,64 @@ ketesa: {enabled: true, path: %s}
 	}
 }
 
+// TestKetesaRedirectOverRootRoute: the bare path redirects to the slash
+// even where a route for every path of the host would take it.
+func TestKetesaRedirectOverRootRoute(t *testing.T) {
+	config := func(proxy string) string {
+		return fmt.Sprintf("domain: example.org\nreverse_proxy: {type: %s}\nketesa: {enabled: true, path: %s}\n", proxy, ketesaPath)
+	}
+	for _, proxy := range []struct {
+		name  string
+		start func(t *testing.T) ketesaGet
+	}{
+		{"nginx", func(t *testing.T) ketesaGet {
+			setup := proxytest.Compile(t, config("nginx"))
+			setup.Certificates(t)
+			addRootRoute(t, setup.Plan)
+			n := startNginx(t, nginxBinary(t), setup, nginxCase{name: "ketesa-root", config: config("nginx"), tls: true})
+			return func(t *testing.T, host, path string) proxytest.Answer {
+				return proxytest.Do(t, n.client, "GET", n.scheme, host, n.clientPort, path)
+			}
+		}},
+		{"caddy", func(t *testing.T) ketesaGet {
+			c := startCaddy(t, caddyCase{config: config("caddy"), tweak: func(p *plan.Plan) { addRootRoute(t, p) }})
+			return func(t *testing.T, host, path string) proxytest.Answer {
+				return c.do(t, "GET", host, c.clientPort, path, nil, nil)
+			}
+		}},
+		{"apache", func(t *testing.T) ketesaGet {
+			setup := proxytest.Compile(t, config("apache"))
+			setup.Certificates(t)
+			addRootRoute(t, setup.Plan)
+			a := startApache(t, setup)
+			return func(t *testing.T, host, path string) proxytest.Answer {
+				return a.send(t, "GET", host, a.port(plan.EntrypointClient), path, nil, nil)
+			}
+		}},
+	} {
+		t.Run(proxy.name, func(t *testing.T) {
+			get := proxy.start(t)
+			expectSlashRedirect(t, get(t, ketesaHS, ketesaPath), ketesaHS, ketesaPath, ketesaPath+"/", "")
+			expectKetesaBackend(t, get(t, ketesaHS, "/admin/"), ketesaHS, "/admin/", ketesaSynapse, "/admin/")
+		})
+	}
+}
+
+// addRootRoute adds a route for every path of the homeserver's hostname
+// to Synapse, at the lowest priority, as the last route of the plan.
+func addRootRoute(t *testing.T, p *plan.Plan) {
+	t.Helper()
+	for _, r := range p.Routes {
+		if r.Host == ketesaHS && r.Service+":"+fmt.Sprint(r.Port) == ketesaSynapse && len(r.Backends) == 0 {
+			root := r
+			root.Name, root.PathPrefix, root.PathRegex, root.Priority, root.Settings = "root", "/", "", 1, plan.RouteSettings{}
+			p.Routes = append(p.Routes, root)
+			return
+		}
+	}
+	t.Fatal("no route to Synapse on " + ketesaHS)
+}
+
 func checkKetesaPath(t *testing.T, get ketesaGet) {
 	for path, stripped := range map[string]string{
 		ketesaPath + "/":                          "/",
