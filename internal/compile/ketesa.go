@@ -48,10 +48,9 @@ func addKetesa(b *builder) {
 
 // ketesaRoute serves Ketesa at the root of its own hostname, or under its
 // path on the homeserver's. The app loads its files by relative URLs, so
-// under a path it works once the prefix is stripped, from "<path>/" only:
-// at "<path>" without the slash the browser would resolve them against
-// the parent. nginx redirects there to the slash by itself; the route
-// table has no redirects to make the other proxies do so.
+// under a path it works once the prefix is stripped, from "<path>/" only;
+// "<path>" without the slash redirects there, as every route that strips
+// its prefix does (plan.Route.StripPrefix).
 func ketesaRoute(c *config.Config) plan.Route {
 	r := plan.Route{Name: "ketesa", Entrypoint: plan.EntrypointClient, Service: ketesaUnit, Port: ketesaPort}
 	if c.Ketesa.OwnHostname() {

@@ -169,6 +169,16 @@ func ApachePrefixRegexp(prefix string, except []string) (string, error) {
 	return Apache(re)
 }
 
+// ApachePathRegexp returns, as one argument, the regular expression of
+// RedirectMatch and ProxyPassMatch that matches path and nothing else.
+// The path must pass ApachePathPrefix.
+func ApachePathRegexp(path string) (string, error) {
+	if _, err := ApachePathPrefix(path); err != nil {
+		return "", err
+	}
+	return Apache("^" + apacheLiteralRegexp(path) + "$")
+}
+
 // apacheLiteralRegexp matches s literally. Of the bytes a prefix may hold,
 // only '.' means something in a regular expression; "[.]" keeps the
 // configuration free of backslashes.

@@ -364,6 +364,34 @@ func TestApachePositions(t *testing.T) {
 	}
 }
 
+// TestApachePathRegexp: the expression takes the path alone, read back as
+// httpd splits the line and matched with Go's regexp, which reads it as
+// PCRE does.
+func TestApachePathRegexp(t *testing.T) {
+	t.Parallel()
+	tok, err := ApachePathRegexp("/admin/ketesa.v2")
+	if err != nil || tok != `"^/admin/ketesa[.]v2$"` {
+		t.Fatalf("ApachePathRegexp = %s, %v", tok, err)
+	}
+	words, err := readApacheLine("RedirectMatch " + tok)
+	if err != nil || len(words) != 2 {
+		t.Fatalf("%s reads back as %q, %v", tok, words, err)
+	}
+	re := regexp.MustCompile(words[1])
+	for path, want := range map[string]bool{
+		"/admin/ketesa.v2": true, "/admin/ketesaXv2": false, "/admin/ketesa.v2/": false, "/x/admin/ketesa.v2": false,
+	} {
+		if re.MatchString(path) != want {
+			t.Errorf("%s matches %q: %v, want %v", words[1], path, !want, want)
+		}
+	}
+	for _, bad := range []string{"admin", "/a b", "/a*", "/a\nb", ""} {
+		if got, err := ApachePathRegexp(bad); err == nil {
+			t.Errorf("ApachePathRegexp(%q) = %s, want an error", bad, got)
+		}
+	}
+}
+
 // TestApachePrefixRegexp checks the expressions against the paths
 // ProxyPass would take (whole segments) with Go's regexp, whose syntax
 // agrees with PCRE for these constructs, except lookahead: the exclusions

@@ -110,6 +110,7 @@ func FuzzApacheWords(f *testing.F) {
 		{"ApacheHostname", ApacheHostname},
 		{"ApachePathPrefix", ApachePathPrefix},
 		{"ApachePrefixRegexp", func(s string) (string, error) { return ApachePrefixRegexp(s, nil) }},
+		{"ApachePathRegexp", ApachePathRegexp},
 		{"ApachePrefixRegexp (except)", func(s string) (string, error) { return ApachePrefixRegexp("/_matrix", []string{s}) }},
 		{"ApacheBackendURL (host)", func(s string) (string, error) { return ApacheBackendURL(s, "/_matrix") }},
 		{"ApacheBackendURL (path)", func(s string) (string, error) { return ApacheBackendURL("127.0.0.1:8008", s) }},

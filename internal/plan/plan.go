@@ -238,6 +238,14 @@ type Route struct {
 	// StripPrefix hands the backend the path without PathPrefix, which
 	// then ends in "/": the backend sees "/" and what followed. For
 	// applications that serve from the root of a host of their own.
+	//
+	// Such an application loads its files by relative URLs, which a
+	// browser at the prefix without its "/" would resolve outside it. So
+	// that path (BarePrefix) is a permanent redirect to PathPrefix on the
+	// same host, with the query kept, even where a shorter prefix's route
+	// would take the path. nginx redirects so by itself (a prefix location
+	// ending in "/" with proxy_pass); every other renderer writes the
+	// redirect.
 	StripPrefix bool
 	Settings    RouteSettings
 }

@@ -1,6 +1,9 @@
 package plan
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // PathMatch is how a route picks requests by path: by a prefix, or by a
 // regular expression. Route.Match gives it, so that conflict checks,
@@ -16,6 +19,15 @@ func (r Route) Match() PathMatch {
 		return PathMatch{Regex: true, Value: r.PathRegex}
 	}
 	return PathMatch{Value: r.PathPrefix}
+}
+
+// BarePrefix is the path a StripPrefix route redirects to its PathPrefix:
+// the prefix without its final "/". ok is false for other routes.
+func (r Route) BarePrefix() (path string, ok bool) {
+	if !r.StripPrefix {
+		return "", false
+	}
+	return strings.TrimSuffix(r.PathPrefix, "/"), true
 }
 
 // Kind names the match as `matrixgen routes --format json` does.

@@ -78,6 +78,112 @@ ketesa: {enabled: true, hostname: %s}
 	}
 }
 
+// ketesaTerminated start each webserver on a config with TLS ended in
+// front of it: plain HTTP on a port of its own.
+var ketesaTerminated = []struct {
+	name  string
+	start func(t *testing.T, config string) ketesaGet
+}{
+	{"nginx", func(t *testing.T, config string) ketesaGet {
+		n := startNginx(t, nginxBinary(t), proxytest.Compile(t, config), nginxCase{name: "ketesa-terminated", config: config})
+		return func(t *testing.T, host, path string) proxytest.Answer {
+			return proxytest.Do(t, n.client, "GET", n.scheme, host, n.clientPort, path)
+		}
+	}},
+	{"caddy", func(t *testing.T, config string) ketesaGet {
+		c := startCaddy(t, caddyCase{config: config})
+		return func(t *testing.T, host, path string) proxytest.Answer {
+			return c.do(t, "GET", host, c.clientPort, path, nil, nil)
+		}
+	}},
+	{"apache", func(t *testing.T, config string) ketesaGet {
+		a := startApache(t, proxytest.Compile(t, config))
+		return func(t *testing.T, host, path string) proxytest.Answer {
+			return a.send(t, "GET", host, a.port(plan.EntrypointClient), path, nil, nil)
+		}
+	}},
+}
+
+// TestKetesaRedirectBehindTerminator: behind a TLS terminator the proxy
+// receives plain HTTP on a port of its own, and its redirect to the slash
+// must still send the browser to the scheme, host and port it used.
+func TestKetesaRedirectBehindTerminator(t *testing.T) {
+	const browserAt = "https://" + ketesaHS + ketesaPath + "?t=1"
+	for _, proxy := range ketesaTerminated {
+		t.Run(proxy.name, func(t *testing.T) {
+			get := proxy.start(t, fmt.Sprintf(`domain: example.org
+reverse_proxy: {type: %s, tls: {mode: terminated}}
+ketesa: {enabled: true, path: %s}
+`, proxy.name, ketesaPath))
+			a := get(t, ketesaHS, ketesaPath+"?t=1")
+			expectSlashRedirect(t, a, ketesaHS, ketesaPath+"?t=1", ketesaPath+"/", "t=1")
+			base, _ := url.Parse(browserAt)
+			to, err := url.Parse(a.Header.Get("Location"))
+			if want := "https://" + ketesaHS + ketesaPath + "/?t=1"; err != nil || base.ResolveReference(to).String() != want {
+				t.Errorf("the browser at %s is sent to %q, want %s", browserAt, a.Header.Get("Location"), want)
+			}
+		})
+	}
+}
+
+// TestKetesaRedirectOverRootRoute: the bare path redirects to the slash
+// even where a route for every path of the host would take it.
+func TestKetesaRedirectOverRootRoute(t *testing.T) {
+	config := func(proxy string) string {
+		return fmt.Sprintf("domain: example.org\nreverse_proxy: {type: %s}\nketesa: {enabled: true, path: %s}\n", proxy, ketesaPath)
+	}
+	for _, proxy := range []struct {
+		name  string
+		start func(t *testing.T) ketesaGet
+	}{
+		{"nginx", func(t *testing.T) ketesaGet {
+			setup := proxytest.Compile(t, config("nginx"))
+			setup.Certificates(t)
+			addRootRoute(t, setup.Plan)
+			n := startNginx(t, nginxBinary(t), setup, nginxCase{name: "ketesa-root", config: config("nginx"), tls: true})
+			return func(t *testing.T, host, path string) proxytest.Answer {
+				return proxytest.Do(t, n.client, "GET", n.scheme, host, n.clientPort, path)
+			}
+		}},
+		{"caddy", func(t *testing.T) ketesaGet {
+			c := startCaddy(t, caddyCase{config: config("caddy"), tweak: func(p *plan.Plan) { addRootRoute(t, p) }})
+			return func(t *testing.T, host, path string) proxytest.Answer {
+				return c.do(t, "GET", host, c.clientPort, path, nil, nil)
+			}
+		}},
+		{"apache", func(t *testing.T) ketesaGet {
+			setup := proxytest.Compile(t, config("apache"))
+			setup.Certificates(t)
+			addRootRoute(t, setup.Plan)
+			a := startApache(t, setup)
+			return func(t *testing.T, host, path string) proxytest.Answer {
+				return a.send(t, "GET", host, a.port(plan.EntrypointClient), path, nil, nil)
+			}
+		}},
+	} {
+		t.Run(proxy.name, func(t *testing.T) {
+			get := proxy.start(t)
+			expectSlashRedirect(t, get(t, ketesaHS, ketesaPath), ketesaHS, ketesaPath, ketesaPath+"/", "")
+			expectKetesaBackend(t, get(t, ketesaHS, "/admin/"), ketesaHS, "/admin/", ketesaSynapse, "/admin/")
+		})
+	}
+}
+
+// addRootRoute adds a route for every path of the homeserver's hostname
+// to Synapse, at the lowest priority, as the last route of the plan.
+func addRootRoute(t *testing.T, p *plan.Plan) {
+	t.Helper()
+	for _, r := range p.Routes {
+		if r.Host == ketesaHS && r.Service+":"+fmt.Sprint(r.Port) == ketesaSynapse && len(r.Backends) == 0 {
+			root := r
+			root.Name, root.PathPrefix, root.PathRegex, root.Priority, root.Settings = "root", "/", "", 1, plan.RouteSettings{}
+			p.Routes = append(p.Routes, root)
+			return
+		}
+	}
+	t.Fatal("no route to Synapse on " + ketesaHS)
+}
+
 func checkKetesaPath(t *testing.T, get ketesaGet) {
 	for path, stripped := range map[string]string{
 		ketesaPath + "/":                          "/",
@@ -95,11 +201,12 @@ func checkKetesaPath(t *testing.T, get ketesaGet) {
 	expectKetesaBackend(t, get(t, ketesaHS, ketesaAdminPath), ketesaHS, ketesaAdminPath, ketesaSynapse, ketesaAdminPath)
 	expectKetesaBackend(t, get(t, ketesaHS, "/_matrix/client/versions"), ketesaHS, "/_matrix/client/versions", ketesaSynapse, "/_matrix/client/versions")
 	// Without the final slash the app's relative URLs would resolve
-	// outside the prefix: the path is not Ketesa's then, unless a proxy
-	// redirects to the slash.
-	expectNotKetesa(t, get(t, ketesaHS, ketesaPath), ketesaHS, ketesaPath, ketesaPath+"/")
-	for _, path := range []string{ketesaPath + "x/", "/admin/", "/ketesa/", "/"} {
-		expectNotKetesa(t, get(t, ketesaHS, path), ketesaHS, path, "")
+	// outside the prefix: every proxy sends the browser to the slash,
+	// with the query kept.
+	expectSlashRedirect(t, get(t, ketesaHS, ketesaPath), ketesaHS, ketesaPath, ketesaPath+"/", "")
+	expectSlashRedirect(t, get(t, ketesaHS, ketesaPath+"?t=1&u=%2F"), ketesaHS, ketesaPath+"?t=1&u=%2F", ketesaPath+"/", "t=1&u=%2F")
+	for _, path := range []string{ketesaPath + "x/", ketesaPath + "x", "/admin/", "/admin", "/ketesa/", "/"} {
+		expectNotKetesa(t, get(t, ketesaHS, path), ketesaHS, path)
 	}
 }
 
@@ -115,7 +222,7 @@ func checkKetesaHostname(t *testing.T, get ketesaGet) {
 		t.Errorf("GET %s%s from outside the allow list: %d, backend %v; want 403 from the proxy", ketesaHS, ketesaAdminPath, a.Status, a.Seen)
 	}
 	expectKetesaBackend(t, get(t, ketesaHS, "/_matrix/client/versions"), ketesaHS, "/_matrix/client/versions", ketesaSynapse, "/_matrix/client/versions")
-	expectNotKetesa(t, get(t, ketesaHS, "/ketesa/"), ketesaHS, "/ketesa/", "")
+	expectNotKetesa(t, get(t, ketesaHS, "/ketesa/"), ketesaHS, "/ketesa/")
 }
 
 // expectKetesaBackend: backend answered, saw target (the path with the
@@ -132,23 +239,33 @@ func expectKetesaBackend(t *testing.T, a proxytest.Answer, host, path, backend, 
 	}
 }
 
-// expectNotKetesa: no backend answered; the proxy said 404, or
-// redirected to redirect when that is set.
-func expectNotKetesa(t *testing.T, a proxytest.Answer, host, path, redirect string) {
+// expectNotKetesa: no backend answered; the proxy said 404.
+func expectNotKetesa(t *testing.T, a proxytest.Answer, host, path string) {
 	t.Helper()
 	if a.Seen != nil {
 		t.Errorf("GET %s%s reached %s as %q; want no backend", host, path, a.Seen.Backend, a.Seen.URI)
 		return
 	}
-	if a.Status >= 300 && a.Status < 400 && redirect != "" {
-		// nginx adds the slash itself to a prefix location ending in one.
-		to, err := url.Parse(a.Header.Get("Location"))
-		if err != nil || to.Path != redirect || (to.Host != "" && to.Hostname() != host) || to.RawQuery != "" {
-			t.Errorf("GET %s%s: %d to %q, want a redirect to %s on the same host", host, path, a.Status, a.Header.Get("Location"), redirect)
-		}
-		return
-	}
 	if a.Status != http.StatusNotFound {
 		t.Errorf("GET %s%s: %d (Location %q), want 404", host, path, a.Status, a.Header.Get("Location"))
+	}
+}
+
+// expectSlashRedirect: no backend answered; the proxy redirected for
+// good to path to on the same host, with query as the query.
+func expectSlashRedirect(t *testing.T, a proxytest.Answer, host, path, to, query string) {
+	t.Helper()
+	if a.Seen != nil {
+		t.Errorf("GET %s%s reached %s as %q; want a redirect to %s", host, path, a.Seen.Backend, a.Seen.URI, to)
+		return
+	}
+	location := a.Header.Get("Location")
+	if a.Status != http.StatusMovedPermanently && a.Status != http.StatusPermanentRedirect {
+		t.Errorf("GET %s%s: %d (Location %q), want a permanent redirect to %s", host, path, a.Status, location, to)
+		return
+	}
+	u, err := url.Parse(location)
+	if err != nil || u.Path != to || (u.Host != "" && u.Hostname() != host) || u.RawQuery != query || u.ForceQuery {
+		t.Errorf("GET %s%s: %d to %q, want a redirect to %s on the same host with query %q", host, path, a.Status, location, to, query)
 	}
 }

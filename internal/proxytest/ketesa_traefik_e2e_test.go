@@ -25,6 +25,19 @@ traefik: {acme_email: admin@example.org}
 ketesa: {enabled: true, path: %s}
 `, ketesaPath)))
 	})
+	t.Run("root route", func(t *testing.T) {
+		setup := proxytest.Compile(t, fmt.Sprintf(`domain: example.org
+traefik: {acme_email: admin@example.org}
+ketesa: {enabled: true, path: %s}
+`, ketesaPath))
+		addRootRoute(t, setup.Plan)
+		r := startTraefik(t, bin, setup)
+		get := func(t *testing.T, host, path string) proxytest.Answer {
+			return proxytest.Do(t, r.client, "GET", r.scheme, host, r.clientPort, path)
+		}
+		expectSlashRedirect(t, get(t, ketesaHS, ketesaPath), ketesaHS, ketesaPath, ketesaPath+"/", "")
+		expectKetesaBackend(t, get(t, ketesaHS, "/admin/"), ketesaHS, "/admin/", ketesaSynapse, "/admin/")
+	})
 	t.Run("hostname", func(t *testing.T) {
 		checkKetesaHostname(t, start(t, fmt.Sprintf(`domain: example.org
 traefik: {acme_email: admin@example.org}

@@ -295,7 +295,7 @@ func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) directi
 	if err := apacheCheckOrder(v); err != nil {
 		b.fail(err)
 	}
-	body := []directive{leaf("ServerName", b.tok(escape.ApacheHostname, v.Host))}
+	body := []directive{apacheServerName(b, v)}
 	body = append(body, apacheTLS(b, v)...)
 	body = append(body,
 		leaf("ProxyRequests", "Off"),
@@ -305,14 +305,21 @@ func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) directi
 	body = append(body, apacheBalancers(b, v)...)
 
 	hasRoot := false
+	var redirects []directive
 	for i, r := range v.Routes {
 		pass := apacheProxyPass(b, r)
 		if i == 0 {
 			pass.Comment = []string{"First match wins: highest priority first."}
 		}
 		body = append(body, pass)
+		if bare, ok := r.BarePrefix(); ok {
+			keep, redirect := apacheSlashRedirect(b, r, bare)
+			body = append(body, keep)
+			redirects = append(redirects, redirect)
+		}
 		hasRoot = hasRoot || r.PathPrefix == "/"
 	}
+	body = append(body, redirects...)
 	if !hasRoot {
 		body = append(body, leaf("Redirect", "404", "/"))
 	}
@@ -336,6 +343,19 @@ func apacheVirtualHost(b *apBuilder, p *plan.Plan, v vhost, addr string) directi
 	s := block("VirtualHost", []string{apacheVHostAddr(b, addr, v.Port)}, body...)
 	s.Comment = []string{b.comment("%s on port %d%s", v.Host, v.Port, apacheListenHint(v))}
 	return s
+}
+
+// apacheServerName names the section's hostname. Behind a TLS
+// terminator it carries the scheme the clients use, https: httpd takes the
+// scheme of the URLs it makes for itself (a redirect's Location) from
+// there, and would otherwise write the http it receives. Their name and
+// port come from the request's Host all the same (UseCanonicalName Off).
+func apacheServerName(b *apBuilder, v vhost) directive {
+	name := b.tok(escape.ApacheHostname, v.Host)
+	if v.TLS {
+		return leaf("ServerName", name)
+	}
+	return leaf("ServerName", "https://"+name)
 }
 
 // apacheProxyPass is the line that sends route r's requests on: ProxyPass
@@ -371,6 +391,21 @@ func apacheProxyPass(b *apBuilder, r plan.Route) directive {
 		d.Comment = []string{b.comment("%s: %s strictly, which httpd cannot hash on: the first of %d servers only.", r.Name, r.Balance.By, len(r.Backends))}
 	}
 	return d
+}
+
+// apacheSlashRedirect sends the bare prefix of a StripPrefix route to the
+// prefix (plan.Route.StripPrefix): RedirectMatch, which keeps the query
+// string, and before it a ProxyPassMatch "!" right after the route's
+// ProxyPass, because mod_proxy maps a path before mod_alias looks at it
+// and a shorter prefix's ProxyPass would take the path first. The
+// RedirectMatch lines go before "Redirect 404 /", as mod_alias tries its
+// redirects in file order. httpd makes the Location absolute, from the
+// request's Host and the scheme of apacheServerName.
+func apacheSlashRedirect(b *apBuilder, r plan.Route, bare string) (keep, redirect directive) {
+	re := b.tok(escape.ApachePathRegexp, bare)
+	keep = leaf("ProxyPassMatch", re, "!")
+	keep.Comment = []string{b.comment("%s: %s, without the final /, redirects to %s.", r.Name, bare, r.PathPrefix)}
+	return keep, leaf("RedirectMatch", "permanent", re, b.tok(escape.ApachePathPrefix, r.PathPrefix))
 }
 
 // backendPath is where a prefix route's path starts at the backend:

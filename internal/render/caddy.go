@@ -28,6 +28,8 @@ const (
 	// caddyForwardedFor is every X-Forwarded-For line of the request,
 	// joined with commas.
 	caddyForwardedFor = "{http.request.header.X-Forwarded-For}"
+	// caddyQuery is the request's query, as sent, without the "?".
+	caddyQuery = "{http.request.uri.query}"
 	// caddyLastEntry matches a list of addresses and captures the last.
 	caddyLastEntry = `^(?:.*,)?\s*([^,]*?)\s*$`
 	// caddyRawTarget is the request target exactly as the client sent it
@@ -154,6 +156,11 @@ func caddySite(w *caddyWriter, p *plan.Plan, v vhost) error {
 	if err := caddyClientAddress(w, p); err != nil {
 		return err
 	}
+	for _, r := range v.Routes {
+		if err := caddySlashRedirect(w, r); err != nil {
+			return fmt.Errorf("route %s: %w", r.Name, err)
+		}
+	}
 	catchAll := false
 	nested := map[string]bool{}
 	for _, r := range v.Routes {
@@ -183,6 +190,42 @@ func caddySite(w *caddyWriter, p *plan.Plan, v vhost) error {
 		w.close()
 	}
 	w.close()
+	return nil
+}
+
+// caddySlashRedirect sends the bare prefix of a StripPrefix route to the
+// prefix (plan.Route.StripPrefix); other routes get nothing. Caddy runs
+// redir before any handle block, so no route of the site takes the path
+// first. The path matcher is exact here, and ignores case as the handle
+// blocks do. redir drops the query, so there are two: one for a request
+// without a query, one that carries it over; their matchers exclude each
+// other, so that the order Caddy sorts them in does not matter. The
+// Location is a path, which keeps the scheme and port the browser used.
+func caddySlashRedirect(w *caddyWriter, r plan.Route) error {
+	if _, ok := r.BarePrefix(); !ok {
+		return nil
+	}
+	m, err := escape.CaddyPathPrefix(r.PathPrefix)
+	if err != nil {
+		return err
+	}
+	prefix := strings.TrimSuffix(m, "*")
+	bare := strings.TrimSuffix(prefix, "/")
+	w.comment(fmt.Sprintf("%s: %s, without the final /, redirects to %s.", r.Name, bare, prefix))
+	for _, c := range []struct{ suffix, test, to string }{
+		{"", "==", prefix},
+		{"-query", "!=", prefix + "?" + caddyQuery},
+	} {
+		name, err := escape.CaddyMatcherName("slash-" + r.Name + c.suffix)
+		if err != nil {
+			return err
+		}
+		w.open(name)
+		w.line("path", bare)
+		w.line("expression", "`"+caddyQuery+" "+c.test+` ""`+"`")
+		w.close()
+		w.line("redir", name, c.to, "permanent")
+	}
 	return nil
 }
 

@@ -374,6 +374,7 @@ func nginxRouteBody(b *ngxBuilder, r plan.Route, prefix string) []directive {
 		// forwards the decoded path then, re-encoded, which applications
 		// served from a root of their own take like the original.
 		target += "/"
+		body = append(body, nginxSlashRedirect())
 	}
 	body = append(body,
 		leaf("proxy_pass", b.tok(escape.Nginx, target)),
@@ -392,6 +393,16 @@ func nginxRouteBody(b *ngxBuilder, r plan.Route, prefix string) []directive {
 			leaf("add_header", name, b.tok(escape.Nginx, h.Value), "always"))
 	}
 	return body
+}
+
+// nginxSlashRedirect makes the redirect nginx answers by itself to the
+// prefix without its final "/" (plan.Route.StripPrefix) send a path, not
+// an absolute URL: nginx would write the scheme and port it received,
+// which behind a TLS terminator are not the ones the browser used.
+func nginxSlashRedirect() directive {
+	d := leaf("absolute_redirect", "off")
+	d.Comment = []string{"The path without its final / redirects here; the Location is a path."}
+	return d
 }
 
 // nginxConnectionUpgrade is the Connection header for routes that carry

@@ -46,6 +46,11 @@ func traefikDynamic(p *plan.Plan) map[string]any {
 		}
 		routers[r.Name] = router
 		services[svcName] = svc
+		if bare, ok := r.BarePrefix(); ok {
+			name, redirect, mw := traefikSlashRedirect(r, bare, router)
+			routers[name] = redirect
+			middlewares[name] = mw
+		}
 	}
 	if name, svc, ok := traefikTooLargeService(p.Proxy.TooLarge); ok && hasBodyLimit(p.Routes) {
 		services[name] = svc
@@ -134,17 +139,58 @@ func traefikTooLargeService(tl plan.TooLarge) (string, map[string]any, bool) {
 // schema's hostname pattern or from matrixgen itself: neither can hold a
 // backtick, and the path regexes are matrixgen's own.
 func traefikRule(r plan.Route) string {
-	var matchers []string
-	if r.Host != "" {
-		matchers = append(matchers, fmt.Sprintf("Host(`%s`)", r.Host))
-	}
+	var path string
 	switch m := r.Match(); {
 	case m.Regex:
-		matchers = append(matchers, fmt.Sprintf("PathRegexp(`%s`)", m.Value))
+		path = fmt.Sprintf("PathRegexp(`%s`)", m.Value)
 	case m.Value != "/" || r.Host == "":
-		matchers = append(matchers, fmt.Sprintf("PathPrefix(`%s`)", m.Value))
+		path = fmt.Sprintf("PathPrefix(`%s`)", m.Value)
+	}
+	return traefikHostRule(r.Host, path)
+}
+
+// traefikHostRule joins a Host matcher, unless host is "" (any), and a
+// path matcher, unless path is "" (any).
+func traefikHostRule(host, path string) string {
+	var matchers []string
+	if host != "" {
+		matchers = append(matchers, fmt.Sprintf("Host(`%s`)", host))
+	}
+	if path != "" {
+		matchers = append(matchers, path)
 	}
 	return strings.Join(matchers, " && ")
+}
+
+// traefikSlashRedirect is the router, of the same entrypoint, TLS and
+// priority as the route's own, that sends the bare prefix of a StripPrefix
+// route to the prefix, and its redirectRegex middleware; both are named
+// after the route, with -slash. No other route matches the bare path: a
+// shorter prefix has a lower priority, and regexes start with "/_".
+//
+// The router has matched the path already, so the expression matches any
+// URL and only carries its query over: a path the router matched in
+// another spelling (%61 for a) is redirected too, never passed on. The
+// Location is a path, which keeps the scheme and port the browser used,
+// also behind a TLS terminator. Permanent: 301, or 308 for other methods
+// than GET.
+func traefikSlashRedirect(r plan.Route, bare string, route map[string]any) (string, map[string]any, map[string]any) {
+	name := r.Name + "-slash"
+	router := map[string]any{
+		"rule":        traefikHostRule(r.Host, fmt.Sprintf("Path(`%s`)", bare)),
+		"entryPoints": route["entryPoints"],
+		"service":     route["service"], // never reached: the middleware answers
+		"priority":    r.Priority,
+		"middlewares": []any{name},
+	}
+	if tls, ok := route["tls"]; ok {
+		router["tls"] = tls
+	}
+	return name, router, map[string]any{"redirectRegex": map[string]any{
+		"regex":       `^[^?]*(\?.*)?$`,
+		"replacement": r.PathPrefix + "${1}",
+		"permanent":   true,
+	}}
 }
 
 // traefikMiddleware is one middleware of a router's chain.
@@ -206,7 +252,7 @@ func routeMiddlewares(r plan.Route, proxy plan.Proxy) []traefikMiddleware {
 // traefikTooLargeName names the errors middleware all routes with an
 // upload limit share, as matrixgen-retry-N is shared by the pools of N
 // servers. Every other middleware is named after its route and ends in
-// -allow, -body, -headers or -strip, so these names are free.
+// -allow, -body, -headers, -strip or -slash, so these names are free.
 const traefikTooLargeName = "matrixgen-too-large"
 
 // traefikTooLarge replaces the plain-text 413 of the buffering middleware
