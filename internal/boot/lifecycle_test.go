@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"maps"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -245,7 +246,10 @@ func testChange(t *testing.T) {
 	conversation := converse(ctx, t, s, "alice", "bob")
 
 	set := settings("traefik")
-	for _, change := range []struct {
+	// The bundles outlive their subtests: each one is the next one's
+	// installed bundle.
+	bundles := t.TempDir()
+	for i, change := range []struct {
 		name     string
 		settings map[string]any
 	}{
@@ -257,7 +261,7 @@ func testChange(t *testing.T) {
 	} {
 		t.Run(change.name, func(t *testing.T) {
 			maps.Copy(set, change.settings)
-			next, err := Build(examplePath("quickstart"), set, t.TempDir())
+			next, err := Build(examplePath("quickstart"), set, filepath.Join(bundles, strconv.Itoa(i)))
 			if err != nil {
 				t.Fatal(err)
 			}
