@@ -35,6 +35,9 @@ func Build(example string, settings map[string]any, dir string) (*Bundle, error)
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s with %v: %v", example, settings, problems)
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	out := filepath.Join(dir, "out")
 	if err := bundle.Write(out, res.Tree); err != nil {
 		return nil, err
