@@ -19,6 +19,7 @@ func TestE2E(t *testing.T) {
 	t.Run("UpgradeRollback", testUpgradeRollback)
 	t.Run("BackupRestore", testBackupRestore)
 	t.Run("PostgresUpgrade", testPostgresUpgrade)
+	t.Run("Federation", testFederation)
 }
 
 const lifecycleProxy = "nginx"
