@@ -20,6 +20,7 @@ func TestE2E(t *testing.T) {
 	t.Run("BackupRestore", testBackupRestore)
 	t.Run("PostgresUpgrade", testPostgresUpgrade)
 	t.Run("Federation", testFederation)
+	t.Run("FederationWorkers", testFederationWorkers)
 }
 
 const lifecycleProxy = "nginx"
