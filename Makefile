@@ -1,7 +1,7 @@
 # matrixgen — common tasks. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: build test golden bench example fuzz vet docs e2e e2e-smoke e2e-lifecycle e2e-images
+.PHONY: build test golden bench example fuzz vet docs e2e e2e-smoke e2e-lifecycle e2e-federation e2e-images
 
 build:
 	$(GO) build -o matrixgen ./cmd/matrixgen
@@ -72,9 +72,15 @@ e2e: e2e-images
 e2e-smoke: e2e-images
 	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) $(GO) test -tags e2e -run 'TestBoot/quickstart/(traefik|nginx)$$' -count=1 -timeout 80m -v ./internal/boot
 
-# A server's life on booted hosts: upgrade and rollback, backup and restore.
+# A server's life on booted hosts: upgrade and rollback, backup and restore,
+# a PostgreSQL major upgrade, federation between two bundles.
 e2e-lifecycle: e2e-images
 	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) $(GO) test -tags e2e -run 'TestE2E' -count=1 -timeout 80m -v ./internal/boot
+
+# Two bundles, alpha.test and beta.test, on hosts of their own that federate
+# (part of e2e-lifecycle).
+e2e-federation: e2e-images
+	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) $(GO) test -tags e2e -run 'TestE2E/Federation' -count=1 -timeout 60m -v ./internal/boot
 
 e2e-images: $(TRAEFIK_BIN)
 	./scripts/e2e/start-docker.sh

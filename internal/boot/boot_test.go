@@ -56,6 +56,7 @@ type server struct {
 	domain     string
 	homeserver string // https://matrix.example.org
 	element    string // https://element.example.org
+	ca         *CA    // signs the own webserver's certificates; nil: self-signed
 }
 
 // settings are what a boot changes in an example.
@@ -113,11 +114,18 @@ func bootWith(ctx context.Context, t *testing.T, example, proxy string, changes 
 // copied to bundleOnHost; nothing is installed yet.
 func freshHost(ctx context.Context, t *testing.T, b *Bundle, proxy string) *server {
 	t.Helper()
+	return freshHostOn(ctx, t, b, proxy, "")
+}
+
+// freshHostOn is freshHost on a network the test made, where the other
+// containers resolve the host's names (StartHostOn); "" is one of its own.
+func freshHostOn(ctx context.Context, t *testing.T, b *Bundle, proxy, network string, aliases ...string) *server {
+	t.Helper()
 	images := b.Images()
 	ensureImages(ctx, t, append([]string{"host", "client"}, images...))
 
 	started := time.Now()
-	h, err := StartHost(ctx, t.Logf)
+	h, err := StartHostOn(ctx, t.Logf, network, aliases...)
 	if !Keep() {
 		t.Cleanup(h.Stop)
 	}
@@ -150,7 +158,7 @@ func installFirst(ctx context.Context, t *testing.T, s *server, flags ...string)
 	t.Logf("install.sh %s:\n%s", strings.Join(flags, " "), out)
 	if s.proxy != "traefik" {
 		cfg := s.bundle.Result.Config
-		if err := SetUpWebserver(ctx, s.host, s.proxy, bundleOnHost, cfg.Domain, s.bundle.Hostnames()); err != nil {
+		if err := SetUpWebserverWithCA(ctx, s.host, s.proxy, bundleOnHost, cfg.Domain, s.bundle.Hostnames(), s.ca); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -31,15 +31,29 @@ type Host struct {
 	Volume  string // its /var/lib/docker
 	Address string // on Network
 	Logf    func(format string, args ...any)
+
+	aliases    []string // its names on Network, for the other containers there
+	ownNetwork bool     // Stop removes Network
 }
 
 // StartHost boots a fresh host and waits until systemd and Docker run.
 // Stop removes it with its network and volume.
 func StartHost(ctx context.Context, logf func(string, ...any)) (*Host, error) {
+	return StartHostOn(ctx, logf, "")
+}
+
+// StartHostOn boots a fresh host on network, a Docker network the caller
+// created and removes, where the other containers resolve each of aliases
+// to the host, as DNS would resolve a server's names. An empty network is
+// one of the host's own, which Stop removes.
+func StartHostOn(ctx context.Context, logf func(string, ...any), network string, aliases ...string) (*Host, error) {
 	id := randomID()
-	h := &Host{Name: "matrixgen-e2e-host-" + id, Network: "matrixgen-e2e-" + id, Volume: "matrixgen-e2e-docker-" + id, Logf: logf}
-	if err := docker(ctx, nil, "network", "create", h.Network); err != nil {
-		return h, err
+	h := &Host{Name: "matrixgen-e2e-host-" + id, Network: network, Volume: "matrixgen-e2e-docker-" + id, Logf: logf, aliases: aliases}
+	if network == "" {
+		h.Network, h.ownNetwork = "matrixgen-e2e-"+id, true
+		if err := docker(ctx, nil, "network", "create", h.Network); err != nil {
+			return h, err
+		}
 	}
 	if err := docker(ctx, nil, "volume", "create", h.Volume); err != nil {
 		return h, err
@@ -59,16 +73,19 @@ func StartHost(ctx context.Context, logf func(string, ...any)) (*Host, error) {
 // is not --privileged: this kind of machine's root lacks CAP_SYS_RESOURCE,
 // which --privileged asks for.
 func (h *Host) runArgs() []string {
-	return []string{"run", "--detach", "--name", h.Name, "--hostname", "matrix-host",
-		"--network", h.Network,
+	args := []string{"run", "--detach", "--name", h.Name, "--hostname", "matrix-host", "--network", h.Network}
+	for _, alias := range h.aliases {
+		args = append(args, "--network-alias", alias)
+	}
+	return append(args,
 		"--cap-add=ALL", "--cap-drop=SYS_RESOURCE",
 		"--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
 		"--security-opt", "systempaths=unconfined",
 		"--device-cgroup-rule=a *:* rwm", "--cgroupns=host",
 		"-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-		"-v", h.Volume + ":/var/lib/docker",
+		"-v", h.Volume+":/var/lib/docker",
 		"--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-		HostImage}
+		HostImage)
 }
 
 func (h *Host) waitBooted(ctx context.Context) error {
@@ -93,13 +110,16 @@ func (h *Host) waitBooted(ctx context.Context) error {
 	}
 }
 
-// Stop removes the host, its network and its Docker volume.
+// Stop removes the host, its Docker volume and its network when it is the
+// host's own.
 func (h *Host) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_ = docker(ctx, nil, "rm", "--force", "--volumes", h.Name)
 	_ = docker(ctx, nil, "volume", "rm", "--force", h.Volume)
-	_ = docker(ctx, nil, "network", "rm", h.Network)
+	if h.ownNetwork {
+		_ = docker(ctx, nil, "network", "rm", h.Network)
+	}
 }
 
 // Run runs a command on the host with stdin, and returns what it printed,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,18 @@ type Web struct {
 }
 
 func NewWeb(address string) *Web {
+	// The certificates are self-signed or Traefik's default: no ACME
+	// server is reachable from a test network.
+	return newWeb(address, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // see above
+}
+
+// NewWebTrusting is NewWeb for servers whose certificates roots signed: it
+// verifies them, as a federating server does.
+func NewWebTrusting(address string, roots *x509.CertPool) *Web {
+	return newWeb(address, &tls.Config{RootCAs: roots})
+}
+
+func newWeb(address string, tlsConfig *tls.Config) *Web {
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	transport := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -29,9 +42,7 @@ func NewWeb(address string) *Web {
 			}
 			return dialer.DialContext(ctx, network, net.JoinHostPort(address, port))
 		},
-		// The certificates are self-signed or Traefik's default: no ACME
-		// server is reachable from a test network.
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // see above
+		TLSClientConfig:   tlsConfig,
 		ForceAttemptHTTP2: true,
 	}
 	return &Web{client: &http.Client{

@@ -23,6 +23,8 @@ func TestE2E(t *testing.T) {
 	t.Run("BackupRestore", testBackupRestore)
 	t.Run("PostgresUpgrade", testPostgresUpgrade)
 	t.Run("Change", testChange)
+	t.Run("Federation", testFederation)
+	t.Run("FederationWorkers", testFederationWorkers)
 }
 
 const lifecycleProxy = "nginx"

@@ -1,8 +1,10 @@
 package boot
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -12,14 +14,50 @@ import (
 // proxy/<type>/ files included, and a site for the base domain that serves
 // the well-known snippet. bundleDir is where the bundle was copied on the host.
 func SetUpWebserver(ctx context.Context, h *Host, proxyType, bundleDir, domain string, hostnames []string) error {
+	return SetUpWebserverWithCA(ctx, h, proxyType, bundleDir, domain, hostnames, nil)
+}
+
+// SetUpWebserverWithCA is SetUpWebserver with certificates signed by ca,
+// which other servers can verify, instead of self-signed ones; nil is
+// self-signed. Caddy makes its own (local_certs) either way.
+func SetUpWebserverWithCA(ctx context.Context, h *Host, proxyType, bundleDir, domain string, hostnames []string, ca *CA) error {
 	script, ok := webserverScripts[proxyType]
 	if !ok {
 		return fmt.Errorf("no webserver set-up for reverse_proxy.type %q", proxyType)
 	}
+	certificates := selfSignedCertificates
+	if ca != nil {
+		if err := installCertificates(ctx, h, ca, append(slices.Clone(hostnames), domain)); err != nil {
+			return err
+		}
+		certificates = ""
+	}
 	setup := "set -eu\nBUNDLE=" + bundleDir + "/proxy/" + proxyType + "\nDOMAIN=" + domain +
-		"\nHOSTS='" + strings.Join(hostnames, " ") + "'\n" + selfSignedCertificates + script
+		"\nHOSTS='" + strings.Join(hostnames, " ") + "'\n" + certificates + script
 	_, err := h.Run(ctx, strings.NewReader(setup), "sh", "-s")
 	return err
+}
+
+// installCertificates puts a certificate from ca for each hostname where
+// certbot would.
+func installCertificates(ctx context.Context, h *Host, ca *CA, hostnames []string) error {
+	for _, host := range hostnames {
+		fullchain, key, err := ca.Issue(host)
+		if err != nil {
+			return err
+		}
+		dir := "/etc/letsencrypt/live/" + host
+		if _, err := h.Output(ctx, "mkdir", "-p", dir); err != nil {
+			return err
+		}
+		if _, err := h.Run(ctx, bytes.NewReader(fullchain), "sh", "-c", "cat >"+dir+"/fullchain.pem"); err != nil {
+			return err
+		}
+		if _, err := h.Run(ctx, bytes.NewReader(key), "sh", "-c", "umask 077 && cat >"+dir+"/privkey.pem"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // certbot's layout, which reverse_proxy.tls.certificate_dir defaults to.
