@@ -28,6 +28,7 @@ var semanticRules = []rule{
 	bridgeChecks,
 	botChecks,
 	ketesaChecks,
+	networkAddresses,
 }
 
 func semanticChecks(c *config.Config, ix *index) diag.List {
