@@ -29,6 +29,10 @@ type Plan struct {
 	// Homeserver is what the maintenance scripts back up, restore and
 	// import into.
 	Homeserver Homeserver
+	// Subnets holds the addresses of each network of Networks, by name:
+	// install.sh creates the networks with them, so that they are known
+	// before the host has them.
+	Subnets map[string]Subnets
 }
 
 // Homeserver says where the homeserver keeps what maintenance touches.
@@ -143,6 +147,13 @@ type Mount struct {
 	Source   string // host path
 	Target   string // container path
 	ReadOnly bool
+}
+
+// Subnets are the addresses of one Docker network.
+type Subnets struct {
+	Role           string // which network of the config it is: "homeserver" or "proxy"
+	IPv4, Gateway4 string // a subnet in CIDR notation and the host's address on it
+	IPv6, Gateway6 string // "" for a network without IPv6
 }
 
 type Publish struct {
