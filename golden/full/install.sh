@@ -477,8 +477,8 @@ install_files() {
 # single words and addresses to digits, hex digits, '.', ':' and '/'.
 network_table() {
 	cat <<'NETWORKS'
-matrix-internal homeserver 10.231.1.0/24 10.231.1.1 - -
-matrix-proxy proxy 10.231.2.0/24 10.231.2.1 - -
+matrix-internal homeserver 10.77.0.0/24 10.77.0.1 fd6d:6174:7269:7801::/64 fd6d:6174:7269:7801::1
+matrix-proxy proxy 10.77.1.0/24 10.77.1.254 fd00:77:1::/64 fd00:77:1::1
 NETWORKS
 }
 

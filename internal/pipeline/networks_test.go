@@ -1,9 +1,11 @@
 package pipeline
 
 import (
+	"fmt"
 	"maps"
 	"net/netip"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -187,5 +189,40 @@ func TestNetworkOtherSubnet(t *testing.T) {
 	}
 	if after := snapshot(t, h.root); !maps.Equal(after, before) {
 		t.Errorf("install.sh changed the host before it stopped")
+	}
+}
+
+// TestPublishBothFamilies: with host.networks.ipv6, a port published on
+// loopback is published on IPv6's loopback too, in the form the docker CLI
+// takes; without it, on IPv4's only.
+func TestPublishBothFamilies(t *testing.T) {
+	for _, ipv6 := range []bool{false, true} {
+		t.Run(fmt.Sprint("ipv6=", ipv6), func(t *testing.T) {
+			t.Parallel()
+			extra := fmt.Sprintf("reverse_proxy:\n  type: nginx\nhost:\n  networks:\n    ipv6: %v\n", ipv6)
+			b := consumerBundleOf(t, buildVariant(t, "quickstart", extra).res)
+			published := 0
+			for _, s := range b.res.Plan.Services {
+				args, _ := b.createArgs(t, path.Join(unitTreeDir, s.Unit+".service"))
+				for _, pub := range s.Publish {
+					if pub.HostAddress != "127.0.0.1" {
+						continue
+					}
+					published++
+					v4 := fmt.Sprintf("--publish=127.0.0.1:%d:%d/%s", pub.HostPort, pub.ContainerPort, pub.Protocol)
+					v6 := fmt.Sprintf("--publish=[::1]:%d:%d/%s", pub.HostPort, pub.ContainerPort, pub.Protocol)
+					if !slices.Contains(args, v4) {
+						t.Errorf("%s does not publish %s", s.Unit, v4)
+					}
+					if slices.Contains(args, v6) != ipv6 {
+						t.Errorf("%s: %s published: %v, want %v", s.Unit, v6, !ipv6, ipv6)
+					}
+				}
+			}
+			if published == 0 {
+				t.Fatal("no port is published on loopback")
+			}
+			t.Run("docker-create", b.checkDockerCreate)
+		})
 	}
 }
