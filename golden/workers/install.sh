@@ -504,6 +504,10 @@ check_networks() {
 	command -v docker >/dev/null 2>&1 || return 0
 	network_table | while read -r name role subnet4 gateway4 subnet6 gateway6; do
 		have=$(docker network inspect --format "$NETWORK_FORMAT" "$name" </dev/null 2>/dev/null) || continue
+		if [ -z "$(printf '%s' "$have" | tr -d ' \n')" ]; then
+			say "Docker reports no subnet for network $name; its addresses are not checked"
+			continue
+		fi
 		network_differs "$subnet4" "$gateway4" "$subnet6" "$gateway6" "$have" || continue
 		found=
 		for word in $have; do
@@ -514,7 +518,7 @@ check_networks() {
 		done
 		want="$subnet4 (gateway $gateway4)"
 		[ "$subnet6" = - ] || want="$want, $subnet6 (gateway $gateway6)"
-		die "Docker network $name exists with ${found:-no subnet}; the config wants $want. Containers are attached to it, so it is left as it is: set host.networks.addresses.$role to its addresses and build again, or stop the containers on it, remove it (docker network rm $name) and install again"
+		die "Docker network $name exists with $found; the config wants $want. Containers are attached to it, so it is left as it is: set host.networks.addresses.$role to its addresses and build again, or stop the containers on it, remove it (docker network rm $name) and install again"
 	done || exit 1
 }
 
