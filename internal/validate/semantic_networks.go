@@ -56,11 +56,11 @@ func networkAddresses(c *config.Config, ix *index) diag.List {
 			}
 			p, problems := usableSubnet(ix, r.path(f.subnet), subnet, f.v6)
 			out = append(out, problems...)
-			if !p.IsValid() {
-				subnets[f.subnet] = append(subnets[f.subnet], p)
-				continue
+			if p.IsValid() {
+				out = append(out, gatewayInside(ix, r.path(f.gateway), gateway, p, r.path(f.subnet))...)
 			}
-			out = append(out, gatewayInside(ix, r.path(f.gateway), gateway, p, r.path(f.subnet))...)
+			// An invalid prefix keeps the place of a refused subnet, so
+			// that the overlap check below skips it.
 			subnets[f.subnet] = append(subnets[f.subnet], p)
 		}
 	}
