@@ -33,8 +33,9 @@ FIXED_GID=''
 SECRETS_DIR=/matrix/secrets
 HOST_ENV=/matrix/matrixgen/host.env
 INSTALL_DOCKER=0
-# Docker networks: names the schema keeps to single words.
-NETWORKS='matrix traefik'
+# How docker network inspect prints a network's addresses: one
+# "subnet gateway" line a subnet, as network_table writes them.
+NETWORK_FORMAT='{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{println}}{{end}}'
 UNIT_DIR=/etc/systemd/system
 
 ROOT=
@@ -467,10 +468,68 @@ install_files() {
 	fi
 }
 
+# network_table lists the Docker networks, one a line: name, the config's
+# name for its addresses (host.networks.addresses.ROLE), IPv4 subnet and
+# gateway, IPv6 subnet and gateway ("-": none). The schema keeps names to
+# single words and addresses to digits, hex digits, '.', ':' and '/'.
+network_table() {
+	cat <<'NETWORKS'
+matrix homeserver 10.231.1.0/24 10.231.1.1 - -
+traefik proxy 10.231.2.0/24 10.231.2.1 - -
+NETWORKS
+}
+
+# network_differs SUBNET4 GATEWAY4 SUBNET6 GATEWAY6 HAVE tells whether the
+# addresses docker network inspect printed (HAVE) are not the config's. A
+# network with IPv6 that the config does not ask for is not refused: it
+# serves IPv4 as asked.
+network_differs() {
+	found4=0 found6=0
+	while read -r subnet gateway; do
+		case $subnet in
+		'') ;;
+		*:*) [ "$subnet $gateway" != "$3 $4" ] || found6=1 ;;
+		*) [ "$subnet $gateway" = "$1 $2" ] || return 0 && found4=1 ;;
+		esac
+	done <<HAVE
+$5
+HAVE
+	[ "$found4" = 0 ] || { [ "$3" != - ] && [ "$found6" = 0 ]; }
+}
+
+# check_networks stops, before anything on the host changes, when a network
+# of the bundle exists with other addresses than the config's: containers
+# are attached to it, so it is never removed or created again here.
+check_networks() {
+	command -v docker >/dev/null 2>&1 || return 0
+	network_table | while read -r name role subnet4 gateway4 subnet6 gateway6; do
+		have=$(docker network inspect --format "$NETWORK_FORMAT" "$name" </dev/null 2>/dev/null) || continue
+		if [ -z "$(printf '%s' "$have" | tr -d ' \n')" ]; then
+			say "Docker reports no subnet for network $name; its addresses are not checked"
+			continue
+		fi
+		network_differs "$subnet4" "$gateway4" "$subnet6" "$gateway6" "$have" || continue
+		found=
+		for word in $have; do
+			case $word in
+			*/*) found="$found${found:+, }$word" ;;
+			*) found="$found (gateway $word)" ;;
+			esac
+		done
+		want="$subnet4 (gateway $gateway4)"
+		[ "$subnet6" = - ] || want="$want, $subnet6 (gateway $gateway6)"
+		die "Docker network $name exists with $found; the config wants $want. Containers are attached to it, so it is left as it is: set host.networks.addresses.$role to its addresses and build again, or stop the containers on it, remove it (docker network rm $name) and install again"
+	done || exit 1
+}
+
 ensure_networks() {
-	for network in $NETWORKS; do
-		docker network inspect "$network" >/dev/null 2>&1 || run docker network create "$network"
-	done
+	network_table | while read -r name role subnet4 gateway4 subnet6 gateway6; do
+		docker network inspect "$name" </dev/null >/dev/null 2>&1 && continue
+		set -- --driver=bridge --subnet="$subnet4" --gateway="$gateway4"
+		[ "$subnet6" = - ] || set -- "$@" --ipv6 --subnet="$subnet6" --gateway="$gateway6"
+		run docker network create "$@" "$name" </dev/null ||
+			die "Docker could not create network $name (above); if its subnet overlaps another network of this host, choose another in host.networks.addresses.$role"
+	done || exit 1
 }
 
 # Images are pulled before anything stops, so that the time a service is
@@ -763,6 +822,7 @@ check_only() {
 main() {
 	check_only
 	preflight
+	check_networks
 	ensure_user
 	ensure_dirs
 	ensure_secrets

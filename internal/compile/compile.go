@@ -87,7 +87,24 @@ func newBuilder(cfg *config.Config) *builder {
 			UID: h.UID, GID: h.GID, SecretsDir: path.Join(h.DataDir, "secrets"), InstallDocker: h.InstallDocker,
 		},
 		Networks: []string{h.Networks.Homeserver, h.Networks.Proxy},
+		Subnets:  networkSubnets(h.Networks),
 	}}
+}
+
+// networkSubnets gives each network its addresses. With one name for both
+// roles there is one network, which has the homeserver's.
+func networkSubnets(n config.Networks) map[string]plan.Subnets {
+	subnets := func(role string, a config.NetworkAddress) plan.Subnets {
+		s := plan.Subnets{Role: role, IPv4: a.Subnet, Gateway4: a.Gateway}
+		if n.IPv6 {
+			s.IPv6, s.Gateway6 = a.IPv6Subnet, a.IPv6Gateway
+		}
+		return s
+	}
+	return map[string]plan.Subnets{
+		n.Proxy:      subnets("proxy", n.Addresses.Proxy),
+		n.Homeserver: subnets("homeserver", n.Addresses.Homeserver),
+	}
 }
 
 // dataPath is a path under the host's data directory.
@@ -197,6 +214,7 @@ func (b *builder) health(unit string, timeout int, command ...string) {
 func (b *builder) finish() {
 	b.dropProxyNetwork()
 	b.resolveUpstreams()
+	b.publishBothFamilies()
 	p := b.plan
 	sort.Slice(p.Secrets, func(i, j int) bool { return p.Secrets[i].Name < p.Secrets[j].Name })
 	for i := range p.Secrets {

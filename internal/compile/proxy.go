@@ -77,6 +77,7 @@ func (b *builder) dropProxyNetwork() {
 		s.Networks = slices.DeleteFunc(slices.Clone(s.Networks), isProxy)
 	}
 	b.plan.Networks = slices.DeleteFunc(b.plan.Networks, isProxy)
+	delete(b.plan.Subnets, nets.Proxy)
 }
 
 // resolveUpstreams gives every route the address its proxy connects to.

@@ -58,8 +58,24 @@ type Host struct {
 }
 
 type Networks struct {
-	Homeserver string `json:"homeserver"`
-	Proxy      string `json:"proxy"`
+	Homeserver string           `json:"homeserver"`
+	Proxy      string           `json:"proxy"`
+	IPv6       bool             `json:"ipv6"`
+	Addresses  NetworkAddresses `json:"addresses"`
+}
+
+// NetworkAddresses holds each network's addresses, by the role of the
+// network (the fields of Networks that name them).
+type NetworkAddresses struct {
+	Homeserver NetworkAddress `json:"homeserver"`
+	Proxy      NetworkAddress `json:"proxy"`
+}
+
+type NetworkAddress struct {
+	Subnet      string `json:"subnet"`
+	Gateway     string `json:"gateway"`
+	IPv6Subnet  string `json:"ipv6_subnet"`
+	IPv6Gateway string `json:"ipv6_gateway"`
 }
 
 type Synapse struct {

@@ -74,7 +74,13 @@ type consumerBundle struct {
 
 func newConsumerBundle(t *testing.T, name string) *consumerBundle {
 	t.Helper()
-	res := buildExample(t, name)
+	return consumerBundleOf(t, buildExample(t, name))
+}
+
+// consumerBundleOf writes a built bundle, and its copy with the secrets
+// filled in, for the consumers.
+func consumerBundleOf(t *testing.T, res *Result) *consumerBundle {
+	t.Helper()
 	dir := t.TempDir()
 	b := &consumerBundle{res: res, out: filepath.Join(dir, "out"), host: filepath.Join(dir, "host"), filled: render.Tree{}}
 	if err := bundle.Write(b.out, res.Tree); err != nil {

@@ -109,9 +109,23 @@ case $1 in
 image) [ "$2" = inspect ] && [ -e "$(image_file "$3")" ] || exit 1 ;;
 pull) : >"$(image_file "$3")" ;;
 network)
+	# The network's name is the last argument; its file holds its subnets
+	# as docker network inspect --format prints them: "subnet gateway".
+	eval "name=\${$#}"
 	case $2 in
-	inspect) [ -e "$state/network-$3" ] || exit 1 ;;
-	create) : >"$state/network-$3" ;;
+	inspect)
+		[ -e "$state/network-$name" ] || exit 1
+		[ "$3" != --format ] || cat "$state/network-$name"
+		;;
+	create)
+		: >"$state/network-$name"
+		for a in "$@"; do
+			case $a in
+			--subnet=*) subnet=${a#--subnet=} ;;
+			--gateway=*) printf '%s %s\n' "$subnet" "${a#--gateway=}" >>"$state/network-$name" ;;
+			esac
+		done
+		;;
 	esac
 	;;
 exec)
@@ -719,7 +733,10 @@ func (b builtBundle) checkStartOrder(t *testing.T, r installRun) {
 		t.Errorf("matrix-postgres started after matrix-synapse:\n%s", all)
 	}
 	for _, n := range b.res.Plan.Networks {
-		if i := r.index("docker network create " + n); i < 0 || i > first {
+		i := slices.IndexFunc(r.commands, func(c string) bool {
+			return strings.HasPrefix(c, "docker network create ") && strings.HasSuffix(c, " "+n)
+		})
+		if i < 0 || i > first {
 			t.Errorf("network %s is not created before the units start:\n%s", n, all)
 		}
 	}

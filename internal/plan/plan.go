@@ -32,6 +32,10 @@ type Plan struct {
 	// Postgres is the bundled database server; nil when the databases
 	// are on an external one.
 	Postgres *Postgres
+	// Subnets holds the addresses of each network of Networks, by name:
+	// install.sh creates the networks with them, so that they are known
+	// before the host has them.
+	Subnets map[string]Subnets
 }
 
 // Postgres is the bundled PostgreSQL server as the maintenance and
@@ -161,6 +165,13 @@ type Mount struct {
 	Source   string // host path
 	Target   string // container path
 	ReadOnly bool
+}
+
+// Subnets are the addresses of one Docker network.
+type Subnets struct {
+	Role           string // which network of the config it is: "homeserver" or "proxy"
+	IPv4, Gateway4 string // a subnet in CIDR notation and the host's address on it
+	IPv6, Gateway6 string // "" for a network without IPv6
 }
 
 type Publish struct {

@@ -16,11 +16,23 @@ type installData struct {
 	Dirs                                                        []dirRow
 	Secrets                                                     []secretRow
 	Networks                                                    []string
+	NetworkRows                                                 []networkRow
+	NetworkFormat                                               string
 	Units                                                       []unitRow
 	InstallDocker                                               bool
 }
 
 type dirRow struct{ Mode, Owner, Path string }
+
+// networkRow is one line of install.sh's network table: the config's
+// name for the network's addresses (host.networks.addresses.<role>), and
+// its subnets and gateways, "-" for none.
+type networkRow struct{ Name, Role, Subnet4, Gateway4, Subnet6, Gateway6 string }
+
+// NetworkInspectFormat is the Go template install.sh gives docker network
+// inspect: one "subnet gateway" line for each of the network's subnets,
+// as install.sh's network table writes them.
+const NetworkInspectFormat = "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{println}}{{end}}"
 
 type secretRow struct{ Name, Kind, Length, Path, Import, Description string }
 
@@ -63,6 +75,7 @@ func installScript(p *plan.Plan) ([]byte, error) {
 		UID: optionalID(h.UID), GID: optionalID(h.GID), SecretsDir: h.SecretsDir, HostEnv: HostEnvFile(h),
 		Networks: p.Networks, InstallDocker: h.InstallDocker,
 	}
+	d.NetworkRows, d.NetworkFormat = networkRows(p), NetworkInspectFormat
 	for _, dir := range p.Dirs {
 		d.Dirs = append(d.Dirs, dirRow{fmt.Sprintf("%04o", dir.Mode.Perm()), ownerName(dir.Owner), dir.Path})
 	}
@@ -183,4 +196,19 @@ func orDash(s string) string {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// networkRows lists the networks with their addresses. The role names the
+// options to change when the host has the network with other addresses.
+func networkRows(p *plan.Plan) []networkRow {
+	var rows []networkRow
+	for _, n := range p.Networks {
+		s, ok := p.Subnets[n]
+		if !ok {
+			panic("network " + n + " has no addresses")
+		}
+		rows = append(rows, networkRow{Name: n, Role: s.Role, Subnet4: s.IPv4, Gateway4: s.Gateway4,
+			Subnet6: orDash(s.IPv6), Gateway6: orDash(s.Gateway6)})
+	}
+	return rows
 }

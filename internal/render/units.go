@@ -168,7 +168,7 @@ func createLine(p *plan.Plan, s plan.Service) string {
 	for _, pub := range s.Publish {
 		host := fmt.Sprint(pub.HostPort)
 		if pub.HostAddress != "" {
-			host = pub.HostAddress + ":" + host
+			host = bracketIPv6(pub.HostAddress) + ":" + host
 		}
 		args = append(args, fmt.Sprintf("--publish=%s:%d/%s", host, pub.ContainerPort, pub.Protocol))
 	}

@@ -31,6 +31,7 @@ var semanticRules = []rule{
 	oneTURNServer,
 	oidcProviderChecks,
 	synapseReadsSecretFiles,
+	networkAddresses,
 }
 
 func semanticChecks(c *config.Config, ix *index) diag.List {
