@@ -777,29 +777,13 @@ restart_units() { # unit...
 	fi
 }
 
-# turns numbers the units of pools in the order they restart: the first
-# of every pool restarts in turn 0, the second in turn 1, and so on.
-turns() { # unit...
-	printf '%s\n' "$@" | awk 'NR == FNR { pool[$1] = $4; next } { print n[pool[$1]]++, $1 }' "$BUNDLE/UNITS" -
-}
-
-# roll restarts the units of pools one at a time in each pool, each
-# healthy before the next of its pool takes its turn; the pools take their
-# turns together.
+# roll restarts the units of pools one at a time, each healthy before the
+# next, so that every pool keeps serving.
 roll() { # unit...
-	[ $# -gt 0 ] || return 0
-	plan=$(turns "$@")
-	turn=0
-	while :; do
-		members=$(printf '%s\n' "$plan" | awk -v turn="$turn" '$1 == turn { print $2 }')
-		[ -n "$members" ] || return 0
-		for unit in $members; do
-			ensure_databases "$unit"
-			run systemctl restart "$unit.service"
-		done
-		# shellcheck disable=SC2086 # unit names are single words
-		wait_healthy $members
-		turn=$((turn + 1))
+	for unit in "$@"; do
+		ensure_databases "$unit"
+		run systemctl restart "$unit.service"
+		wait_healthy "$unit"
 	done
 }
 

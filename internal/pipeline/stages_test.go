@@ -178,48 +178,6 @@ func TestApplyRestartsWorkersTogether(t *testing.T) {
 	}
 }
 
-// TestApplyRollsPoolsInTurns: with several pools, the pools take their
-// turns together, each still one server at a time: the first server of
-// every pool restarts before the second of any, and a pool's next server
-// only once the one before is healthy.
-func TestApplyRollsPoolsInTurns(t *testing.T) {
-	const example = "specialized"
-	b := writeBundle(t, example, buildExample(t, example))
-	p := b.res.Plan
-	groups := restartGroups(p)
-	if len(groups) < 2 {
-		t.Fatalf("%s has pools %q, want several", example, groups)
-	}
-	h := newTestHost(t)
-	b.provide(t, h)
-	h.install(t, b.out).mustSucceed(t)
-	missing := map[string]bool{}
-	for _, units := range groups {
-		for _, u := range units {
-			config := b.host().DataDir + "/synapse/config/workers/" + strings.TrimPrefix(u, "matrix-synapse-worker-") + ".yaml"
-			if err := os.Remove(h.at(config)); err != nil {
-				t.Fatal(err)
-			}
-			missing[config] = true
-		}
-	}
-	want := applyDecide(t, b, b, func(p string) bool { return missing[p] })
-	r := h.install(t, b.out)
-	r.mustSucceed(t)
-	if got := r.printedSteps(); !slices.Equal(got, want) {
-		t.Errorf("install.sh prints\n%s\nmatrixgen diff decides\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	lastFirst, firstSecond := -1, len(r.commands)
-	for _, units := range groups {
-		checkRolled(t, p, r, -1, units)
-		lastFirst = max(lastFirst, r.restartedAlone(units[0]))
-		firstSecond = min(firstSecond, r.restartedAlone(units[1]))
-	}
-	if lastFirst > firstSecond {
-		t.Errorf("a pool's second server restarts before another pool's first:\n%s", strings.Join(r.commands, "\n"))
-	}
-}
-
 // applyDecide is what matrixgen diff says applying next over installed
 // does on a host where the files missing reports are gone.
 func applyDecide(t *testing.T, installed, next builtBundle, missing func(string) bool) []string {
