@@ -19,7 +19,7 @@
 #   --only UNIT  start or restart only UNIT; the others' restarts are kept for the next run
 #   --root DIR   apply under DIR instead of / (for tests and image builds)
 #   --force      apply even though the host belongs to another domain
-#   --timeout S  wait at most S seconds for the units of a stage to become healthy instead of their own timeouts
+#   --timeout S  wait at most S seconds for each unit of a stage to become healthy, after the one before, instead of their own timeouts
 set -eu
 # Files this script creates are never writable by others, whatever the
 # caller's umask: the units trust host.env for the uid containers run as.
@@ -53,7 +53,7 @@ Usage: install.sh [--dry-run] [--no-start] [--only UNIT] [--root DIR] [--force] 
   --only UNIT  start or restart only UNIT; the others' restarts are kept for the next run
   --root DIR   apply under DIR instead of / (for tests and image builds)
   --force      apply even though the host belongs to another domain
-  --timeout S  wait at most S seconds for the units of a stage to become healthy instead of their own timeouts
+  --timeout S  wait at most S seconds for each unit of a stage to become healthy, after the one before, instead of their own timeouts
 USAGE
 }
 
@@ -549,9 +549,11 @@ health_timeout() {
 }
 
 # wait_healthy waits until every unit passes its health checks: it asks
-# them all at once, every half second, for at most the longest of their
-# timeouts (or --timeout). Then it names each unit that is not healthy,
-# with the end of its journal, and stops.
+# them all at once, every half second, as long as one of them gets healthy
+# within the longest of their timeouts (or --timeout) of the one before
+# (many processes starting at once on a busy host share its processors).
+# Then it names each unit that is not healthy, with the end of its
+# journal, and stops.
 wait_healthy() { # unit...
 	[ $# -gt 0 ] && [ "$DRY_RUN" = 0 ] || return 0
 	timeout=$TIMEOUT
@@ -574,6 +576,7 @@ wait_healthy() { # unit...
 		for check in $checks; do
 			if wait "${check#*=}"; then
 				say "${check%=*} is healthy"
+				deadline=$(($(date +%s) + timeout))
 			else
 				pending="$pending ${check%=*}"
 			fi
@@ -583,7 +586,7 @@ wait_healthy() { # unit...
 		sleep 0.5
 	done
 	for unit in $pending; do
-		printf 'install.sh: %s did not become healthy in %ss; the end of journalctl -u %s.service:\n' "$unit" "$timeout" "$unit" >&2
+		printf 'install.sh: %s did not become healthy: %ss passed with no unit of its stage getting healthy; the end of journalctl -u %s.service:\n' "$unit" "$timeout" "$unit" >&2
 		journalctl -u "$unit.service" -n 20 --no-pager >&2 2>&1 || true
 	done
 	exit 1
