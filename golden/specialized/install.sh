@@ -646,11 +646,14 @@ health_timeout() {
 	esac
 }
 
-# wait_healthy waits until every unit passes its health checks: it asks
-# them all at once, every half second, as long as one of them gets healthy
-# within the longest of their timeouts (or --timeout) of the one before
-# (many processes starting at once on a busy host share its processors).
-# Then it names each unit that is not healthy, with the end of its
+# wait_healthy waits until every unit passes its health checks. The
+# units started together, so it asks them in turn, each every half second
+# until it passes, then the next at once: that sees the last one healthy as
+# soon as all are, with one check at a time (each check is a process in a
+# container, and many at once would slow the starting processes down on a
+# small host). It gives up when the longest of their timeouts (or
+# --timeout) passes with no unit getting healthy, asks every unit left once
+# more, names each one that is still not healthy with the end of its
 # journal, and stops.
 wait_healthy() { # unit...
 	[ $# -gt 0 ] && [ "$DRY_RUN" = 0 ] || return 0
@@ -663,27 +666,22 @@ wait_healthy() { # unit...
 		done
 	fi
 	deadline=$(($(date +%s) + timeout))
-	pending=$*
-	while :; do
-		checks=
-		for unit in $pending; do
-			ready "$unit" &
-			checks="$checks $unit=$!"
-		done
-		pending=
-		for check in $checks; do
-			if wait "${check#*=}"; then
-				say "${check%=*} is healthy"
-				deadline=$(($(date +%s) + timeout))
-			else
-				pending="$pending ${check%=*}"
-			fi
-		done
-		[ -n "$pending" ] || return 0
-		[ "$(date +%s)" -lt "$deadline" ] || break
+	while [ $# -gt 0 ]; do
+		if ready "$1"; then
+			say "$1 is healthy"
+			shift
+			deadline=$(($(date +%s) + timeout))
+			continue
+		fi
+		[ "$(date +%s)" -ge "$deadline" ] && break
 		sleep 0.5
 	done
-	for unit in $pending; do
+	failed=
+	for unit in "$@"; do
+		ready "$unit" || failed="$failed $unit"
+	done
+	[ -n "$failed" ] || return 0
+	for unit in $failed; do
 		printf 'install.sh: %s did not become healthy: %ss passed with no unit of its stage getting healthy; the end of journalctl -u %s.service:\n' "$unit" "$timeout" "$unit" >&2
 		journalctl -u "$unit.service" -n 20 --no-pager >&2 2>&1 || true
 	done
