@@ -6,9 +6,10 @@
 # files, Docker networks and systemd units. It compares the bundle with the
 # one applied last (kept in DATA_DIR/matrixgen/current) and touches only
 # what differs: changed files, images whose tag changed, units whose inputs
-# changed (restarted in dependency order, each waited for until healthy;
-# the servers of one pool one at a time, so that the pool keeps serving),
-# units the config no longer has (stopped and removed; their data stays).
+# changed (restarted stage by stage in dependency order, the units of a
+# stage together, each stage waited for until healthy; the servers of one
+# pool one at a time, so that the pool keeps serving), units the config no
+# longer has (stopped and removed; their data stays).
 # The bundle it replaces is kept in DATA_DIR/matrixgen/previous, which
 # rollback.sh applies again.
 #
@@ -18,7 +19,7 @@
 #   --only UNIT  start or restart only UNIT; the others' restarts are kept for the next run
 #   --root DIR   apply under DIR instead of / (for tests and image builds)
 #   --force      apply even though the host belongs to another domain
-#   --timeout S  wait at most S seconds for each health check instead of each service's own
+#   --timeout S  wait at most S seconds for each unit of a stage to become healthy, after the one before, instead of their own timeouts
 set -eu
 # Files this script creates are never writable by others, whatever the
 # caller's umask: the units trust host.env for the uid containers run as.
@@ -53,7 +54,7 @@ Usage: install.sh [--dry-run] [--no-start] [--only UNIT] [--root DIR] [--force] 
   --only UNIT  start or restart only UNIT; the others' restarts are kept for the next run
   --root DIR   apply under DIR instead of / (for tests and image builds)
   --force      apply even though the host belongs to another domain
-  --timeout S  wait at most S seconds for each health check instead of each service's own
+  --timeout S  wait at most S seconds for each unit of a stage to become healthy, after the one before, instead of their own timeouts
 USAGE
 }
 
@@ -391,7 +392,7 @@ plan_changes() {
 	FILENAME == ENVIRON["OU"] { oimage[$1] = $2; ounit[++nou] = $1; next }
 	FILENAME == ENVIRON["NM"] { nsum[$3] = $1 " " $2; nunits[$3] = $4; next }
 	FILENAME == ENVIRON["NF"] { now[$3] = 1; nfile[++nnf] = $3; next }
-	FILENAME == ENVIRON["NU"] { unit[++nnu] = $1; image[$1] = $2; requires[$1] = $3; pool[$1] = $4; next }
+	FILENAME == ENVIRON["NU"] { unit[++nnu] = $1; image[$1] = $2; requires[$1] = $3; pool[$1] = $4; stage[$1] = $5; next }
 	FILENAME == ENVIRON["PENDING"] { changed[$1] = 1; next }
 	END {
 		for (i = 1; i <= nnf; i++) {
@@ -421,7 +422,7 @@ plan_changes() {
 		for (i = 1; i <= nnu; i++) {
 			u = unit[i]
 			if (!(u in oimage)) {
-				print "start " u
+				step[++ns] = "start " u
 				continue
 			}
 			with = ""
@@ -430,14 +431,20 @@ plan_changes() {
 				if (r[k] in restarted) with = r[k]
 			# A unit of a pool does not follow the units it requires: they
 			# restart without it, and it restarts on its own in its turn.
-			if (pool[u] != "-" && (with != "" || (u in changed))) print "restart " u " (one at a time: " pool[u] " pool)"
+			if (pool[u] != "-" && (with != "" || (u in changed))) step[++ns] = "restart " u " (one at a time: " pool[u] " pool)"
 			# Units are PartOf= the units they require: systemd restarts
 			# them with those, so a restart of their own would be a second.
-			else if (with != "") print "restart " u " with " with
-			else if (u in changed) print "restart " u
-			else continue
+			else if (with != "") step[++ns] = "restart " u " with " with
+			else if (u in changed) {
+				step[++ns] = "restart " u
+				own[ns] = stage[u]
+				owns[stage[u]]++
+			} else continue
 			restarted[u] = 1
 		}
+		# Restarts of their own in one stage are made in one call.
+		for (i = 1; i <= ns; i++)
+			print step[i] (((i in own) && owns[own[i]] > 1) ? " (together: stage " own[i] ")" : "")
 	}' "$om" "$of" "$ou" "$BUNDLE/MANIFEST" "$BUNDLE/FILES" "$BUNDLE/UNITS" "$pending"
 }
 
@@ -573,36 +580,73 @@ enable_units() {
 	[ -z "$disabled" ] || run systemctl enable $disabled
 }
 
-wait_healthy() { # unit timeout command...
-	unit=$1
-	timeout=${TIMEOUT:-$2}
-	shift 2
-	[ "$DRY_RUN" = 1 ] && return
-	waited=0
-	until "$@" >/dev/null 2>&1; do
-		if [ "$waited" -ge "$timeout" ]; then
-			die "$unit did not become healthy in ${timeout}s; see: journalctl -u $unit.service -n 100"
-		fi
-		sleep 2
-		waited=$((waited + 2))
-	done
-	say "$unit is healthy"
-}
-
-# wait_ready waits for a started unit's health checks.
-wait_ready() {
+# ready UNIT: whether the unit passes its health checks now. A unit
+# without any passes as soon as it runs.
+ready() {
 	case $1 in
 	matrix-postgres)
-		wait_healthy matrix-postgres 120 docker exec matrix-postgres pg_isready -h 127.0.0.1 -p 5432 -U matrix
+		docker exec matrix-postgres pg_isready -h 127.0.0.1 -p 5432 -U matrix >/dev/null 2>&1 || return 1
 		;;
 	matrix-synapse)
-		wait_healthy matrix-synapse 300 docker exec matrix-synapse curl -fsS -o /dev/null http://localhost:8008/health
+		docker exec matrix-synapse curl -fsS -o /dev/null http://localhost:8008/health >/dev/null 2>&1 || return 1
 		;;
 	matrix-traefik)
-		wait_healthy matrix-traefik 60 docker exec matrix-traefik traefik healthcheck --configFile=/config/traefik.yml
+		docker exec matrix-traefik traefik healthcheck --configFile=/config/traefik.yml >/dev/null 2>&1 || return 1
 		;;
 	*) ;;
 	esac
+}
+
+# health_timeout UNIT: how many seconds the unit may take to become healthy.
+health_timeout() {
+	case $1 in
+	matrix-postgres) echo 120 ;;
+	matrix-synapse) echo 300 ;;
+	matrix-traefik) echo 60 ;;
+	*) echo 0 ;;
+	esac
+}
+
+# wait_healthy waits until every unit passes its health checks. The
+# units started together, so it asks them in turn, each every half second
+# until it passes, then the next at once: that sees the last one healthy as
+# soon as all are, with one check at a time (each check is a process in a
+# container, and many at once would slow the starting processes down on a
+# small host). It gives up when the longest of their timeouts (or
+# --timeout) passes with no unit getting healthy, asks every unit left once
+# more, names each one that is still not healthy with the end of its
+# journal, and stops.
+wait_healthy() { # unit...
+	[ $# -gt 0 ] && [ "$DRY_RUN" = 0 ] || return 0
+	timeout=$TIMEOUT
+	if [ -z "$timeout" ]; then
+		timeout=0
+		for unit in "$@"; do
+			own=$(health_timeout "$unit")
+			[ "$own" -le "$timeout" ] || timeout=$own
+		done
+	fi
+	deadline=$(($(date +%s) + timeout))
+	while [ $# -gt 0 ]; do
+		if ready "$1"; then
+			say "$1 is healthy"
+			shift
+			deadline=$(($(date +%s) + timeout))
+			continue
+		fi
+		[ "$(date +%s)" -ge "$deadline" ] && break
+		sleep 0.5
+	done
+	failed=
+	for unit in "$@"; do
+		ready "$unit" || failed="$failed $unit"
+	done
+	[ -n "$failed" ] || return 0
+	for unit in $failed; do
+		printf 'install.sh: %s did not become healthy: %ss passed with no unit of its stage getting healthy; the end of journalctl -u %s.service:\n' "$unit" "$timeout" "$unit" >&2
+		journalctl -u "$unit.service" -n 20 --no-pager >&2 2>&1 || true
+	done
+	exit 1
 }
 
 # ensure_database creates a role and database if missing and sets the
@@ -635,9 +679,10 @@ ensure_databases() {
 	esac
 }
 
-# unit_action says what the plan does with a unit: start, restart, roll
-# (restarted on its own in its pool's turn), follow (restarted by systemd
-# with a unit it requires) or nothing.
+# unit_action says what the plan does with a unit: start, restart (on its
+# own, alone or with others of its stage), roll (restarted on its own in
+# its pool's turn), follow (restarted by systemd with a unit it requires)
+# or nothing.
 unit_action() {
 	if planned "start $1"; then
 		echo start
@@ -645,6 +690,7 @@ unit_action() {
 		echo restart
 	else
 		case "$NL$CHANGES$NL" in
+		*"${NL}restart $1 (together: "*) echo restart ;;
 		*"${NL}restart $1 (one at a time: "*) echo roll ;;
 		*"${NL}restart $1 with "*) echo follow ;;
 		esac
@@ -668,53 +714,56 @@ followers() {
 		$1 == "restart" && $3 == "with" && ($4 in batch) { batch[$2] = 1; printf " %s", $2 }'
 }
 
-# restart_unit restarts a unit, and systemd the units that follow it. When
-# a pool requires one of them, they restart together without the pool
-# (--job-mode=ignore-requirements keeps systemd from passing the restart
-# on), and the pool's units follow later, one at a time.
-restart_unit() {
-	# shellcheck disable=SC2046 # unit names are single words
-	set -- "$1" $(followers "$1")
-	if pool_requires "$@"; then
-		# shellcheck disable=SC2046 # unit names are single words
-		run systemctl restart --job-mode=ignore-requirements $(printf '%s.service ' "$@")
+# units_file turns unit names into systemd's file names.
+units_file() { # unit...
+	printf '%s.service\n' "$@"
+}
+
+# restart_units restarts units with one call, and systemd the units that
+# follow them. When a pool requires one of them, they restart together
+# with their followers named (--job-mode=ignore-requirements keeps systemd
+# from passing the restart on), and the pool's units follow later, one at
+# a time.
+restart_units() { # unit...
+	together=
+	for unit in "$@"; do
+		together="$together $unit$(followers "$unit")"
+	done
+	# shellcheck disable=SC2086 # unit names are single words
+	if pool_requires $together; then
+		# shellcheck disable=SC2046,SC2086 # unit names are single words
+		run systemctl restart --job-mode=ignore-requirements $(units_file $together)
 	else
-		run systemctl restart "$1.service"
+		# shellcheck disable=SC2046 # unit names are single words
+		run systemctl restart $(units_file "$@")
 	fi
 }
 
-# apply_unit starts or restarts one unit as planned, or starts it when it is
-# not running, then waits until it is healthy.
-apply_unit() { # unit action running
-	case $2 in
-	start)
-		ensure_databases "$1"
-		run systemctl start "$1.service"
-		;;
-	restart | roll)
-		ensure_databases "$1"
-		restart_unit "$1"
-		;;
-	follow)
-		if [ -n "$ONLY" ]; then
-			run systemctl restart "$1.service"
-		elif [ "$3" = no ]; then
-			run systemctl start "$1.service"
-		fi
-		;;
-	*)
-		[ "$3" = no ] || return 0
-		ensure_databases "$1"
-		run systemctl start "$1.service"
-		;;
-	esac
-	wait_ready "$1"
+# roll restarts the units of pools one at a time, each healthy before the
+# next, so that every pool keeps serving.
+roll() { # unit...
+	for unit in "$@"; do
+		ensure_databases "$unit"
+		run systemctl restart "$unit.service"
+		wait_healthy "$unit"
+	done
 }
 
-apply_units() {
-	stopped=$NL$(units_not is-active active)$NL
-	skipped=
-	for unit in $(units); do
+# stages lists the stages of UNITS, which go up along it.
+stages() { awk 'NR == 1 || $5 != last { print $5; last = $5 }' "$BUNDLE/UNITS"; }
+
+stage_units() { awk -v stage="$1" '$5 == stage { print $1 }' "$BUNDLE/UNITS"; }
+
+# apply_stage starts and restarts the units of one stage as planned, those
+# to start with one call and those to restart with another, then waits
+# until all of them are healthy; last, the units of pools restart in
+# their turns. A unit that is not running starts, whatever the plan.
+apply_stage() { # stage
+	starts=
+	restarts=
+	rolls=
+	waits=
+	for unit in $(stage_units "$1"); do
 		action=$(unit_action "$unit")
 		running=yes
 		case $stopped in *"$NL$unit$NL"*) running=no ;; esac
@@ -722,7 +771,47 @@ apply_units() {
 			case $action in restart | roll) skipped="$skipped $unit" ;; esac
 			continue
 		fi
-		apply_unit "$unit" "$action" "$running"
+		case $action in
+		start) starts="$starts $unit" ;;
+		restart) restarts="$restarts $unit" ;;
+		roll)
+			rolls="$rolls $unit"
+			continue
+			;;
+		follow)
+			# systemd restarted it with the unit it follows, unless
+			# --only left that unit out.
+			if [ -n "$ONLY" ]; then
+				run systemctl restart "$unit.service"
+			elif [ "$running" = no ]; then
+				starts="$starts $unit"
+			fi
+			;;
+		*)
+			[ "$running" = no ] || continue
+			starts="$starts $unit"
+			;;
+		esac
+		waits="$waits $unit"
+	done
+	for unit in $starts $restarts; do
+		ensure_databases "$unit"
+	done
+	# shellcheck disable=SC2046,SC2086 # unit names are single words
+	[ -z "$starts" ] || run systemctl start $(units_file $starts)
+	# shellcheck disable=SC2086 # unit names are single words
+	[ -z "$restarts" ] || restart_units $restarts
+	# shellcheck disable=SC2086 # unit names are single words
+	wait_healthy $waits
+	# shellcheck disable=SC2086 # unit names are single words
+	roll $rolls
+}
+
+apply_units() {
+	stopped=$NL$(units_not is-active active)$NL
+	skipped=
+	for stage in $(stages); do
+		apply_stage "$stage"
 	done
 	remember_restarts "$skipped"
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/render"
@@ -45,6 +46,11 @@ type Unit struct {
 	// RestartGroup is the pool the unit serves with others, restarted one
 	// at a time; "" for none, and in tables an older matrixgen wrote.
 	RestartGroup string
+	// Stage is when install.sh starts the unit: the units of a stage
+	// start or restart together, after those of the stages before are
+	// healthy. In tables an older matrixgen wrote, each unit is a stage
+	// of its own, as that install.sh started them one by one.
+	Stage int
 }
 
 // Read loads the tables of a bundle directory. A directory without a
@@ -75,6 +81,7 @@ func FromTree(t render.Tree) (Bundle, error) {
 // Parse reads the three tables.
 func Parse(manifest, files, units []byte) (Bundle, error) {
 	b := Bundle{Manifest: map[string]Line{}}
+	var badStage error
 	err := eachRow(render.ManifestFile, manifest, 4, 4, func(f []string) {
 		b.Manifest[f[2]] = Line{Sum: f[0], Mode: f[1], Units: list(f[3])}
 	})
@@ -84,15 +91,25 @@ func Parse(manifest, files, units []byte) (Bundle, error) {
 		})
 	}
 	if err == nil {
-		// The restart group came later: a host keeps the UNITS of the
-		// bundle it applied last, which may not have it.
-		err = eachRow(render.UnitsTable, units, 3, 4, func(f []string) {
-			u := Unit{Name: f[0], Image: f[1], Requires: list(f[2])}
-			if len(f) == 4 && f[3] != "-" {
+		// The restart group and the stage came later: a host keeps the
+		// UNITS of the bundle it applied last, which may not have them.
+		err = eachRow(render.UnitsTable, units, 3, 5, func(f []string) {
+			u := Unit{Name: f[0], Image: f[1], Requires: list(f[2]), Stage: len(b.Units)}
+			if len(f) >= 4 && f[3] != "-" {
 				u.RestartGroup = f[3]
+			}
+			if len(f) == 5 {
+				stage, convErr := strconv.Atoi(f[4])
+				if convErr != nil || stage < 0 {
+					badStage = fmt.Errorf("%s line %d: stage %q is not a number", render.UnitsTable, len(b.Units)+1, f[4])
+				}
+				u.Stage = stage
 			}
 			b.Units = append(b.Units, u)
 		})
+	}
+	if err == nil {
+		err = badStage
 	}
 	return b, err
 }
@@ -136,6 +153,12 @@ type Step struct {
 	// after the units it needs, on its own, and the next one of its pool
 	// only once it is healthy.
 	Pool string
+	// Stage is the unit's stage, on starts and restarts.
+	Stage int
+	// Together is set on a restart of a unit's own that install.sh makes
+	// in one call with other such restarts of its stage (and their
+	// followers); a restart with a unit says so by With.
+	Together bool
 }
 
 func (s Step) String() string {
@@ -148,6 +171,9 @@ func (s Step) String() string {
 	}
 	if s.Pool != "" {
 		out += " (one at a time: " + s.Pool + " pool)"
+	}
+	if s.Together {
+		out += fmt.Sprintf(" (together: stage %d)", s.Stage)
 	}
 	return out
 }
@@ -219,14 +245,25 @@ func Decide(installed, next Bundle, missing func(hostPath string) bool) []Step {
 		}
 	}
 	restarted := map[string]bool{}
+	own := map[int][]int{} // stage: the indexes of its restarts of their own
 	for _, u := range next.Units {
 		if _, had := oldImage[u.Name]; !had {
-			steps = append(steps, Step{Action: "start", Subject: u.Name})
+			steps = append(steps, Step{Action: "start", Subject: u.Name, Stage: u.Stage})
 			continue
 		}
 		if step, ok := unitRestart(u, changed[u.Name], restarted); ok {
+			if step.With == "" && step.Pool == "" {
+				own[u.Stage] = append(own[u.Stage], len(steps))
+			}
 			steps = append(steps, step)
 			restarted[u.Name] = true
+		}
+	}
+	for _, together := range own {
+		if len(together) > 1 {
+			for _, i := range together {
+				steps[i].Together = true
+			}
 		}
 	}
 	return steps
@@ -245,13 +282,13 @@ func unitRestart(u Unit, changed bool, restarted map[string]bool) (Step, bool) {
 		// A unit of a pool does not follow the units it requires:
 		// install.sh restarts those without it, so that the pool keeps
 		// its other servers while this one restarts.
-		return Step{Action: "restart", Subject: u.Name, Pool: u.RestartGroup}, true
+		return Step{Action: "restart", Subject: u.Name, Pool: u.RestartGroup, Stage: u.Stage}, true
 	case with != "":
 		// Units declare PartOf= the units they require: systemd restarts
 		// them with those, and a second restart would only cost time.
-		return Step{Action: "restart", Subject: u.Name, With: with}, true
+		return Step{Action: "restart", Subject: u.Name, With: with, Stage: u.Stage}, true
 	case changed:
-		return Step{Action: "restart", Subject: u.Name}, true
+		return Step{Action: "restart", Subject: u.Name, Stage: u.Stage}, true
 	}
 	return Step{}, false
 }

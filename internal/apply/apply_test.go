@@ -118,3 +118,51 @@ func TestDecidePool(t *testing.T) {
 		})
 	}
 }
+
+func TestDecideStages(t *testing.T) {
+	const (
+		manifest = "aa 0644 data/db.conf db\nbb 0644 data/app.conf app\ncc 0644 data/w.conf w0,w1,w2\n"
+		files    = "0644 root /data/db.conf -\n0644 root /data/app.conf -\n0644 root /data/w.conf -\n"
+		units    = "db img/db:1 - - 0\napp img/app:1 db - 1\nw0 img/app:1 db,app - 2\nw1 img/app:1 db,app - 2\nw2 img/app:1 db,app web 2\n"
+	)
+	old := bundle(t, manifest, files, units)
+	for i, u := range old.Units {
+		if want := []int{0, 1, 2, 2, 2}[i]; u.Stage != want {
+			t.Errorf("%s: stage %d, want %d", u.Name, u.Stage, want)
+		}
+	}
+	for _, c := range []struct {
+		name, manifest string
+		steps          []string
+	}{
+		// The workers outside the pool restart in one call; the one in
+		// the pool in its turn.
+		{"workers", strings.Replace(manifest, "cc ", "c2 ", 1),
+			[]string{"install /data/w.conf", "restart w0 (together: stage 2)", "restart w1 (together: stage 2)",
+				"restart w2 (one at a time: web pool)"}},
+		// Alone in its stage, a restart says nothing more.
+		{"app", strings.Replace(manifest, "bb ", "b2 ", 1), []string{"install /data/app.conf", "restart app",
+			"restart w0 with app", "restart w1 with app", "restart w2 (one at a time: web pool)"}},
+		// Units that follow another restart with it, not together.
+		{"db", strings.Replace(manifest, "aa ", "a2 ", 1),
+			[]string{"install /data/db.conf", "restart db", "restart app with db", "restart w0 with db", "restart w1 with db",
+				"restart w2 (one at a time: web pool)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := lines(Decide(old, bundle(t, c.manifest, files, units), nil)); !slices.Equal(got, c.steps) {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(c.steps, "\n"))
+			}
+		})
+	}
+	// A table an older matrixgen wrote has no stages: its units started
+	// one by one.
+	older := bundle(t, manifest, files, "db img/db:1 -\napp img/app:1 db\nw0 img/app:1 db,app -\n")
+	for i, u := range older.Units {
+		if u.Stage != i {
+			t.Errorf("%s of an older table: stage %d, want %d", u.Name, u.Stage, i)
+		}
+	}
+	if _, err := Parse(nil, nil, []byte("db img/db:1 - - first\n")); err == nil || !strings.Contains(err.Error(), "UNITS line 1") {
+		t.Errorf("a stage that is not a number: %v", err)
+	}
+}

@@ -76,6 +76,13 @@ is-active | is-enabled)
 esac
 exit 0`,
 	"chown": `exit 0`,
+	// journalctl prints what a test put in $state/journal-UNIT.
+	"journalctl": `unit=
+while [ $# -gt 0 ]; do
+	[ "$1" = -u ] && unit=$2
+	shift
+done
+if [ -e "$state/journal-$unit" ]; then cat "$state/journal-$unit"; else echo '-- No entries --'; fi`,
 	"groupadd": `gid=1000
 while [ $# -gt 1 ]; do
 	[ "$1" = --gid ] && gid=$2
@@ -245,6 +252,15 @@ func (r installRun) mustFail(t *testing.T, wants ...string) {
 // index is the position of the first command with prefix, or -1.
 func (r installRun) index(prefix string) int {
 	return slices.IndexFunc(r.commands, func(c string) bool { return c == prefix || strings.HasPrefix(c, prefix+" ") })
+}
+
+// started is the position of the systemctl start command that starts unit,
+// alone or with others, or -1.
+func (r installRun) started(unit string) int {
+	return slices.IndexFunc(r.commands, func(c string) bool {
+		rest, ok := strings.CutPrefix(c, "systemctl start ")
+		return ok && slices.Contains(strings.Fields(rest), unit+".service")
+	})
 }
 
 // install runs bundleDir/install.sh --root h.root args... under the umask
@@ -708,7 +724,7 @@ func (b builtBundle) checkStartOrder(t *testing.T, r installRun) {
 	start := map[string]int{}
 	first := len(r.commands)
 	for _, s := range b.res.Plan.Services {
-		start[s.Unit] = r.index("systemctl start " + s.Unit + ".service")
+		start[s.Unit] = r.started(s.Unit)
 		if start[s.Unit] < 0 {
 			t.Errorf("%s is never started:\n%s", s.Unit, all)
 			continue
@@ -723,7 +739,7 @@ func (b builtBundle) checkStartOrder(t *testing.T, r installRun) {
 	}
 	for _, s := range b.res.Plan.Services {
 		for _, dep := range append(slices.Clone(s.Requires), s.Wants...) {
-			if d, ok := start[dep]; ok && d > start[s.Unit] {
+			if d, ok := start[dep]; ok && d >= start[s.Unit] {
 				t.Errorf("%s is started before %s, which it needs:\n%s", s.Unit, dep, all)
 			}
 		}
@@ -770,7 +786,7 @@ func (b builtBundle) checkDatabases(t *testing.T, h *testHost, r installRun, sec
 		create := slices.IndexFunc(r.commands, func(c string) bool {
 			return strings.HasPrefix(c, "docker exec -i -e DB_PASSWORD "+db.Server+" psql")
 		})
-		server, owner := r.index("systemctl start "+db.Server+".service"), r.index("systemctl start "+db.Owner+".service")
+		server, owner := r.started(db.Server), r.started(db.Owner)
 		if create < 0 || create < server || (owner >= 0 && create > owner) {
 			t.Errorf("database %s is not created between starting %s and %s:\n%s", db.Name, db.Server, db.Owner, strings.Join(r.commands, "\n"))
 		}

@@ -28,7 +28,7 @@ func Render(p *plan.Plan) (Tree, error) {
 const (
 	ManifestFile = "MANIFEST"
 	FilesTable   = "FILES" // mode owner host-path secrets|-
-	UnitsTable   = "UNITS" // unit image requires|- restart-group|-
+	UnitsTable   = "UNITS" // unit image requires|- restart-group|- stage
 )
 
 // renderScripts adds the host runner: its tables and scripts. It runs after

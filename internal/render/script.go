@@ -41,6 +41,7 @@ type fileRow struct{ Mode, Owner, Path, Secrets string }
 type unitRow struct {
 	Name      string
 	Health    []plan.HealthCheck
+	Timeout   int             // seconds: the longest of its health checks' timeouts
 	Databases []plan.Database // made before the unit starts
 }
 
@@ -86,7 +87,11 @@ func installScript(p *plan.Plan) ([]byte, error) {
 		})
 	}
 	for _, s := range p.Services {
-		d.Units = append(d.Units, unitRow{Name: s.Unit, Health: healthOf(p, s.Unit), Databases: databasesOf(p, s.Unit)})
+		row := unitRow{Name: s.Unit, Health: healthOf(p, s.Unit), Databases: databasesOf(p, s.Unit)}
+		for _, h := range row.Health {
+			row.Timeout = max(row.Timeout, h.Timeout)
+		}
+		d.Units = append(d.Units, row)
 	}
 	var b strings.Builder
 	if err := parsed.ExecuteTemplate(&b, "install.sh.tmpl", d); err != nil {
@@ -126,13 +131,15 @@ func filesTable(p *plan.Plan, t Tree) []byte {
 }
 
 // unitsTable is UNITS: every unit with its image, the units it requires
-// (and is PartOf) and its restart group, in start order. install.sh
-// compares it with the table of the bundle applied before to pull only
-// images that changed, and restarts a group's units one at a time.
+// (and is PartOf), its restart group and its stage, in start order.
+// install.sh compares it with the table of the bundle applied before to
+// pull only images that changed, starts the units of a stage together, and
+// restarts a group's units one at a time.
 func unitsTable(p *plan.Plan) []byte {
+	stages := unitStages(p)
 	var b strings.Builder
 	for _, s := range p.Services {
-		fmt.Fprintf(&b, "%s %s %s %s\n", s.Unit, s.Image, orDash(strings.Join(s.Requires, ",")), orDash(s.RestartGroup))
+		fmt.Fprintf(&b, "%s %s %s %s %d\n", s.Unit, s.Image, orDash(strings.Join(s.Requires, ",")), orDash(s.RestartGroup), stages[s.Unit])
 	}
 	return []byte(b.String())
 }

@@ -101,3 +101,38 @@ func dependants(p *plan.Plan, server string) []string {
 	}
 	return out
 }
+
+// unitStages numbers the stages install.sh starts units in: it starts or
+// restarts the units of one stage together and waits until all of them
+// are healthy before the next. A unit comes a stage after the units it
+// requires or wants, and the proxy a stage after the units before it that
+// its routes lead to, so that its first requests find them up: PostgreSQL
+// and Valkey, then Synapse's main process, then its workers, the proxy and
+// whatever else needs the main process. Stages never go down along the
+// start order, so that the steps install.sh and matrixgen diff print in
+// that order are also the order they happen in.
+func unitStages(p *plan.Plan) map[string]int {
+	after := map[string][]string{}
+	for _, s := range p.Services {
+		after[s.Unit] = append(slices.Clone(s.Requires), s.Wants...)
+	}
+	if u := p.Proxy.Unit; u != "" {
+		for _, r := range p.Routes {
+			for _, b := range r.Servers() {
+				after[u] = append(after[u], b.Service)
+			}
+		}
+	}
+	stage := map[string]int{}
+	last := 0
+	for _, s := range p.Services {
+		n := last
+		for _, d := range after[s.Unit] {
+			if before, ok := stage[d]; ok {
+				n = max(n, before+1)
+			}
+		}
+		stage[s.Unit], last = n, n
+	}
+	return stage
+}
