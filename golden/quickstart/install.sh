@@ -38,6 +38,10 @@ INSTALL_DOCKER=0
 # "subnet gateway" line a subnet, as network_table writes them.
 NETWORK_FORMAT='{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{println}}{{end}}'
 UNIT_DIR=/etc/systemd/system
+# How long the proxy may leave a pool's server out after it answers again
+# (its health check's interval, or how long it leaves a failed server
+# alone): the next server of the pool restarts only after that.
+POOL_REJOIN=1
 
 ROOT=
 DRY_RUN=0
@@ -742,10 +746,15 @@ restart_units() { # unit...
 # roll restarts the units of pools one at a time, each healthy before the
 # next, so that every pool keeps serving.
 roll() { # unit...
+	rolled=
 	for unit in "$@"; do
+		# The one before is healthy; the proxy must see it so too before
+		# this one stops, or the pool has no server for a moment.
+		[ -z "$rolled" ] || [ "$DRY_RUN" = 1 ] || sleep "$POOL_REJOIN"
 		ensure_databases "$unit"
 		run systemctl restart "$unit.service"
 		wait_healthy "$unit"
+		rolled=$unit
 	done
 }
 

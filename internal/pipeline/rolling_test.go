@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,12 +55,27 @@ func checkRolled(t *testing.T, p *plan.Plan, r installRun, after int, units []st
 		if restart <= last {
 			t.Fatalf("%s restarted at command %d, want on its own after command %d:\n%s", u, restart, last, strings.Join(r.commands, "\n"))
 		}
+		if u != units[0] {
+			// The proxy must have the one before back in the pool first.
+			pause := fmt.Sprintf("sleep %d", p.Proxy.PoolRejoinSeconds)
+			if !slices.Contains(r.commands[last:restart], pause) {
+				t.Fatalf("no %q between the last server's health check and %s's restart:\n%s", pause, u, strings.Join(r.commands, "\n"))
+			}
+		}
 		health := slices.Index(r.commands[restart:], healthCheck(t, p, u))
 		if health < 0 {
 			t.Fatalf("no health check of %s after its restart:\n%s", u, strings.Join(r.commands, "\n"))
 		}
 		last = restart + health
 	}
+}
+
+// rollingHost is a test host whose sleep calls are logged, so that the
+// pauses between a pool's restarts show among its commands.
+func rollingHost(t *testing.T) *testHost {
+	h := newTestHost(t)
+	h.shim(t, "sleep", "exec "+shQuote(mustLook(t, "sleep"))+` "$@"`)
+	return h
 }
 
 func TestApplyRollsPoolOnWorkerChange(t *testing.T) {
@@ -73,7 +89,7 @@ func TestApplyRollsPoolOnWorkerChange(t *testing.T) {
 	if len(groups) != 1 || len(pool) != 4 {
 		t.Fatalf("restart groups %q, want the 4 generic workers'", groups)
 	}
-	h := newTestHost(t)
+	h := rollingHost(t)
 	b.provide(t, h)
 	h.install(t, b.out).mustSucceed(t)
 	// Only the generic workers read their own config files: with those
@@ -114,7 +130,7 @@ func TestApplyRollsPoolAfterMainProcess(t *testing.T) {
 		}
 	}
 
-	h := newTestHost(t)
+	h := rollingHost(t)
 	old.provide(t, h)
 	h.install(t, old.out).mustSucceed(t)
 	dry := dryRunAsDecided(t, h, next.out, want)
@@ -161,7 +177,7 @@ func TestApplyWithoutPoolUnchanged(t *testing.T) {
 		t.Errorf("%s has restart groups %q", example, groups)
 	}
 	next := buildVariant(t, example, "postgres:\n  bundled:\n    max_connections: 150\n")
-	h := newTestHost(t)
+	h := rollingHost(t)
 	old.provide(t, h)
 	h.install(t, old.out).mustSucceed(t)
 	r := h.install(t, next.out)

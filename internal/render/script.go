@@ -20,6 +20,7 @@ type installData struct {
 	NetworkFormat                                               string
 	Units                                                       []unitRow
 	InstallDocker                                               bool
+	PoolRejoinSeconds                                           int
 }
 
 type dirRow struct{ Mode, Owner, Path string }
@@ -74,7 +75,7 @@ func installScript(p *plan.Plan) ([]byte, error) {
 	d := installData{
 		Domain: h.Domain, DataDir: h.DataDir, User: h.User, Group: h.Group,
 		UID: optionalID(h.UID), GID: optionalID(h.GID), SecretsDir: h.SecretsDir, HostEnv: HostEnvFile(h),
-		Networks: p.Networks, InstallDocker: h.InstallDocker,
+		Networks: p.Networks, InstallDocker: h.InstallDocker, PoolRejoinSeconds: p.Proxy.PoolRejoinSeconds,
 	}
 	d.NetworkRows, d.NetworkFormat = networkRows(p), NetworkInspectFormat
 	for _, dir := range p.Dirs {
