@@ -63,14 +63,14 @@ $(TRAEFIK_BIN): tools/traefik/go.mod tools/traefik/go.sum
 # Synapse, PostgreSQL and proxy, and a matrix-nio client through it. Needs
 # docker.io and mmdebstrap; images are built from Debian packages once and
 # rebuilt when their recipe changes. E2E_RUN picks cases, such as
-# E2E_RUN=TestBoot/workers/nginx.
-E2E_RUN ?= TestBoot|TestE2E
+# E2E_RUN='^TestBoot$$/workers/nginx$$' (anchored: TestBootStarts shares the prefix).
+E2E_RUN ?= ^(TestBoot|TestE2E)$$
 e2e: e2e-images
 	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) $(GO) test -tags e2e -run '$(E2E_RUN)' -count=1 -timeout 170m -v ./internal/boot
 
 # The boots CI runs: the quickstart behind Traefik and behind nginx.
 e2e-smoke: e2e-images
-	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) $(GO) test -tags e2e -run 'TestBoot/quickstart/(traefik|nginx)$$' -count=1 -timeout 80m -v ./internal/boot
+	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) $(GO) test -tags e2e -run '^TestBoot$$/quickstart/(traefik|nginx)$$' -count=1 -timeout 80m -v ./internal/boot
 
 # A server's life on booted hosts: upgrade and rollback, backup and restore,
 # a PostgreSQL major upgrade, federation between two bundles.
