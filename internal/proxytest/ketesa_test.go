@@ -23,34 +23,41 @@ const (
 // port, to the stubs behind it.
 type ketesaGet func(t *testing.T, host, path string) proxytest.Answer
 
-// ketesaProxies start each webserver on a config, with TLS and test
-// certificates for every hostname of its routes.
-var ketesaProxies = []struct {
-	name  string
-	start func(t *testing.T, config string) ketesaGet
-}{
-	{"nginx", func(t *testing.T, config string) ketesaGet {
-		setup := proxytest.Compile(t, config)
-		setup.Certificates(t)
-		n := startNginx(t, nginxBinary(t), setup, nginxCase{name: "ketesa", config: config, tls: true})
-		return func(t *testing.T, host, path string) proxytest.Answer {
-			return proxytest.Do(t, n.client, "GET", n.scheme, host, n.clientPort, path)
-		}
-	}},
-	{"caddy", func(t *testing.T, config string) ketesaGet {
-		c := startCaddy(t, caddyCase{config: config})
+// ketesaWebservers are the webservers the Ketesa tests start.
+var ketesaWebservers = []string{"nginx", "caddy", "apache"}
+
+// startKetesaProxy starts the named webserver on config, its plan first
+// changed by tweak when that is set; with tls, with test certificates for
+// every hostname of its routes (Caddy makes its own).
+func startKetesaProxy(t *testing.T, proxy, config string, tls bool, tweak func(*plan.Plan)) ketesaGet {
+	t.Helper()
+	if proxy == "caddy" {
+		c := startCaddy(t, caddyCase{config: config, tweak: tweak})
 		return func(t *testing.T, host, path string) proxytest.Answer {
 			return c.do(t, "GET", host, c.clientPort, path, nil, nil)
 		}
-	}},
-	{"apache", func(t *testing.T, config string) ketesaGet {
-		setup := proxytest.Compile(t, config)
+	}
+	setup := proxytest.Compile(t, config)
+	if tls {
 		setup.Certificates(t)
+	}
+	if tweak != nil {
+		tweak(setup.Plan)
+	}
+	switch proxy {
+	case "nginx":
+		n := startNginx(t, nginxBinary(t), setup, nginxCase{name: "ketesa", config: config, tls: tls})
+		return func(t *testing.T, host, path string) proxytest.Answer {
+			return proxytest.Do(t, n.client, "GET", n.scheme, host, n.clientPort, path)
+		}
+	case "apache":
 		a := startApache(t, setup)
 		return func(t *testing.T, host, path string) proxytest.Answer {
 			return a.send(t, "GET", host, a.port(plan.EntrypointClient), path, nil, nil)
 		}
-	}},
+	}
+	t.Fatalf("no webserver %q", proxy)
+	return nil
 }
 
 // TestKetesaRouting sends requests for Ketesa and for the admin API it
@@ -58,50 +65,24 @@ var ketesaProxies = []struct {
 // hostname the prefix must be stripped, on a hostname of its own every path
 // is Ketesa's, and the admin API keeps its allow list either way.
 func TestKetesaRouting(t *testing.T) {
-	for _, proxy := range ketesaProxies {
-		t.Run(proxy.name+"/path", func(t *testing.T) {
-			get := proxy.start(t, fmt.Sprintf(`domain: example.org
+	for _, proxy := range ketesaWebservers {
+		t.Run(proxy+"/path", func(t *testing.T) {
+			get := startKetesaProxy(t, proxy, fmt.Sprintf(`domain: example.org
 reverse_proxy: {type: %s}
 ketesa: {enabled: true, path: %s}
-`, proxy.name, ketesaPath))
+`, proxy, ketesaPath), true, nil)
 			checkKetesaPath(t, get)
 		})
-		t.Run(proxy.name+"/hostname", func(t *testing.T) {
-			get := proxy.start(t, fmt.Sprintf(`domain: example.org
+		t.Run(proxy+"/hostname", func(t *testing.T) {
+			get := startKetesaProxy(t, proxy, fmt.Sprintf(`domain: example.org
 reverse_proxy:
   type: %s
   admin_api: {allow: ["192.0.2.0/24"]}
 ketesa: {enabled: true, hostname: %s}
-`, proxy.name, ketesaOwnHost))
+`, proxy, ketesaOwnHost), true, nil)
 			checkKetesaHostname(t, get)
 		})
 	}
-}
-
-// ketesaTerminated start each webserver on a config with TLS ended in
-// front of it: plain HTTP on a port of its own.
-var ketesaTerminated = []struct {
-	name  string
-	start func(t *testing.T, config string) ketesaGet
-}{
-	{"nginx", func(t *testing.T, config string) ketesaGet {
-		n := startNginx(t, nginxBinary(t), proxytest.Compile(t, config), nginxCase{name: "ketesa-terminated", config: config})
-		return func(t *testing.T, host, path string) proxytest.Answer {
-			return proxytest.Do(t, n.client, "GET", n.scheme, host, n.clientPort, path)
-		}
-	}},
-	{"caddy", func(t *testing.T, config string) ketesaGet {
-		c := startCaddy(t, caddyCase{config: config})
-		return func(t *testing.T, host, path string) proxytest.Answer {
-			return c.do(t, "GET", host, c.clientPort, path, nil, nil)
-		}
-	}},
-	{"apache", func(t *testing.T, config string) ketesaGet {
-		a := startApache(t, proxytest.Compile(t, config))
-		return func(t *testing.T, host, path string) proxytest.Answer {
-			return a.send(t, "GET", host, a.port(plan.EntrypointClient), path, nil, nil)
-		}
-	}},
 }
 
 // TestKetesaRedirectBehindTerminator: behind a TLS terminator the proxy
@@ -109,12 +90,13 @@ var ketesaTerminated = []struct {
 // must still send the browser to the scheme, host and port it used.
 func TestKetesaRedirectBehindTerminator(t *testing.T) {
 	const browserAt = "https://" + ketesaHS + ketesaPath + "?t=1"
-	for _, proxy := range ketesaTerminated {
-		t.Run(proxy.name, func(t *testing.T) {
-			get := proxy.start(t, fmt.Sprintf(`domain: example.org
+	for _, proxy := range ketesaWebservers {
+		t.Run(proxy, func(t *testing.T) {
+			// Plain HTTP on a port of its own: no certificates.
+			get := startKetesaProxy(t, proxy, fmt.Sprintf(`domain: example.org
 reverse_proxy: {type: %s, tls: {mode: terminated}}
 ketesa: {enabled: true, path: %s}
-`, proxy.name, ketesaPath))
+`, proxy, ketesaPath), false, nil)
 			a := get(t, ketesaHS, ketesaPath+"?t=1")
 			expectSlashRedirect(t, a, ketesaHS, ketesaPath+"?t=1", ketesaPath+"/", "t=1")
 			base, _ := url.Parse(browserAt)
@@ -132,37 +114,9 @@ func TestKetesaRedirectOverRootRoute(t *testing.T) {
 	config := func(proxy string) string {
 		return fmt.Sprintf("domain: example.org\nreverse_proxy: {type: %s}\nketesa: {enabled: true, path: %s}\n", proxy, ketesaPath)
 	}
-	for _, proxy := range []struct {
-		name  string
-		start func(t *testing.T) ketesaGet
-	}{
-		{"nginx", func(t *testing.T) ketesaGet {
-			setup := proxytest.Compile(t, config("nginx"))
-			setup.Certificates(t)
-			addRootRoute(t, setup.Plan)
-			n := startNginx(t, nginxBinary(t), setup, nginxCase{name: "ketesa-root", config: config("nginx"), tls: true})
-			return func(t *testing.T, host, path string) proxytest.Answer {
-				return proxytest.Do(t, n.client, "GET", n.scheme, host, n.clientPort, path)
-			}
-		}},
-		{"caddy", func(t *testing.T) ketesaGet {
-			c := startCaddy(t, caddyCase{config: config("caddy"), tweak: func(p *plan.Plan) { addRootRoute(t, p) }})
-			return func(t *testing.T, host, path string) proxytest.Answer {
-				return c.do(t, "GET", host, c.clientPort, path, nil, nil)
-			}
-		}},
-		{"apache", func(t *testing.T) ketesaGet {
-			setup := proxytest.Compile(t, config("apache"))
-			setup.Certificates(t)
-			addRootRoute(t, setup.Plan)
-			a := startApache(t, setup)
-			return func(t *testing.T, host, path string) proxytest.Answer {
-				return a.send(t, "GET", host, a.port(plan.EntrypointClient), path, nil, nil)
-			}
-		}},
-	} {
-		t.Run(proxy.name, func(t *testing.T) {
-			get := proxy.start(t)
+	for _, proxy := range ketesaWebservers {
+		t.Run(proxy, func(t *testing.T) {
+			get := startKetesaProxy(t, proxy, config(proxy), true, func(p *plan.Plan) { addRootRoute(t, p) })
 			expectSlashRedirect(t, get(t, ketesaHS, ketesaPath), ketesaHS, ketesaPath, ketesaPath+"/", "")
 			expectKetesaBackend(t, get(t, ketesaHS, "/admin/"), ketesaHS, "/admin/", ketesaSynapse, "/admin/")
 		})
