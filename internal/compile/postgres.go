@@ -126,9 +126,19 @@ func postgresSettings(b *builder) []string {
 // beside the server.
 const postgresConnectionHeadroom = 50
 
+// postgresConnectionStep rounds a raised limit up. PostgreSQL reads
+// max_connections only when it starts, and its restart restarts every
+// Synapse process: in steps, adding or removing a worker or two leaves the
+// limit, and the server, alone.
+const postgresConnectionStep = 100
+
 // postgresMaxConnections is the configured limit, raised when Synapse's
 // processes could open more: every worker has a pool of its own, and a
 // server that runs out of connections fails requests at random.
 func postgresMaxConnections(b *builder) int {
-	return max(b.cfg.Postgres.Bundled.MaxConnections, synapseProcesses(b.cfg)*synapseCPMax+postgresConnectionHeadroom)
+	needed := synapseProcesses(b.cfg)*synapseCPMax + postgresConnectionHeadroom
+	if needed <= b.cfg.Postgres.Bundled.MaxConnections {
+		return b.cfg.Postgres.Bundled.MaxConnections
+	}
+	return (needed + postgresConnectionStep - 1) / postgresConnectionStep * postgresConnectionStep
 }

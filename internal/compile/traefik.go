@@ -26,14 +26,17 @@ const (
 // give up on a client that stops sending (docs/reverse-proxy.md, Slow
 // uploads). Traefik has no timeout between reads, so the deadline is
 // long enough for the largest upload Synapse accepts at
-// slowUploadBytesPerSecond, and never shorter than minReadTimeoutSeconds,
-// which covers a /sync long-poll (clients ask for 30 s) many times over.
-// A client trickling its headers can hold a connection as long; that
-// costs Traefik a goroutine and a few KiB, not a process as it would
-// Apache.
+// slowUploadBytesPerSecond, and never shorter than it takes an upload of
+// readTimeoutFloorMB: the deadline is static configuration, which Traefik
+// reads only when it starts, so a deadline that followed every change of
+// the upload limit would restart Traefik, and drop every client's
+// connection, for a change that Synapse and the dynamic configuration
+// take without it. A client trickling its headers can hold a connection
+// as long; that costs Traefik a goroutine and a few KiB, not a process
+// as it would Apache.
 const (
 	slowUploadBytesPerSecond = 32 << 10 // 256 kbit/s: a slow ADSL or mobile uplink
-	minReadTimeoutSeconds    = 600
+	readTimeoutFloorMB       = 1024
 	// idleTimeoutSeconds is Traefik's default, pinned: a client keeps its
 	// connection open between /sync polls.
 	idleTimeoutSeconds = 180
@@ -199,7 +202,7 @@ func traefikStatic(b *builder, listeners []traefikListener) obj {
 // client that stops reading: a long-poll and a large download to a slow
 // client take as long as they take.
 func respondingTimeouts(maxUploadMB int) obj {
-	seconds := max(minReadTimeoutSeconds, (maxUploadMB<<20+slowUploadBytesPerSecond-1)/slowUploadBytesPerSecond)
+	seconds := (max(readTimeoutFloorMB, maxUploadMB)<<20 + slowUploadBytesPerSecond - 1) / slowUploadBytesPerSecond
 	return obj{
 		"readTimeout":  itoa(seconds) + "s",
 		"writeTimeout": "0s",

@@ -180,8 +180,20 @@ var applyCases = []applyCase{
 	{
 		name:  "upload size",
 		extra: "synapse:\n  max_upload_size_mb: 77\n",
-		// Traefik applies the limit too, and lets an upload that large
-		// take longer to arrive.
+		// Traefik applies the limit too, in its dynamic configuration,
+		// which it reloads without a restart: clients keep their
+		// connections.
+		want: []string{
+			"install DATA/synapse/config/homeserver.yaml",
+			"install DATA/traefik/config/dynamic/matrixgen.yml",
+			"restart matrix-synapse",
+		},
+	},
+	{
+		name:  "upload size over 1 GiB",
+		extra: "synapse:\n  max_upload_size_mb: 2048\n",
+		// An upload that large needs a longer deadline, which Traefik
+		// reads only when it starts.
 		want: []string{
 			"install DATA/synapse/config/homeserver.yaml",
 			"install DATA/traefik/config/dynamic/matrixgen.yml",

@@ -208,3 +208,23 @@ func buildEdited(t testing.TB, name, old, new string) builtBundle {
 	}
 	return writeBundle(t, name, res)
 }
+
+// A worker added to a pool starts alone: the proxy takes it in with its
+// next configuration, and nothing else restarts. (PostgreSQL's connection
+// limit, which grows with the processes, grows in steps, so that one more
+// worker does not restart the database and every process with it.)
+func TestApplyWorkerAddedStartsAlone(t *testing.T) {
+	const example = "workers"
+	old := writeBundle(t, example, buildExample(t, example))
+	next := buildEdited(t, example, "generic: 4", "generic: 5")
+	const added = "matrix-synapse-worker-generic-worker-4"
+	var units []string
+	for _, step := range decided(t, old, next) {
+		if verb, _, _ := strings.Cut(step, " "); verb == "start" || verb == "restart" || verb == "stop" {
+			units = append(units, step)
+		}
+	}
+	if want := []string{"start " + added}; !slices.Equal(units, want) {
+		t.Errorf("adding a generic worker: matrixgen diff decides\n%s\nwant\n%s", strings.Join(units, "\n"), strings.Join(want, "\n"))
+	}
+}
