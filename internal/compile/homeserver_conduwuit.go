@@ -57,7 +57,7 @@ func (k conduwuitKind) add(b *builder) {
 		b.dir(d, 0o750)
 	}
 	b.plan.Homeserver = plan.Homeserver{
-		Unit: unit, ConfigFile: conduwuitConfigDir + "/" + k.name + ".toml", ClientPort: conduwuitPort,
+		Unit: unit, ConfigFile: conduwuitConfigDir + "/" + k.name + ".toml", ClientPort: conduwuitPort, FederationPort: conduwuitPort,
 		Implementation: k.name, StoreDir: data,
 	}
 	var secrets []string
@@ -122,7 +122,6 @@ func (k conduwuitKind) global(b *builder, unit string, turn *homeserverTURN) obj
 		"allow_local_presence":        s.Presence,
 		"allow_incoming_presence":     s.Presence,
 		"allow_outgoing_presence":     s.Presence,
-		"allow_check_for_updates":     false,
 	}
 	if reg.Mode == "token" {
 		g["registration_token_file"] = secretMount(unit + "-registration-token")

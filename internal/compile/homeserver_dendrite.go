@@ -27,7 +27,7 @@ func addDendrite(b *builder) {
 		b.dir(d, 0o750)
 	}
 	b.plan.Homeserver = plan.Homeserver{
-		Unit: dendriteUnit, ConfigFile: dendriteConfigDir + "/dendrite.yaml", ClientPort: dendritePort,
+		Unit: dendriteUnit, ConfigFile: dendriteConfigDir + "/dendrite.yaml", ClientPort: dendritePort, FederationPort: dendritePort,
 		Database: db.Database, Implementation: "dendrite",
 		// JetStream's queues and the media belong together: a copy of
 		// the directory is whole only with Dendrite stopped.
@@ -51,8 +51,9 @@ func addDendrite(b *builder) {
 		Secrets: secrets, Restarts: []string{dendriteUnit},
 	})
 	command := []string{"--config", dendriteConfigDir + "/dendrite.yaml", "--http-bind-address", fmt.Sprintf(":%d", dendritePort)}
-	if r := b.cfg.Synapse.Registration; r.Mode == "open" && r.AllowUnverified {
-		// Dendrite refuses open registration without a captcha unless told so.
+	if r := b.cfg.Synapse.Registration; r.Mode == "token" || r.Mode == "open" && r.AllowUnverified {
+		// Dendrite refuses any registration without a captcha unless told
+		// so, a token included (v0.13.8's ClientAPI.Verify).
 		command = append(command, "--really-enable-open-registration")
 	}
 	mounts := []plan.Mount{

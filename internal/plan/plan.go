@@ -55,6 +55,10 @@ type Homeserver struct {
 	MediaStore string // host directory of the media store
 	Database   string // name of its database
 
+	// FederationPort is the port inside the container that serves the
+	// federation API: a listener of its own (Synapse's), or ClientPort for
+	// a program that serves every API on one port.
+	FederationPort int
 	// Implementation names the homeserver program (synapse, dendrite,
 	// continuwuity, tuwunel), for messages and the scripts' comments.
 	Implementation string

@@ -35,6 +35,10 @@ PG_MAJOR=''
 SUPERUSER=''
 # Synapse's database, whose one-time keys stay out of the backup.
 SYNAPSE_DB=''
+# The homeserver's own database directory (an embedded RocksDB), copied
+# with the homeserver stopped: the consistent copy its makers document.
+HS_UNIT=matrix-tuwunel
+STORE_DIR=/matrix/tuwunel/data
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -77,7 +81,8 @@ psql_cmd() {
 
 # pg_running: whether the server install.sh waits for takes connections
 # (over TCP, so not the image's temporary initialisation server).
-pg_running() {  >/dev/null 2>&1; }
+# No bundled server here: the databases are elsewhere, or there are none.
+pg_running() { false; }
 
 # start_postgres starts the server when it is not running (on a host
 # installed with --no-start) and waits until it takes connections.
@@ -249,6 +254,7 @@ Whoever reads them can act as the server. Keep this backup private.
   postgres/databases   each database and its owner
   postgres/roles       the roles that own or may use objects
   media/               Synapse's own media (local_content, local_thumbnails)
+  store/               the homeserver's own database directory, when it has one
   secrets/             every secret and the signing key, by name
   bundle/              the matrixgen bundle applied when the backup was made
   SHA256SUMS           checksums of every file above
@@ -304,6 +310,25 @@ backup_media() {
 	done
 }
 
+# The homeserver stops for the copy and starts again, even when the copy
+# fails, if it was running before.
+backup_store() {
+	[ -n "$STORE_DIR" ] || return 0
+	running=0
+	if [ "$(systemctl is-active "$HS_UNIT.service" 2>/dev/null || true)" = active ]; then
+		running=1
+		say "stopping $HS_UNIT for a consistent copy of its database"
+		systemctl stop "$HS_UNIT.service"
+	fi
+	status=0
+	cp -pR "$ROOT$STORE_DIR" "$WORK/store" || status=$?
+	if [ "$running" = 1 ]; then
+		systemctl start "$HS_UNIT.service"
+	fi
+	[ "$status" = 0 ] || die "copying $STORE_DIR failed"
+	say "copied the homeserver's database directory $STORE_DIR"
+}
+
 backup_secrets() {
 	mkdir "$WORK/secrets"
 	while read -r name path; do
@@ -347,6 +372,7 @@ main() {
 	trap failed EXIT
 	write_readme
 	backup_databases
+	backup_store
 	backup_media
 	backup_secrets
 	backup_bundle

@@ -28,10 +28,12 @@ SECRETS_DIR=/matrix/secrets
 MATRIX_USER=matrix
 MATRIX_GROUP=matrix
 MEDIA_STORE=''
+# The homeserver's own database directory, replaced whole from the backup.
+STORE_DIR=/matrix/tuwunel/data
 PG_UNIT=''
 SUPERUSER=''
 # Units that use the databases or the media: stopped while they are replaced.
-DEPENDANTS=''
+DEPENDANTS=matrix-tuwunel
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -111,7 +113,8 @@ psql_cmd() {
 
 # pg_running: whether the server install.sh waits for takes connections
 # (over TCP, so not the image's temporary initialisation server).
-pg_running() {  >/dev/null 2>&1; }
+# No bundled server here: the databases are elsewhere, or there are none.
+pg_running() { false; }
 
 # start_postgres starts the server when it is not running (on a host
 # installed with --no-start) and waits until it takes connections.
@@ -373,6 +376,18 @@ restore_media() {
 	done
 }
 
+# restore_store replaces the homeserver's database directory with the
+# backup's copy; its unit is among the stopped ones.
+restore_store() {
+	[ -n "$STORE_DIR" ] && [ -d "$SRC/store" ] || return 0
+	say "replacing $STORE_DIR with the backup's copy"
+	rm -rf "$ROOT$STORE_DIR.restoring"
+	cp -pR "$SRC/store" "$ROOT$STORE_DIR.restoring"
+	chown -R "$MATRIX_USER:$MATRIX_GROUP" "$ROOT$STORE_DIR.restoring"
+	rm -rf "$ROOT$STORE_DIR"
+	mv "$ROOT$STORE_DIR.restoring" "$ROOT$STORE_DIR"
+}
+
 # On a failure after the services stopped, say where things stand.
 stopped_hint() {
 	[ $? -ne 0 ] || return 0
@@ -393,6 +408,7 @@ main() {
 	stop_running $DEPENDANTS
 	restore_secrets
 	restore_databases
+	restore_store
 	restore_media
 	trap - EXIT
 	say "restored; applying the bundle, which starts everything"
