@@ -296,7 +296,7 @@ ensure_secret() { # name kind length path import-from description
 	file=$ROOT$4
 	if [ -s "$file" ]; then
 		case $2 in
-		signing-key) ;;
+		signing-key | matrix-pem-key) ;;
 		rsa-key | provided-key) check_private_key "$file" ;;
 		*) check_secret "$file" ;;
 		esac
@@ -324,6 +324,12 @@ ensure_secret() { # name kind length path import-from description
 		# Synapse's key file: algorithm, key id, unpadded base64 of a 32-byte seed.
 		printf 'ed25519 a_%s %s\n' "$(random_token 4)" \
 			"$(head -c 32 /dev/urandom | base64 | tr -d '=\n')" | write_private "$file"
+		;;
+	matrix-pem-key)
+		# Dendrite's key file: a PEM block of the 32-byte seed, its key id
+		# in a header.
+		printf -- '-----BEGIN MATRIX PRIVATE KEY-----\nKey-ID: ed25519:a_%s\n\n%s\n-----END MATRIX PRIVATE KEY-----\n' \
+			"$(random_token 4)" "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" | write_private "$file"
 		;;
 	rsa-key) rsa_key "$1" "$3" "$6" "$4" ;;
 	provided | provided-key) die "secret $1 ($6) is missing: put it in $4" ;;

@@ -127,8 +127,8 @@ func userRegex(domain, localpart string, prefix bool) string {
 // bridge presents as_token to Synapse, Synapse presents hs_token to the
 // bridge.
 func (b *builder) appserviceTokens(br bridge) (as, hs plan.SecretRef) {
-	as = b.secret(br.name+"-as-token", "token "+br.name+" presents to Synapse", br.unit, synapseUnit)
-	hs = b.secret(br.name+"-hs-token", "token Synapse presents to "+br.name, br.unit, synapseUnit)
+	as = b.secret(br.name+"-as-token", "token "+br.name+" presents to Synapse", br.unit, b.homeserverUnit())
+	hs = b.secret(br.name+"-hs-token", "token Synapse presents to "+br.name, br.unit, b.homeserverUnit())
 	return as, hs
 }
 
@@ -137,7 +137,7 @@ func (b *builder) appserviceTokens(br bridge) (as, hs plan.SecretRef) {
 func (b *builder) writeRegistration(br bridge, r registration) {
 	b.file(plan.File{
 		Path: bridgeRegistrationPath(b, br.name), Format: plan.YAML, Value: r.value(),
-		Secrets: []string{string(r.asToken), string(r.hsToken)}, Restarts: []string{synapseUnit, br.unit},
+		Secrets: []string{string(r.asToken), string(r.hsToken)}, Restarts: []string{b.homeserverUnit(), br.unit},
 	})
 	// Synapse gives an appservice its sender as well as its namespaces.
 	b.appserviceUsers = append(b.appserviceUsers, userRegex(b.cfg.Domain, r.senderLocalpart, false))
@@ -166,11 +166,11 @@ func doublePuppetWanted(b *builder) bool {
 // uses it becomes one more reader of its token.
 func (b *builder) doublePuppetToken(reader string) string {
 	dir := b.dataPath(doublePuppetName)
-	as := b.secret(doublePuppetName+"-as-token", "token of the double-puppeting appservice, which bridges use to act as their users", synapseUnit, reader)
+	as := b.secret(doublePuppetName+"-as-token", "token of the double-puppeting appservice, which bridges use to act as their users", b.homeserverUnit(), reader)
 	file := path.Join(dir, "registration.yaml")
 	if !slices.ContainsFunc(b.plan.Files, func(f plan.File) bool { return f.Path == file }) {
 		// Never used (the appservice has no URL), but Synapse requires one.
-		hs := b.secret(doublePuppetName+"-hs-token", "token Synapse would present to the double-puppeting appservice", synapseUnit)
+		hs := b.secret(doublePuppetName+"-hs-token", "token Synapse would present to the double-puppeting appservice", b.homeserverUnit())
 		b.dir(dir, 0o750)
 		reg := registration{
 			id: doublePuppetID, asToken: as, hsToken: hs, senderLocalpart: "_doublepuppet",
@@ -178,7 +178,7 @@ func (b *builder) doublePuppetToken(reader string) string {
 		}
 		b.file(plan.File{
 			Path: file, Format: plan.YAML, Value: reg.value(),
-			Secrets: []string{string(as), string(hs)}, Restarts: []string{synapseUnit},
+			Secrets: []string{string(as), string(hs)}, Restarts: []string{b.homeserverUnit()},
 		})
 	}
 	return "as_token:" + as.Placeholder()

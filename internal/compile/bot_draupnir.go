@@ -72,7 +72,7 @@ func addDraupnir(b *builder, bt bot) {
 		Tmpfs:    []string{"/tmp"},
 		Networks: []string{b.cfg.Host.Networks.Homeserver},
 		Listens:  []plan.Listen{{Name: "health", Port: draupnirHealthPort}},
-		Wants:    []string{synapseUnit},
+		Wants:    []string{b.homeserverUnit()},
 	})
 	// Healthy once Draupnir has joined its rooms and processes commands,
 	// which proves the token and the management room. On a large server

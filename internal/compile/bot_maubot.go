@@ -119,7 +119,7 @@ func addMaubot(b *builder, bt bot) {
 		Networks: []string{b.cfg.Host.Networks.Homeserver, b.cfg.Host.Networks.Proxy},
 		Listens:  []plan.Listen{{Name: "http", Port: maubotPort, HostPort: bt.HostPort}},
 		Requires: requires,
-		Wants:    []string{synapseUnit},
+		Wants:    []string{b.homeserverUnit()},
 	})
 	// maubot listens once its database is open; /features answers
 	// without a login. The image has Python, not curl.

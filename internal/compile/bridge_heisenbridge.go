@@ -55,7 +55,7 @@ func addHeisenbridge(b *builder, br bridge) {
 		Tmpfs:    []string{"/tmp"},
 		Networks: []string{b.cfg.Host.Networks.Homeserver, b.cfg.Host.Networks.Proxy},
 		Listens:  []plan.Listen{{Name: "http", Port: heisenbridgePort, HostPort: br.HostPort}},
-		Wants:    []string{synapseUnit},
+		Wants:    []string{b.homeserverUnit()},
 	})
 	// Heisenbridge opens its listener once Synapse accepted its token; the
 	// image has Python, not curl.

@@ -82,7 +82,7 @@ func addMatrixHookshot(b *builder, br bridge) {
 			{Name: "http", Port: hookshotWebhooksPort, HostPort: br.HostPort},
 			{Name: "appservice", Port: hookshotAppservicePort},
 		},
-		Wants: []string{synapseUnit},
+		Wants: []string{b.homeserverUnit()},
 	})
 	// The listener's /ready answers 200 once hookshot has bound the
 	// webhooks to it, which it does after reaching Synapse with its token

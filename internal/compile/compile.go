@@ -29,9 +29,11 @@ type component struct {
 // components run in this order; a component may read what earlier ones
 // added (the reverse proxy reads nothing: routes are rendered later).
 var components = []component{
-	{"postgres", func(c *config.Config) bool { return c.Postgres.Mode == "bundled" }, addPostgres},
+	{"postgres", func(c *config.Config) bool { return c.Postgres.Mode == "bundled" && needsPostgres(c) }, addPostgres},
 	{"valkey", hasWorkers, addValkey},
-	{"synapse", always, addSynapse},
+	{"synapse", isSynapse, addSynapse},
+	// Another homeserver program instead (homeserver.implementation).
+	{"homeserver", otherHomeserver, addOtherHomeserver},
 	{"traefik", func(c *config.Config) bool { return c.ReverseProxy.Type == "traefik" }, addTraefik},
 	{"static-files", func(c *config.Config) bool { return c.WellKnown.Server || c.WellKnown.Client }, addStaticFiles},
 	{"element", func(c *config.Config) bool { return c.Element.Enabled }, addElement},

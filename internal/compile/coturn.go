@@ -19,7 +19,7 @@ func addCoturn(b *builder) {
 	t := b.cfg.Coturn
 	dir := b.dataPath("coturn")
 	b.dir(dir, 0o750)
-	secret := b.secret(coturnSecret, "shared secret between Synapse and coturn", coturnUnit, synapseUnit)
+	secret := b.secret(coturnSecret, "shared secret between Synapse and coturn", coturnUnit, b.homeserverUnit())
 	b.file(plan.File{Path: dir + "/turnserver.conf", Format: plan.Raw, Content: turnserverConf(b, secret),
 		Secrets: []string{string(secret)}, Restarts: []string{coturnUnit}})
 	b.service(plan.Service{

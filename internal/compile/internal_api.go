@@ -22,9 +22,6 @@ const (
 	internalAPIPort     = 8008
 )
 
-// mainProcessURL is the main Synapse process's client listener.
-var mainProcessURL = fmt.Sprintf("http://%s:%d", synapseUnit, synapseClientPort)
-
 // internalClientAPI tells whether the internal entrypoint is needed.
 func internalClientAPI(c *config.Config) bool {
 	return c.ReverseProxy.Type == "traefik" && hasWorkers(c) && hasAppservices(c)
@@ -37,7 +34,7 @@ func (b *builder) clientAPIURL() string {
 	if internalClientAPI(b.cfg) {
 		return fmt.Sprintf("http://%s:%d", traefikUnit, internalAPIPort)
 	}
-	return mainProcessURL
+	return b.homeserverURL()
 }
 
 // addInternalClientAPI copies the homeserver's client routes to Synapse's

@@ -150,7 +150,7 @@ func (m *mautrixBridge) run(b *builder, cfg obj, n mautrixNetwork) {
 		Networks:   []string{b.cfg.Host.Networks.Homeserver},
 		Listens:    []plan.Listen{{Name: "appservice", Port: n.port}},
 		Requires:   requires,
-		Wants:      []string{synapseUnit},
+		Wants:      []string{b.homeserverUnit()},
 	})
 	// Ready once the bridge has reached Synapse with its token: the
 	// registration, the tokens and the database all work.

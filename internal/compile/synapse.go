@@ -105,6 +105,7 @@ func addSynapse(b *builder) {
 	b.plan.Homeserver = plan.Homeserver{
 		Unit: synapseUnit, ConfigFile: synapseConfigDir + "/homeserver.yaml", ClientPort: synapseClientPort,
 		MediaStore: storage + "/media-store", Database: db.Database,
+		Implementation: "synapse", SynapseTools: true, FederationPort: synapseFederationPort,
 	}
 	addSynapseRoutes(b)
 }

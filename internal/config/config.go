@@ -9,6 +9,12 @@ type Config struct {
 	Hostnames Hostnames `json:"hostnames"`
 	Host      Host      `json:"host"`
 	Synapse   Synapse   `json:"synapse"`
+
+	Homeserver   Homeserver      `json:"homeserver"`
+	Dendrite     OtherHomeserver `json:"dendrite"`
+	Continuwuity OtherHomeserver `json:"continuwuity"`
+	Tuwunel      OtherHomeserver `json:"tuwunel"`
+
 	Postgres  Postgres  `json:"postgres"`
 	Traefik   Traefik   `json:"traefik"`
 	Element   Element   `json:"element"`

@@ -54,6 +54,23 @@ type Homeserver struct {
 	ClientPort int    // the client API inside the container
 	MediaStore string // host directory of the media store
 	Database   string // name of its database
+
+	// FederationPort is the port inside the container that serves the
+	// federation API: a listener of its own (Synapse's), or ClientPort for
+	// a program that serves every API on one port.
+	FederationPort int
+	// Implementation names the homeserver program (synapse, dendrite,
+	// continuwuity, tuwunel), for messages and the scripts' comments.
+	Implementation string
+	// StoreDir is a host directory holding the homeserver's own database
+	// (an embedded RocksDB): backup.sh copies it, and restore.sh puts it
+	// back, with Unit stopped, the consistent copy its makers document.
+	// Empty when its state is in PostgreSQL and MediaStore.
+	StoreDir string
+	// SynapseTools: the image carries Synapse's admin tools
+	// (register_new_matrix_user, synapse_port_db) and Synapse's media
+	// store layout, which register-user.sh and the import scripts use.
+	SynapseTools bool
 }
 
 // Proxy is the reverse proxy in front of the services.
@@ -365,6 +382,7 @@ const (
 	Raw  Format = iota // Content is the bytes
 	YAML               // Value is marshalled as YAML 1.1-safe YAML
 	JSON               // Value is marshalled as indented JSON
+	TOML               // Value is marshalled as TOML, nested maps as tables
 )
 
 // File is one file the bundle installs on the host.
@@ -403,6 +421,10 @@ const (
 	// ProvidedKey is a private key in PEM the operator puts in place (an
 	// outside service issues it); install.sh stops while it is missing.
 	ProvidedKey
+	// MatrixPEMKey is an ed25519 signing key in the PEM form Dendrite
+	// reads ("MATRIX PRIVATE KEY" with a Key-ID header): 32 random bytes,
+	// never replaced.
+	MatrixPEMKey
 )
 
 // Secret is a value that exists only on the host.

@@ -38,6 +38,9 @@ type maintenanceData struct {
 
 	Synapse struct {
 		Unit, Image, Config, ClientURL, MediaStore, Database, Network, ConfigFile string
+		// StoreDir is the homeserver's own database directory, copied
+		// with Unit stopped; Implementation names the program.
+		StoreDir, Implementation string
 		// Mounts are the unit's bind mounts as docker run arguments, so
 		// that a one-off container of its image reads what Synapse reads.
 		Mounts []string
@@ -71,6 +74,7 @@ func newMaintenanceData(p *plan.Plan) maintenanceData {
 	}
 	hs := p.Homeserver
 	d.Synapse.Unit, d.Synapse.Config, d.Synapse.MediaStore = hs.Unit, hs.ConfigFile, hs.MediaStore
+	d.Synapse.StoreDir, d.Synapse.Implementation = hs.StoreDir, hs.Implementation
 	d.Synapse.ClientURL = fmt.Sprintf("http://localhost:%d", hs.ClientPort)
 	if bundled {
 		d.Synapse.Database = hs.Database
@@ -110,12 +114,15 @@ func maintenanceStops(p *plan.Plan, server string, bundled bool) []string {
 	if bundled {
 		users = dependants(p, server)
 	}
-	media := p.Homeserver.MediaStore
+	media, store := p.Homeserver.MediaStore, p.Homeserver.StoreDir
 	var out []string
 	for _, s := range p.Services {
 		stop := slices.Contains(users, s.Unit)
 		for _, m := range s.Mounts {
 			if media != "" && (m.Source == media || strings.HasPrefix(media, m.Source+"/")) {
+				stop = true
+			}
+			if store != "" && m.Source == store {
 				stop = true
 			}
 		}
@@ -129,19 +136,21 @@ func maintenanceStops(p *plan.Plan, server string, bundled bool) []string {
 // maintenanceScripts are the scripts install.sh puts in DATA_DIR/bin
 // besides postgres-upgrade.sh; postgres says the script needs the bundled
 // server.
+// synapse says it runs Synapse's own tools or reads Synapse's media
+// layout (Homeserver.SynapseTools).
 var maintenanceScripts = []struct {
-	name     string
-	postgres bool
+	name              string
+	postgres, synapse bool
 }{
-	{"backup.sh", false},
-	{"restore.sh", false},
-	{"register-user.sh", false},
-	{"import-media-store.sh", false},
-	{"uninstall.sh", false},
-	{"psql.sh", true},
-	{"vacuum.sh", true},
-	{"import-postgres.sh", true},
-	{"import-synapse-sqlite.sh", true},
+	{"backup.sh", false, false},
+	{"restore.sh", false, false},
+	{"register-user.sh", false, true},
+	{"import-media-store.sh", false, true},
+	{"uninstall.sh", false, false},
+	{"psql.sh", true, false},
+	{"vacuum.sh", true, false},
+	{"import-postgres.sh", true, true},
+	{"import-synapse-sqlite.sh", true, true},
 }
 
 // plainWord is what the scripts' heredoc tables and help text carry
@@ -151,7 +160,7 @@ var plainWord = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/:@-]*$|^/[A-Za-z0-
 // checkPlain refuses a value that a table row or comment could not carry;
 // the schema should have refused it already.
 func (d maintenanceData) checkPlain() error {
-	words := []string{d.Domain, d.Synapse.MediaStore, d.Synapse.Database, d.Postgres.Superuser}
+	words := []string{d.Domain, d.Synapse.MediaStore, d.Synapse.Database, d.Postgres.Superuser, d.Synapse.StoreDir}
 	for _, db := range d.Databases {
 		words = append(words, db.Name, db.Role, db.Secret)
 	}
@@ -172,7 +181,7 @@ func renderMaintenance(p *plan.Plan, t Tree) error {
 		return err
 	}
 	for _, s := range maintenanceScripts {
-		if s.postgres && d.Postgres.Unit == "" {
+		if s.postgres && d.Postgres.Unit == "" || s.synapse && !p.Homeserver.SynapseTools {
 			continue
 		}
 		d.Script = s.name

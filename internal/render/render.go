@@ -72,6 +72,8 @@ func fileBytes(f plan.File) ([]byte, error) {
 		return marshalYAML(f.Value)
 	case plan.JSON:
 		return marshalJSON(f.Value)
+	case plan.TOML:
+		return marshalTOML(f.Value)
 	}
 	return f.Content, nil
 }

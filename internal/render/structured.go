@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pelletier/go-toml/v2"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/matrixgen/matrixgen/internal/plan"
@@ -159,4 +160,17 @@ func jsonValue(v any) any {
 		return out
 	}
 	return v
+}
+
+// marshalTOML writes v as TOML: nested maps become tables, in the sorted
+// order go-toml gives map keys, and secret references their placeholders.
+func marshalTOML(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(generatedHeader)
+	enc := toml.NewEncoder(&buf)
+	enc.SetIndentTables(false)
+	if err := enc.Encode(jsonValue(v)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

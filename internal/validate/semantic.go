@@ -32,6 +32,7 @@ var semanticRules = []rule{
 	oidcProviderChecks,
 	synapseReadsSecretFiles,
 	networkAddresses,
+	homeserverChecks,
 }
 
 func semanticChecks(c *config.Config, ix *index) diag.List {

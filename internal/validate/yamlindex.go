@@ -46,6 +46,12 @@ func (ix *index) at(path string) diag.Range {
 	}
 }
 
+// written tells whether the user wrote path (or something under it).
+func (ix *index) written(path string) bool {
+	_, ok := ix.nodes[path]
+	return ok
+}
+
 func (ix *index) keyAt(path string) diag.Range {
 	if loc, ok := ix.nodes[path]; ok && loc.key.Start.Line > 0 {
 		return loc.key

@@ -35,6 +35,10 @@ PG_MAJOR=17
 SUPERUSER=matrix
 # Synapse's database, whose one-time keys stay out of the backup.
 SYNAPSE_DB=synapse
+# The homeserver's own database directory (an embedded RocksDB), copied
+# with the homeserver stopped: the consistent copy its makers document.
+HS_UNIT=matrix-synapse
+STORE_DIR=''
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -249,6 +253,7 @@ Whoever reads them can act as the server. Keep this backup private.
   postgres/databases   each database and its owner
   postgres/roles       the roles that own or may use objects
   media/               Synapse's own media (local_content, local_thumbnails)
+  store/               the homeserver's own database directory, when it has one
   secrets/             every secret and the signing key, by name
   bundle/              the matrixgen bundle applied when the backup was made
   SHA256SUMS           checksums of every file above
@@ -302,6 +307,25 @@ backup_media() {
 		say "copying media: $part"
 		cp -pR "$ROOT$MEDIA_STORE/$part" "$WORK/media/$part"
 	done
+}
+
+# The homeserver stops for the copy and starts again, even when the copy
+# fails, if it was running before.
+backup_store() {
+	[ -n "$STORE_DIR" ] || return 0
+	running=0
+	if [ "$(systemctl is-active "$HS_UNIT.service" 2>/dev/null || true)" = active ]; then
+		running=1
+		say "stopping $HS_UNIT for a consistent copy of its database"
+		systemctl stop "$HS_UNIT.service"
+	fi
+	status=0
+	cp -pR "$ROOT$STORE_DIR" "$WORK/store" || status=$?
+	if [ "$running" = 1 ]; then
+		systemctl start "$HS_UNIT.service"
+	fi
+	[ "$status" = 0 ] || die "copying $STORE_DIR failed"
+	say "copied the homeserver's database directory $STORE_DIR"
 }
 
 backup_secrets() {
@@ -438,6 +462,7 @@ main() {
 	trap failed EXIT
 	write_readme
 	backup_databases
+	backup_store
 	backup_media
 	backup_secrets
 	backup_bundle

@@ -28,6 +28,8 @@ SECRETS_DIR=/matrix/secrets
 MATRIX_USER=matrix
 MATRIX_GROUP=matrix
 MEDIA_STORE=/matrix/synapse/storage/media-store
+# The homeserver's own database directory, replaced whole from the backup.
+STORE_DIR=''
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
 # Units that use the databases or the media: stopped while they are replaced.
@@ -377,6 +379,18 @@ restore_media() {
 	done
 }
 
+# restore_store replaces the homeserver's database directory with the
+# backup's copy; its unit is among the stopped ones.
+restore_store() {
+	[ -n "$STORE_DIR" ] && [ -d "$SRC/store" ] || return 0
+	say "replacing $STORE_DIR with the backup's copy"
+	rm -rf "$ROOT$STORE_DIR.restoring"
+	cp -pR "$SRC/store" "$ROOT$STORE_DIR.restoring"
+	chown -R "$MATRIX_USER:$MATRIX_GROUP" "$ROOT$STORE_DIR.restoring"
+	rm -rf "$ROOT$STORE_DIR"
+	mv "$ROOT$STORE_DIR.restoring" "$ROOT$STORE_DIR"
+}
+
 # On a failure after the services stopped, say where things stand.
 stopped_hint() {
 	[ $? -ne 0 ] || return 0
@@ -397,6 +411,7 @@ main() {
 	stop_running $DEPENDANTS
 	restore_secrets
 	restore_databases
+	restore_store
 	restore_media
 	trap - EXIT
 	say "restored; applying the bundle, which starts everything"

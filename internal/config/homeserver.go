@@ -1,0 +1,16 @@
+package config
+
+// Homeserver chooses the homeserver program.
+type Homeserver struct {
+	Implementation string `json:"implementation"`
+}
+
+// OtherHomeserver is the section of a homeserver other than Synapse:
+// its image and free-form additions to its own config file.
+type OtherHomeserver struct {
+	Image string         `json:"image"`
+	Extra map[string]any `json:"extra"`
+}
+
+// IsSynapse tells whether Synapse is the homeserver.
+func (c *Config) IsSynapse() bool { return c.Homeserver.Implementation == "synapse" }
