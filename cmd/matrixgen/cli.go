@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/matrixgen/matrixgen/internal/escape"
 	"github.com/matrixgen/matrixgen/internal/pipeline"
 	"github.com/matrixgen/matrixgen/internal/render"
+	"github.com/matrixgen/matrixgen/internal/render/kubernetes"
 )
 
 // Exit statuses.
@@ -115,12 +117,31 @@ func usageError(e *env, cmd, format string, args ...any) int {
 
 // load runs the pipeline on a config file and prints its problems.
 func load(e *env, path string) (*pipeline.Result, bool) {
+	return loadTarget(e, path, pipeline.TargetHost)
+}
+
+// targetFlag declares --target, which picks what the Plan is rendered for.
+func targetFlag(fs *pflag.FlagSet) *string {
+	return fs.String("target", pipeline.TargetHost, "what to build for: "+strings.Join(pipeline.Targets, " or ")+" (docs/cluster.md)")
+}
+
+// checkTarget refuses a target matrixgen does not know.
+func checkTarget(e *env, cmd, target string) bool {
+	if slices.Contains(pipeline.Targets, target) {
+		return true
+	}
+	usageError(e, cmd, "unknown target %q (want %s)", target, strings.Join(pipeline.Targets, " or "))
+	return false
+}
+
+// loadTarget runs the pipeline for one target.
+func loadTarget(e *env, path, target string) (*pipeline.Result, bool) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "matrixgen: %v\n", err)
 		return nil, false
 	}
-	res, problems := pipeline.Run(path, data)
+	res, problems := pipeline.RunTarget(path, data, target)
 	if len(problems) > 0 {
 		diag.Print(e.stderr, problems, e.cwd)
 		fmt.Fprintf(e.stderr, "%s: %d %s\n", relativePath(path, e.cwd), len(problems.Sorted()), plural(len(problems.Sorted()), "problem", "problems"))
@@ -150,11 +171,15 @@ var buildCommand = command{
 		cfg := fs.StringP("config", "c", "", "config file (matrix.yaml)")
 		out := fs.StringP("output", "o", "", "bundle directory: created, or replaced if it holds a previous bundle")
 		quiet := fs.BoolP("quiet", "q", false, "print nothing on success")
+		target := targetFlag(fs)
 		return func(e *env, args []string) int {
 			if *cfg == "" || *out == "" || len(args) > 0 {
 				return usageError(e, "build", "needs -c FILE and -o DIR")
 			}
-			res, ok := load(e, *cfg)
+			if !checkTarget(e, "build", *target) {
+				return exitUsage
+			}
+			res, ok := loadTarget(e, *cfg, *target)
 			if !ok {
 				return exitInvalid
 			}
@@ -162,7 +187,9 @@ var buildCommand = command{
 				fmt.Fprintf(e.stderr, "matrixgen build: %v\n", err)
 				return exitInvalid
 			}
-			if !*quiet {
+			if !*quiet && *target == pipeline.TargetKubernetes {
+				fmt.Fprintln(e.stderr, clusterSummary(res.Tree, relativePath(*out, e.cwd)))
+			} else if !*quiet {
 				fmt.Fprintln(e.stderr, buildSummary(res.Tree, relativePath(*out, e.cwd)))
 			}
 			return exitOK
@@ -186,17 +213,29 @@ func buildSummary(tree render.Tree, out string) string {
 		len(tree), plural(len(tree), "file", "files"), units, plural(units, "unit", "units"), dir, escape.Shell(dir))
 }
 
+// clusterSummary is build's line for the cluster target.
+func clusterSummary(tree render.Tree, out string) string {
+	dir := strings.TrimSuffix(out, "/") + "/"
+	objects := len(tree) - 3 // kustomization.yaml, create-secrets.sh, MANIFEST
+	return fmt.Sprintf("wrote %d Kubernetes %s to %s; next: %s && kubectl apply -k %s",
+		objects, plural(objects, "object", "objects"), dir, escape.Shell(dir+kubernetes.SecretsScript), escape.Shell(dir))
+}
+
 var checkCommand = command{
 	summary: "Exit 0 if DIR is exactly what build would write, else print the diff and exit 1.",
 	usage:   "-c FILE -o DIR",
 	setup: func(fs *pflag.FlagSet) func(*env, []string) int {
 		cfg := fs.StringP("config", "c", "", "config file (matrix.yaml)")
 		out := fs.StringP("output", "o", "", "bundle directory to compare")
+		target := targetFlag(fs)
 		return func(e *env, args []string) int {
 			if *cfg == "" || *out == "" || len(args) > 0 {
 				return usageError(e, "check", "needs -c FILE and -o DIR")
 			}
-			res, ok := load(e, *cfg)
+			if !checkTarget(e, "check", *target) {
+				return exitUsage
+			}
+			res, ok := loadTarget(e, *cfg, *target)
 			if !ok {
 				return exitInvalid
 			}
@@ -207,7 +246,11 @@ var checkCommand = command{
 			}
 			if diff != "" {
 				fmt.Fprint(e.stdout, diff)
-				fmt.Fprintf(e.stderr, "matrixgen check: %s is stale; run: matrixgen build -c %s -o %s\n", *out, *cfg, *out)
+				again := ""
+				if *target != pipeline.TargetHost {
+					again = " --target " + *target
+				}
+				fmt.Fprintf(e.stderr, "matrixgen check: %s is stale; run: matrixgen build%s -c %s -o %s\n", *out, again, *cfg, *out)
 				return exitInvalid
 			}
 			return exitOK

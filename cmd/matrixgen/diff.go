@@ -8,6 +8,9 @@ import (
 
 	"github.com/matrixgen/matrixgen/internal/apply"
 	"github.com/matrixgen/matrixgen/internal/bundle"
+	"github.com/matrixgen/matrixgen/internal/pipeline"
+	"github.com/matrixgen/matrixgen/internal/render"
+	"github.com/matrixgen/matrixgen/internal/render/kubernetes"
 )
 
 var diffCommand = command{
@@ -16,17 +19,24 @@ var diffCommand = command{
 	setup: func(fs *pflag.FlagSet) func(*env, []string) int {
 		cfg := fs.StringP("config", "c", "", "config file (matrix.yaml)")
 		out := fs.StringP("output", "o", "", "the bundle applied now (e.g. out/ of the main branch)")
+		target := targetFlag(fs)
 		return func(e *env, args []string) int {
 			if *cfg == "" || *out == "" || len(args) > 0 {
 				return usageError(e, "diff", "needs -c FILE and -o OLD_OUT")
 			}
-			res, ok := load(e, *cfg)
+			if !checkTarget(e, "diff", *target) {
+				return exitUsage
+			}
+			res, ok := loadTarget(e, *cfg, *target)
 			if !ok {
 				return exitInvalid
 			}
 			fail := func(err error) int {
 				fmt.Fprintf(e.stderr, "matrixgen diff: %v\n", err)
 				return exitInvalid
+			}
+			if *target == pipeline.TargetKubernetes {
+				return clusterDiff(e, *cfg, *out, res.Tree, fail)
 			}
 			installed, err := apply.Read(*out)
 			if err != nil {
@@ -50,6 +60,40 @@ var diffCommand = command{
 			return exitInvalid
 		}
 	},
+}
+
+// clusterDiff prints what kubectl apply -k would do to each object of the
+// cluster's output, then the diff.
+func clusterDiff(e *env, cfg, out string, next render.Tree, fail func(error) int) int {
+	applied, err := bundle.Read(out)
+	if err != nil {
+		return fail(err)
+	}
+	changes, err := kubernetes.Changes(applied, next)
+	if err != nil {
+		return fail(err)
+	}
+	text, err := bundle.Diff(out, next)
+	if err != nil {
+		return fail(err)
+	}
+	if len(changes) == 0 && text == "" {
+		fmt.Fprintf(e.stdout, "no changes: %s is what %s builds\n", out, cfg)
+		return exitOK
+	}
+	if len(changes) == 0 {
+		fmt.Fprintf(e.stdout, "In a cluster where %s is applied, kubectl apply -k would change nothing (only the output's own files differ).\n", out)
+	} else {
+		fmt.Fprintf(e.stdout, "In a cluster where %s is applied, kubectl apply -k would:\n", out)
+		counts := map[string]int{}
+		for _, c := range changes {
+			fmt.Fprintf(e.stdout, "  %s\n", c)
+			counts[c.Action]++
+		}
+		fmt.Fprintf(e.stdout, "objects: %d created, %d configured, %d left to delete by hand\n", counts["create"], counts["configure"], counts["delete"])
+	}
+	fmt.Fprint(e.stdout, "\n", text)
+	return exitInvalid
 }
 
 // summarize prints the steps as install.sh prints them, then a tally.

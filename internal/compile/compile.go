@@ -50,6 +50,8 @@ var components = []component{
 	{"internal-client-api", internalClientAPI, addInternalClientAPI},
 	// After every component that asks for a database.
 	{"external-postgres", func(c *config.Config) bool { return c.Postgres.Mode == "external" }, addExternalPostgresNote},
+	// After every component that adds a service.
+	{"cluster", always, addCluster},
 }
 
 func always(*config.Config) bool { return true }
@@ -66,7 +68,9 @@ func Compile(cfg *config.Config) (*plan.Plan, diag.List) {
 		}
 	}
 	b.finish()
-	return b.plan, checkPlan(b.plan)
+	problems := checkPlan(b.plan)
+	problems = append(problems, checkClusterServices(cfg, b.plan)...)
+	return b.plan, problems
 }
 
 // builder is what components see: the config, and helpers that keep the

@@ -26,6 +26,8 @@ type Config struct {
 	Bots      Bots      `json:"bots"`
 	Ketesa    Ketesa    `json:"ketesa"`
 
+	Kubernetes Kubernetes `json:"kubernetes"`
+
 	ReverseProxy ReverseProxy `json:"reverse_proxy"`
 }
 

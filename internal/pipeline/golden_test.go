@@ -50,6 +50,7 @@ func TestGoldenOrphans(t *testing.T) {
 	examples := map[string]bool{}
 	for _, name := range exampleNames(t) {
 		examples[name] = true
+		examples[name+clusterGoldenSuffix] = true
 	}
 	entries, err := os.ReadDir(filepath.Join(root, "golden"))
 	if err != nil {

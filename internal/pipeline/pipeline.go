@@ -11,6 +11,7 @@ import (
 	"github.com/matrixgen/matrixgen/internal/diag"
 	"github.com/matrixgen/matrixgen/internal/plan"
 	"github.com/matrixgen/matrixgen/internal/render"
+	"github.com/matrixgen/matrixgen/internal/render/kubernetes"
 	"github.com/matrixgen/matrixgen/internal/validate"
 )
 
@@ -21,8 +22,22 @@ type Result struct {
 	Tree   render.Tree
 }
 
-// Run builds the bundle for one config file's contents.
+// The targets a Plan is rendered for.
+const (
+	TargetHost       = "host"       // one host: systemd units, Docker, install.sh
+	TargetKubernetes = "kubernetes" // manifests for kubectl apply -k
+)
+
+// Targets lists the targets, the default first.
+var Targets = []string{TargetHost, TargetKubernetes}
+
+// Run builds the host bundle for one config file's contents.
 func Run(file string, data []byte) (*Result, diag.List) {
+	return RunTarget(file, data, TargetHost)
+}
+
+// RunTarget builds the output of one target for one config file's contents.
+func RunTarget(file string, data []byte, target string) (*Result, diag.List) {
 	cfg, problems := validate.Load(file, data)
 	if len(problems) > 0 {
 		return nil, problems
@@ -34,7 +49,12 @@ func Run(file string, data []byte) (*Result, diag.List) {
 		}
 		return nil, problems
 	}
-	tree, err := render.Render(p)
+	renderers := map[string]func(*plan.Plan) (render.Tree, error){TargetHost: render.Render, TargetKubernetes: kubernetes.Render}
+	renderTarget, ok := renderers[target]
+	if !ok {
+		return nil, diag.List{{Subject: diag.Range{File: file}, Summary: fmt.Sprintf("no target %q", target)}}
+	}
+	tree, err := renderTarget(p)
 	if err != nil {
 		// Validation restricts every value to what the formats can carry,
 		// so a render error is a gap in validation: report it, don't panic.

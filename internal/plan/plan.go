@@ -36,7 +36,35 @@ type Plan struct {
 	// install.sh creates the networks with them, so that they are known
 	// before the host has them.
 	Subnets map[string]Subnets
+	// Cluster is what the Kubernetes target needs beyond the rest of
+	// the Plan; the host bundle does not read it.
+	Cluster Cluster
 }
+
+// Cluster places the deployment in a Kubernetes cluster.
+type Cluster struct {
+	Namespace    string
+	StorageClass string // "" for the cluster's default class
+	// MediaSize is the volume size of the directory holding
+	// Homeserver.MediaStore; DataSize that of every other data volume.
+	MediaSize, DataSize string
+	Routes              string // ClusterGateway or ClusterIngress
+	GatewayClass        string
+	TLSSecret           string // the certificate of every public hostname
+	IngressClass        string // "" for the cluster's default class
+	// Requests holds what each service's container asks the scheduler
+	// for, by unit.
+	Requests map[string]Resources
+}
+
+// How the cluster target exposes the routes.
+const (
+	ClusterGateway = "gateway"
+	ClusterIngress = "ingress"
+)
+
+// Resources are Kubernetes quantities ("250m", "512Mi").
+type Resources struct{ CPU, Memory string }
 
 // Postgres is the bundled PostgreSQL server as the maintenance and
 // upgrade scripts need it: they stop and start it, and an upgrade

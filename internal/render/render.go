@@ -66,6 +66,10 @@ func renderFiles(p *plan.Plan, t Tree) error {
 	return nil
 }
 
+// FileBytes is a file's content as the bundle holds it, placeholders and
+// all, for renderers of other targets.
+func FileBytes(f plan.File) ([]byte, error) { return fileBytes(f) }
+
 func fileBytes(f plan.File) ([]byte, error) {
 	switch f.Format {
 	case plan.YAML:

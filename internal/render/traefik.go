@@ -323,6 +323,16 @@ var (
 	corsHeaders = []string{"X-Requested-With", "Content-Type", "Authorization"}
 )
 
+// CORSHeaders are the response headers of the CORS policy, for renderers
+// of other targets that can only set headers.
+func CORSHeaders() []plan.EnvVar {
+	return []plan.EnvVar{
+		{Name: "Access-Control-Allow-Origin", Value: "*"},
+		{Name: "Access-Control-Allow-Methods", Value: strings.Join(corsMethods, ", ")},
+		{Name: "Access-Control-Allow-Headers", Value: strings.Join(corsHeaders, ", ")},
+	}
+}
+
 // routeTable is a readable listing of the routes for the header comment,
 // in the webservers' layout; a pool is named with its servers and policy.
 func routeTable(p *plan.Plan) string {

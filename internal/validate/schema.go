@@ -62,6 +62,8 @@ var patternDescriptions = map[string]string{
 	"#IPv6Subnet": "must be an IPv6 network such as fd6d:6174:7269:7801::/64",
 	"#IPv4":       "must be an IPv4 address such as 203.0.113.10",
 	"#IPv6":       "must be an IPv6 address such as fd6d:6174:7269:7801::1",
+	"#KubeName":   "must be a Kubernetes name of lowercase letters, digits and '-', starting with a letter, at most 63 characters",
+	"#Quantity":   "must be a Kubernetes quantity such as 250m, 1, 512Mi or 20Gi",
 }
 
 // What each named negated pattern (!~) of the schema forbids, in words.

@@ -1,0 +1,136 @@
+package kubernetes
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/matrixgen/matrixgen/internal/escape"
+	"github.com/matrixgen/matrixgen/internal/plan"
+)
+
+// fillScript is the init container's program: copy each file from its
+// template and put every secret's value where its placeholder stands, as
+// install.sh does on a host (awk's index() matches literally, so no value
+// is read as a pattern).
+func fillScript(fills []fill) string {
+	var b strings.Builder
+	b.WriteString(`set -eu
+umask 027
+fill() {
+	from=$1 to=$2
+	shift 2
+	mkdir -p "$(dirname "$to")"
+	cp "$from" "$to.new"
+	for secret in "$@"; do
+		SECRET_VALUE=$(cat "` + secretRoot + `/$secret/$secret") PLACEHOLDER="__MATRIXGEN_SECRET_${secret}__" awk '{
+			out = ""; line = $0; p = ENVIRON["PLACEHOLDER"]
+			while ((i = index(line, p)) > 0) {
+				out = out substr(line, 1, i - 1) ENVIRON["SECRET_VALUE"]
+				line = substr(line, i + length(p))
+			}
+			print out line
+		}' "$to.new" >"$to.tmp"
+		mv "$to.tmp" "$to.new"
+	done
+	mv "$to.new" "$to"
+}
+`)
+	for _, f := range fills {
+		fmt.Fprintf(&b, "fill %s\n", escape.ShellWords(append([]string{f.from, f.to}, f.secrets...)))
+	}
+	return b.String()
+}
+
+var secretKinds = map[plan.SecretKind]string{
+	plan.RandomToken: "random", plan.Provided: "provided", plan.SigningKey: "signing-key",
+	plan.RSAKey: "rsa-key", plan.ProvidedKey: "provided-key",
+}
+
+// secretsScript creates, in the cluster, every secret the deployment
+// reads and the cluster lacks: one Secret a secret, named as the host
+// bundle names it, with one key of the same name. It keeps existing
+// ones, takes a host's own from --from (a copy of the host's files at
+// their paths, so that a server moves with its keys and passwords), and
+// makes the others as install.sh does.
+func secretsScript(p *plan.Plan) []byte {
+	var b strings.Builder
+	b.WriteString(`#!/bin/sh
+` + header + `# Creates the secrets of the deployment in the cluster: run it once before
+# kubectl apply -k, and again after a change that adds a secret. Existing
+# secrets are kept. With --from DIR, a secret missing from the cluster is
+# taken from DIR plus its path on the host (a copy of a host's files, made
+# with rsync -aR, see docs/cluster.md) before one is made.
+set -eu
+
+KUBECTL=${KUBECTL:-kubectl}
+NAMESPACE=` + escape.Shell(p.Cluster.Namespace) + `
+FROM=
+
+die() {
+	echo "create-secrets.sh: $*" >&2
+	exit 1
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--from)
+		[ $# -ge 2 ] || die "--from needs a directory"
+		FROM=$2
+		shift 2
+		;;
+	-h | --help)
+		echo "usage: create-secrets.sh [--from DIR]"
+		exit 0
+		;;
+	*) die "unknown argument: $1" ;;
+	esac
+done
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+umask 077
+
+random_token() {
+	LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c "$1"
+}
+
+make_value() { # name kind length description host-path
+	case $2 in
+	random) random_token "$3" ;;
+	signing-key)
+		printf 'ed25519 a_%s %s\n' "$(random_token 4)" "$(head -c 32 /dev/urandom | base64 | tr -d '=\n')"
+		;;
+	rsa-key) openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$3" 2>/dev/null ||
+		die "openssl could not make secret $1 ($4)" ;;
+	*) die "secret $1 ($4) is missing: create it with $KUBECTL -n $NAMESPACE create secret generic $1 --from-file=$1=FILE, or give --from a copy of $5" ;;
+	esac
+}
+
+ensure_secret() { # name kind length description host-path
+	if "$KUBECTL" -n "$NAMESPACE" get secret "$1" >/dev/null 2>&1; then
+		echo "keeping secret $1"
+		return
+	fi
+	if [ -n "$FROM" ] && [ -s "$FROM$5" ]; then
+		cp "$FROM$5" "$WORK/$1"
+		echo "importing secret $1 from $FROM$5"
+	else
+		make_value "$@" >"$WORK/$1"
+		[ -s "$WORK/$1" ] || die "could not make secret $1"
+		echo "creating secret $1"
+	fi
+	"$KUBECTL" -n "$NAMESPACE" create secret generic "$1" --from-file="$1=$WORK/$1" >/dev/null
+	rm -f "$WORK/$1"
+}
+
+"$KUBECTL" get namespace "$NAMESPACE" >/dev/null 2>&1 || "$KUBECTL" create namespace "$NAMESPACE" >/dev/null
+`)
+	for _, s := range p.Secrets {
+		hostPath := s.Path
+		if hostPath == "" {
+			hostPath = p.Host.SecretsDir + "/" + s.Name
+		}
+		fmt.Fprintf(&b, "ensure_secret %s\n", escape.ShellWords([]string{s.Name, secretKinds[s.Kind], fmt.Sprint(max(s.Length, 0)), s.Description, hostPath}))
+	}
+	return []byte(b.String())
+}
