@@ -41,10 +41,8 @@ func TestDiffCommand(t *testing.T) {
 	want := "On a host where " + out + " is applied, install.sh would:\n" +
 		"  install /matrix/synapse/config/homeserver.yaml\n" +
 		"  install /matrix/traefik/config/dynamic/matrixgen.yml\n" +
-		"  install /matrix/traefik/config/traefik.yml\n" +
 		"  restart matrix-synapse\n" +
-		"  restart matrix-traefik\n" +
-		"files: 3 installed, 0 removed; units: 2 restarted, 0 started, 0 stopped; images pulled: 0"
+		"files: 2 installed, 0 removed; units: 1 restarted, 0 started, 0 stopped; images pulled: 0"
 	if summary != want {
 		t.Errorf("summary:\n%s\nwant:\n%s", summary, want)
 	}

@@ -755,19 +755,39 @@ restart_units() { # unit...
 	fi
 }
 
-# roll restarts the units of pools one at a time, each healthy before the
-# next, so that every pool keeps serving.
+# roll restarts the units of pools in rounds: a round restarts the next
+# server of every pool with one call and waits until they are healthy, so
+# that each pool keeps serving with all but one of its servers, and the
+# pools do not wait for each other.
 roll() { # unit...
-	rolled=
-	for unit in "$@"; do
-		# The one before is healthy; the proxy must see it so too before
-		# this one stops, or the pool has no server for a moment.
-		[ -z "$rolled" ] || [ "$DRY_RUN" = 1 ] || sleep "$POOL_REJOIN"
-		ensure_databases "$unit"
-		run systemctl restart "$unit.service"
-		wait_healthy "$unit"
-		rolled=$unit
+	[ $# -gt 0 ] || return 0
+	round=1
+	while :; do
+		# shellcheck disable=SC2086 # unit names are single words
+		batch=$(round_units "$round" "$@")
+		[ -n "$batch" ] || return 0
+		# The round before is healthy; the proxy must see it so too
+		# before this one stops, or a pool has no server for a moment.
+		[ "$round" = 1 ] || [ "$DRY_RUN" = 1 ] || sleep "$POOL_REJOIN"
+		for unit in $batch; do
+			ensure_databases "$unit"
+		done
+		# shellcheck disable=SC2046,SC2086 # unit names are single words
+		run systemctl restart $(units_file $batch)
+		# shellcheck disable=SC2086 # unit names are single words
+		wait_healthy $batch
+		round=$((round + 1))
 	done
+}
+
+# round_units lists, of the units given, the round-th of each pool (in
+# the order given).
+round_units() { # round unit...
+	round=$1
+	shift
+	printf '%s\n' "$@" | awk -v round="$round" '
+		NR == FNR { pool[$1] = $4; next }
+		NF > 0 && ++nth[pool[$1]] == round { printf " %s", $1 }' "$BUNDLE/UNITS" -
 }
 
 # stages lists the stages of UNITS, which go up along it.

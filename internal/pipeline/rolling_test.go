@@ -228,3 +228,56 @@ func TestApplyWorkerAddedStartsAlone(t *testing.T) {
 		t.Errorf("adding a generic worker: matrixgen diff decides\n%s\nwant\n%s", strings.Join(units, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// With several pools, each round restarts the next server of every pool
+// with one command, so that the pools do not wait for each other, and
+// never two servers of one pool at once; each round is healthy, and the
+// proxy has had time to see it so, before the next round stops anything.
+func TestApplyRollsPoolsInRounds(t *testing.T) {
+	const example = "specialized"
+	old := writeBundle(t, example, buildExample(t, example))
+	next := buildEdited(t, example, "\nsynapse:\n", "\nsynapse:\n  max_upload_size_mb: 77\n")
+	p := next.res.Plan
+	groups := restartGroups(p)
+	if len(groups) < 2 {
+		t.Fatalf("restart groups %q, want several pools", groups)
+	}
+	var rounds [][]string
+	for _, s := range p.Services {
+		if s.RestartGroup == "" {
+			continue
+		}
+		n := slices.Index(groups[s.RestartGroup], s.Unit)
+		if n == len(rounds) {
+			rounds = append(rounds, nil)
+		}
+		rounds[n] = append(rounds[n], s.Unit+".service")
+	}
+
+	h := rollingHost(t)
+	old.provide(t, h)
+	h.install(t, old.out).mustSucceed(t)
+	r := h.install(t, next.out)
+	r.mustSucceed(t)
+	last := slices.Index(r.commands, healthCheck(t, p, "matrix-synapse"))
+	if last < 0 {
+		t.Fatalf("no health check of the main process:\n%s", strings.Join(r.commands, "\n"))
+	}
+	pause := fmt.Sprintf("sleep %d", p.Proxy.PoolRejoinSeconds)
+	for i, round := range rounds {
+		restart := slices.Index(r.commands, "systemctl restart "+strings.Join(round, " "))
+		if restart <= last {
+			t.Fatalf("round %d (%s) not restarted with one command after command %d:\n%s", i+1, round, last, strings.Join(r.commands, "\n"))
+		}
+		if i > 0 && !slices.Contains(r.commands[last:restart], pause) {
+			t.Errorf("no %q before round %d", pause, i+1)
+		}
+		for _, unit := range round {
+			health := slices.Index(r.commands[restart:], healthCheck(t, p, strings.TrimSuffix(unit, ".service")))
+			if health < 0 {
+				t.Fatalf("no health check of %s after round %d:\n%s", unit, i+1, strings.Join(r.commands, "\n"))
+			}
+			last = max(last, restart+health)
+		}
+	}
+}
