@@ -116,6 +116,10 @@ type addonRun struct {
 func (t *translator) translateAddons() {
 	for _, k := range addonKinds {
 		a := &addonRun{roleVars: newRoleVars(t, k.prefixes, t.addonVars, k.belongs), k: k}
+		if k.section == "ketesa" && !t.runsSynapse() {
+			a.reportRest(t.implementationVar() + ": Ketesa manages Synapse through Synapse's admin API, and matrixgen runs it beside Synapse only")
+			continue
+		}
 		a.run()
 	}
 }

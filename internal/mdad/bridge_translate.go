@@ -43,6 +43,12 @@ type bridgeGlobals struct {
 }
 
 func (t *translator) translateBridges() {
+	if t.homeserverImplementation() == "continuwuity" {
+		for _, v := range t.bridgeVars {
+			t.notTranslated(v, "continuwuity registers appservices only through commands in its admin room, which a build cannot send (docs/homeservers.md)")
+		}
+		return
+	}
 	g := t.readBridgeGlobals()
 	for _, k := range bridgeKinds {
 		t.newBridgeRun(k, g).translate()

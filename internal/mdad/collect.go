@@ -5,6 +5,8 @@ import "fmt"
 // secretOrder is the order secrets are reported and written in.
 var secretOrder = []string{
 	"synapse-db-password", "synapse-macaroon-secret", "synapse-form-secret", "synapse-registration-secret",
+	"dendrite-db-password", "dendrite-registration-secret",
+	"matrix-continuwuity-registration-token", "matrix-tuwunel-registration-token",
 	"postgres-password", "coturn-shared-secret", turnElsewhereSecret, "mailer-smarthost-password", "synapse-worker-replication-secret",
 }
 
@@ -14,6 +16,9 @@ var secretOrder = []string{
 var derivedSalts = map[string]string{
 	"synapse-db-password":     "synapse.db",
 	"synapse-macaroon-secret": "synapse.mac",
+	// Dendrite's database password and registration shared secret.
+	"dendrite-db-password":         "dendrite.db",
+	"dendrite-registration-secret": "dendrite.rss",
 }
 
 // collectSecrets decides, for each secret the bundle of this config reads,
@@ -22,15 +27,25 @@ var derivedSalts = map[string]string{
 func (t *translator) collectSecrets() {
 	external := t.postgresExternal()
 	_, smarthostUser := t.out.get("mailer.smarthost.user")
+	impl := t.homeserverImplementation()
+	synapse, dendrite := t.runsSynapse(), impl == "dendrite"
+	mode, _ := t.out.get("synapse.registration.mode")
+	token := mode != nil && mode.Value == "token"
 	needed := map[string]bool{
-		"synapse-db-password":         true,
-		"synapse-macaroon-secret":     true,
-		"synapse-form-secret":         true,
-		"synapse-registration-secret": true,
-		"postgres-password":           !external,
-		"coturn-shared-secret":        t.coturnEnabled(),
-		turnElsewhereSecret:           t.out.has("synapse.turn.uris"),
-		"mailer-smarthost-password":   t.mailerEnabled() && smarthostUser,
+		"synapse-db-password":                    synapse,
+		"synapse-macaroon-secret":                synapse,
+		"synapse-form-secret":                    synapse,
+		"synapse-registration-secret":            synapse,
+		"dendrite-db-password":                   dendrite,
+		"dendrite-registration-secret":           dendrite,
+		"matrix-continuwuity-registration-token": impl == "continuwuity" && token,
+		"matrix-tuwunel-registration-token":      impl == "tuwunel" && token,
+		// A RocksDB homeserver alone needs no PostgreSQL: the bundle runs
+		// it only for bridges and bots that keep their data there.
+		"postgres-password":         !external && t.bundleRunsPostgres(),
+		"coturn-shared-secret":      t.coturnEnabled(),
+		turnElsewhereSecret:         t.out.has("synapse.turn.uris"),
+		"mailer-smarthost-password": t.mailerEnabled() && smarthostUser,
 		// The playbook's workers talk to the main process without one, so
 		// there is nothing to bring: install.sh makes it.
 		"synapse-worker-replication-secret": t.workersOn(),
@@ -38,6 +53,7 @@ func (t *translator) collectSecrets() {
 	// A secret the operator provides, not one install.sh can make.
 	provided := map[string]bool{
 		"synapse-db-password":       external,
+		"dendrite-db-password":      external,
 		"mailer-smarthost-password": true,
 		turnElsewhereSecret:         true,
 	}
@@ -60,6 +76,11 @@ func (t *translator) collectSecrets() {
 			continue
 		}
 		t.deriveSecret(secretPlan{name: name, salt: derivedSalts[name], provided: provided[name]}, key, keyVar)
+	}
+	if dendrite {
+		t.missing = append(t.missing, MissingSecret{"dendrite-signing-key", fmt.Sprintf(
+			"install.sh makes a new key; to keep the playbook's, copy /matrix/dendrite/config/%s.signing.pem "+
+				"(the same format) to /matrix/dendrite/config/%s.key before running it", t.homeserver(), t.domain()), false})
 	}
 	for _, s := range t.roleSecrets {
 		if _, ok := t.secrets[s.name]; !ok {

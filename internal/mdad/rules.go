@@ -13,15 +13,6 @@ import (
 
 // The functions of the rows that take a decision.
 
-func implementation(t *translator, v *variable, n *yaml.Node) {
-	s, _ := scalarText(n)
-	if s == "synapse" {
-		t.readVar(v, "matrixgen runs Synapse")
-		return
-	}
-	t.notTranslated(v, "matrixgen runs Synapse only, and a homeserver cannot change implementation without losing its data")
-}
-
 func genericSecretKey(t *translator, v *variable, n *yaml.Node) {
 	if _, err := scalarText(n); err != nil {
 		t.readVar(v, "empty, so no secret can be derived from it")

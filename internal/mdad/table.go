@@ -2,6 +2,7 @@ package mdad
 
 import (
 	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -35,7 +36,18 @@ var table []row
 
 // The rows of the bridges and bots follow from the kinds their own files
 // register in package variables, which are all set before this runs.
-func init() { table = slices.Concat(coreRows, bridgeRows(), addonRows()) }
+func init() {
+	table = slices.Concat(coreRows, homeserverRows(), bridgeRows(), addonRows())
+	for _, r := range coreRows {
+		if strings.HasPrefix(r.name, "matrix_synapse_") {
+			synapseRows[r.name] = true
+		}
+	}
+}
+
+// synapseRows are the rows of Synapse's variables, which the playbook
+// reads only when it runs Synapse.
+var synapseRows = map[string]bool{}
 
 var coreRows = []row{
 	// The server.

@@ -186,6 +186,10 @@ func (t *translator) apply(v *variable, r row) {
 		t.overridden(v)
 		return
 	}
+	if why := t.homeserverGate(r); why != "" {
+		t.notTranslated(v, why)
+		return
+	}
 	if r.why != "" {
 		// A family's reason is for the playbook's variables of that
 		// family; a name the playbook does not have is a mistake to fix.
@@ -518,6 +522,9 @@ func coturnOn(t *translator) string {
 }
 
 func (t *translator) mailerEnabled() bool {
+	if t.homeserverImplementation() == "dendrite" {
+		return false
+	}
 	on, set := t.flag("exim_relay_enabled", "matrix_mailer_enabled")
 	return !set || on
 }
@@ -534,7 +541,10 @@ func (t *translator) defaults() {
 	if t.postgresExternal() && !t.out.has("postgres.external.sslmode") {
 		t.notes = append(t.notes, "postgres.external.sslmode: matrixgen verifies the database server's certificate (verify-full) unless this says otherwise; set it if your server has no TLS")
 	}
-	if !t.postgresExternal() {
+	if t.homeserverImplementation() == "dendrite" {
+		t.setDefault("mailer.enabled", boolNode(false), "Dendrite sends no e-mail, so the bundle needs no mail relay")
+	}
+	if !t.postgresExternal() && t.bundleRunsPostgres() {
 		t.notes = append(t.notes, "postgres.bundled.major: set it to the major version the server's data is in (the number in /matrix/postgres/data/PG_VERSION); the bundle refuses to start on a mismatch")
 	}
 }

@@ -21,7 +21,7 @@ func newTree() *tree {
 
 // topOrder is the order of the schema's sections, for a file that reads
 // like the one matrixgen init writes.
-var topOrder = []string{"version", "domain", "hostnames", "host", "reverse_proxy", "traefik", "postgres", "synapse", "element", "well_known", "mailer", "coturn", "bridges", "bots", "ketesa"}
+var topOrder = []string{"version", "domain", "hostnames", "host", "reverse_proxy", "traefik", "postgres", "homeserver", "synapse", "dendrite", "continuwuity", "tuwunel", "element", "well_known", "mailer", "coturn", "bridges", "bots", "ketesa"}
 
 func lookup(m *yaml.Node, key string) (int, bool) {
 	for i := 0; i+1 < len(m.Content); i += 2 {

@@ -919,18 +919,29 @@ type printedRoute struct {
 // matrixgenRoutes builds the real CLI and runs it on the test's config.
 func matrixgenRoutes(t *testing.T, config string) []printedRoute {
 	t.Helper()
+	return printRoutes(t, buildMatrixgen(t), config)
+}
+
+// buildMatrixgen builds the real CLI for the test.
+func buildMatrixgen(t *testing.T) string {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go not found: cannot build matrixgen to compare `routes --format json`")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "matrixgen")
+	bin := filepath.Join(t.TempDir(), "matrixgen")
 	build := exec.Command(goBin, "build", "-o", bin, "./cmd/matrixgen")
 	build.Dir = proxytest.RepoRoot(t)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cfg := filepath.Join(dir, "matrix.yaml")
+	return bin
+}
+
+// printRoutes runs `matrixgen routes --format json` on config.
+func printRoutes(t *testing.T, bin, config string) []printedRoute {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "matrix.yaml")
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}

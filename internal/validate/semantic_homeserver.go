@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/matrixgen/matrixgen/internal/config"
@@ -55,6 +56,10 @@ var ownedKeys = map[string][]string{
 	"continuwuity": conduwuitOwnedKeys,
 	"tuwunel":      conduwuitOwnedKeys,
 }
+
+// HomeserverOwnedKeys are the keys of a homeserver's config file that
+// NAME.extra may not set, as dotted paths.
+func HomeserverOwnedKeys(name string) []string { return slices.Clone(ownedKeys[name]) }
 
 var conduwuitOwnedKeys = []string{"server_name", "database_path", "address", "port", "max_request_size",
 	"allow_registration", "registration_token_file", "allow_federation", "turn_uris", "turn_secret_file",
