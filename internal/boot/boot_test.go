@@ -386,12 +386,12 @@ func checkOptionChange(ctx context.Context, t *testing.T, s *server, example str
 	out, err := s.host.Run(ctx, nil, bundleOnHost+"/install.sh")
 	took := time.Since(started)
 	stats := poll()
+	t.Logf("figure: option changed: install.sh took %.1f s; %d of %d client requests failed (%s), longest gap %.1f s",
+		took.Seconds(), stats.failed, stats.sent, stats, stats.longestGap.Seconds())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("install.sh after a changed option:\n%s", out)
-	t.Logf("figure: option changed: install.sh took %.1f s; %d of %d client requests failed (%s), longest gap %.1f s",
-		took.Seconds(), stats.failed, stats.sent, stats, stats.longestGap.Seconds())
 	if proxy := changed.Result.Plan.Proxy.Unit; stats.failed > 0 && proxy != "" {
 		// What the proxy said while clients failed tells whose the gap was.
 		journal, _ := s.host.Output(ctx, "journalctl", "--no-pager", "--output=short-precise",

@@ -23,6 +23,8 @@ func TestE2E(t *testing.T) {
 	t.Run("BackupRestore", testBackupRestore)
 	t.Run("PostgresUpgrade", testPostgresUpgrade)
 	t.Run("Change", testChange)
+	t.Run("RollingRestart", testRollingRestart)
+	t.Run("MDADTakeover", testMDADTakeover)
 	t.Run("Federation", testFederation)
 	t.Run("FederationWorkers", testFederationWorkers)
 }
@@ -273,9 +275,46 @@ func testChange(t *testing.T) {
 	}
 }
 
+// testRollingRestart changes a server with workers behind the default
+// proxy in the two ways that must keep every pool serving: a worker added
+// to the generic pool (it starts alone and the proxy takes it in), and an
+// option every process reads (the main process restarts with the workers
+// outside pools, then each pool one server at a time). A client asking the
+// generic pool all along sees no failed request.
+func testRollingRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
+	defer cancel()
+	s := boot(ctx, t, "workers", "traefik")
+	registerUsers(ctx, t, s, "alice", "bob")
+	conversation := converse(ctx, t, s, "alice", "bob")
+
+	set := settings("traefik")
+	bundles := t.TempDir()
+	for i, change := range []struct {
+		name     string
+		settings map[string]any
+	}{
+		{"worker added", map[string]any{"synapse.workers.generic": s.bundle.Result.Config.Synapse.WorkerCounts().Generic + 1}},
+		{"every process", map[string]any{"synapse.max_upload_size_mb": 2 * s.bundle.Result.Config.Synapse.MaxUploadSizeMB}},
+	} {
+		t.Run(change.name, func(t *testing.T) {
+			maps.Copy(set, change.settings)
+			next, err := Build(examplePath("workers"), set, filepath.Join(bundles, strconv.Itoa(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stats := applyChange(ctx, t, s, next); stats.failed > 0 {
+				t.Errorf("%d of %d client requests failed (%s), longest gap %.1f s; want none",
+					stats.failed, stats.sent, stats, stats.longestGap.Seconds())
+			}
+			verifyKept(ctx, t, s, "alice", conversation)
+		})
+	}
+}
+
 // applyChange installs next over the server's bundle and compares what
 // the units did with what matrixgen diff predicted.
-func applyChange(ctx context.Context, t *testing.T, s *server, next *Bundle) {
+func applyChange(ctx context.Context, t *testing.T, s *server, next *Bundle) pollStats {
 	t.Helper()
 	predicted := predictedUnits(t, s.bundle, next)
 	t.Logf("matrixgen diff predicts: %v", predicted)
@@ -303,6 +342,7 @@ func applyChange(ctx context.Context, t *testing.T, s *server, next *Bundle) {
 	if !maps.Equal(predicted, observed) {
 		t.Errorf("matrixgen diff predicted %v; the host's units did %v", predicted, observed)
 	}
+	return stats
 }
 
 // predictedUnits is what applying next over the installed bundle does to
