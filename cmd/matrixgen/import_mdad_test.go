@@ -80,7 +80,6 @@ func TestImportMDADWrites(t *testing.T) {
 	}
 	for _, want := range []string{
 		"basic.yml:4: matrix_playbook_migration_validated_version: not translated (",
-		"basic.yml:13: devture_systemd_docker_base_ipv6_enabled: not translated (",
 		"secret synapse-db-password: derived from matrix_homeserver_generic_secret_key",
 		"secret synapse-form-secret: not derived: install.sh will create a new one",
 		"wrote 3 secrets to " + secrets,

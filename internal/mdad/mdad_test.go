@@ -41,10 +41,10 @@ var fixtures = []fixture{
 		name: "basic",
 		untranslated: []string{
 			"4 matrix_playbook_migration_validated_version",
-			"13 devture_systemd_docker_base_ipv6_enabled",
 		},
 		check: func(t *testing.T, c *config.Config, r *Result) {
 			want(t, "domain", c.Domain, "example.org")
+			want(t, "host.networks.ipv6", c.Host.Networks.IPv6, true)
 			want(t, "hostnames.homeserver", c.Hostnames.Homeserver, "matrix.example.org")
 			want(t, "hostnames.element", c.Hostnames.Element, "chat.example.org")
 			want(t, "reverse_proxy.type", c.ReverseProxy.Type, "traefik")
@@ -374,7 +374,7 @@ func TestMDADExampleVars(t *testing.T) {
 	}
 	// What the example sets that matrixgen has no use for; everything else
 	// it sets is translated or read.
-	if w := []string{"matrix_playbook_migration_validated_version", "devture_systemd_docker_base_ipv6_enabled"}; !slices.Equal(got, w) {
+	if w := []string{"matrix_playbook_migration_validated_version"}; !slices.Equal(got, w) {
 		t.Errorf("untranslated %v, want %v", got, w)
 	}
 	if c != nil && c.Domain != "example.com" {

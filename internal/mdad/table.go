@@ -168,7 +168,7 @@ var coreRows = []row{
 	// The host and the playbook itself.
 	{name: "matrix_playbook_docker_installation_enabled", option: "host.install_docker", conv: boolean},
 	{name: "matrix_playbook_migration_validated_version", why: "only the playbook reads it; there is nothing to carry over"},
-	{name: "devture_systemd_docker_base_ipv6_enabled", why: "matrixgen has no option for IPv6 on its Docker networks"},
+	{name: "devture_systemd_docker_base_ipv6_enabled", option: "host.networks.ipv6", conv: boolean},
 }
 
 const whyForwarded = "matrixgen's Traefik trusts X-Forwarded-* headers from traefik.behind_proxy.trusted_ips (loopback by default); add your proxy's address there if it runs on another machine"
