@@ -41,6 +41,7 @@ var components = []component{
 	{"bots", hasBots, addBots},
 	// After the bridges, whose users it protects.
 	{"ketesa", func(c *config.Config) bool { return c.Ketesa.Enabled }, addKetesa},
+	{"matrix-authentication-service", func(c *config.Config) bool { return c.MAS.Enabled }, addMAS},
 	// Last: workers read every file and secret the main process does,
 	// including those of the components above.
 	{"synapse-workers", hasWorkers, addSynapseWorkers},

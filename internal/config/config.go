@@ -19,6 +19,7 @@ type Config struct {
 	Bridges   Bridges   `json:"bridges"`
 	Bots      Bots      `json:"bots"`
 	Ketesa    Ketesa    `json:"ketesa"`
+	MAS       MAS       `json:"mas"`
 
 	ReverseProxy ReverseProxy `json:"reverse_proxy"`
 }
