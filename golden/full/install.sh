@@ -188,6 +188,9 @@ ensure_dirs() {
 0750 100:101 /srv/matrix/exim-relay/spool
 0750 matrix /srv/matrix/ketesa
 0750 matrix /srv/matrix/ketesa/config
+0750 matrix /srv/matrix/matrix-authentication-service
+0750 matrix /srv/matrix/matrix-authentication-service/config
+0750 matrix /srv/matrix/matrix-authentication-service/data
 0750 matrix /srv/matrix/postgres
 0700 matrix /srv/matrix/postgres/data
 0750 matrix /srv/matrix/static-files
@@ -321,11 +324,16 @@ ensure_secrets() {
 	done <<'SECRETS'
 coturn-shared-secret random 48 /srv/matrix/secrets/coturn-shared-secret - shared secret between Synapse and coturn
 mailer-smarthost-password provided 48 /srv/matrix/secrets/mailer-smarthost-password - password of noreply@example.com on smtp.example.net
+mas-encryption-key hex 64 /srv/matrix/secrets/mas-encryption-key - key MAS encrypts cookies and stored tokens with (64 hex digits)
+mas-signing-key-ec ec-key 0 /srv/matrix/secrets/mas-signing-key-ec /srv/matrix/matrix-authentication-service/data/keys/ecdsa-p256.priv.pem MAS's P-256 key for signing ID tokens
+mas-signing-key-rsa rsa-key 2048 /srv/matrix/secrets/mas-signing-key-rsa /srv/matrix/matrix-authentication-service/data/keys/rsa-2048.priv.pem MAS's RSA key for signing ID tokens
+mas-synapse-secret random 48 /srv/matrix/secrets/mas-synapse-secret - shared secret of MAS and Synapse
+mas-upstream-keycloak-client-secret provided 48 /srv/matrix/secrets/mas-upstream-keycloak-client-secret - client secret the OpenID Connect provider keycloak issued to MAS
+matrix_authentication_service-db-password random 48 /srv/matrix/secrets/matrix_authentication_service-db-password - password of database role matrix_authentication_service
 postgres-password random 48 /srv/matrix/secrets/postgres-password - password of the postgres superuser
 synapse-db-password random 48 /srv/matrix/secrets/synapse-db-password - password of database role synapse
 synapse-form-secret random 48 /srv/matrix/secrets/synapse-form-secret - Synapse form-secret
 synapse-macaroon-secret random 48 /srv/matrix/secrets/synapse-macaroon-secret - Synapse macaroon-secret
-synapse-oidc-keycloak-client-secret provided 48 /srv/matrix/secrets/synapse-oidc-keycloak-client-secret - client secret the OpenID Connect provider keycloak issued to Synapse
 synapse-registration-secret random 48 /srv/matrix/secrets/synapse-registration-secret - Synapse registration-secret
 synapse-signing-key signing-key 0 /srv/matrix/synapse/config/example.com.signing.key /root/old-server/example.com.signing.key Synapse's ed25519 signing key
 SECRETS
@@ -706,6 +714,9 @@ SQL
 # ensure_databases makes the databases a unit uses before it starts.
 ensure_databases() {
 	case $1 in
+	matrix-authentication-service)
+		ensure_database matrix-postgres matrix_authentication_service matrix_authentication_service matrix_authentication_service-db-password no matrix
+		;;
 	matrix-synapse)
 		ensure_database matrix-postgres synapse synapse synapse-db-password yes matrix
 		;;

@@ -708,11 +708,11 @@ SQL
 # ensure_databases makes the databases a unit uses before it starts.
 ensure_databases() {
 	case $1 in
-	matrix-synapse)
-		ensure_database matrix-postgres synapse synapse synapse-db-password yes matrix
-		;;
 	matrix-authentication-service)
 		ensure_database matrix-postgres matrix_authentication_service matrix_authentication_service matrix_authentication_service-db-password no matrix
+		;;
+	matrix-synapse)
+		ensure_database matrix-postgres synapse synapse synapse-db-password yes matrix
 		;;
 	*) ;;
 	esac

@@ -31,6 +31,8 @@ type component struct {
 var components = []component{
 	{"postgres", func(c *config.Config) bool { return c.Postgres.Mode == "bundled" }, addPostgres},
 	{"valkey", hasWorkers, addValkey},
+	// Before Synapse, which wants it started first.
+	{"matrix-authentication-service", func(c *config.Config) bool { return c.MAS.Enabled }, addMAS},
 	{"synapse", always, addSynapse},
 	{"traefik", func(c *config.Config) bool { return c.ReverseProxy.Type == "traefik" }, addTraefik},
 	{"static-files", func(c *config.Config) bool { return c.WellKnown.Server || c.WellKnown.Client }, addStaticFiles},
@@ -41,7 +43,6 @@ var components = []component{
 	{"bots", hasBots, addBots},
 	// After the bridges, whose users it protects.
 	{"ketesa", func(c *config.Config) bool { return c.Ketesa.Enabled }, addKetesa},
-	{"matrix-authentication-service", func(c *config.Config) bool { return c.MAS.Enabled }, addMAS},
 	// Last: workers read every file and secret the main process does,
 	// including those of the components above.
 	{"synapse-workers", hasWorkers, addSynapseWorkers},

@@ -1,6 +1,10 @@
 package pipeline
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"path"
 	"sort"
@@ -136,4 +140,22 @@ func mustYAML(t *testing.T, data []byte, v any) {
 	if err := yaml.Unmarshal(data, v); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkECKey parses a key as MAS does (PKCS#8 PEM, as openssl genpkey
+// writes it) and checks its curve.
+func checkECKey(data string) error {
+	block, rest := pem.Decode([]byte(data))
+	if block == nil || strings.TrimSpace(string(rest)) != "" || block.Type != "PRIVATE KEY" {
+		return fmt.Errorf("not one PKCS#8 PEM block: %q", data)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return err
+	}
+	ec, ok := key.(*ecdsa.PrivateKey)
+	if !ok || ec.Curve != elliptic.P256() {
+		return fmt.Errorf("a %T, not a P-256 key", key)
+	}
+	return nil
 }

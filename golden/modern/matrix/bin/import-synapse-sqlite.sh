@@ -29,7 +29,7 @@ MATRIX_USER=matrix
 MATRIX_GROUP=matrix
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
-DEPENDANTS='matrix-synapse matrix-authentication-service'
+DEPENDANTS='matrix-authentication-service matrix-synapse'
 SYNAPSE_DB=synapse
 SYNAPSE_IMAGE=ghcr.io/element-hq/synapse:v1.157.1
 SYNAPSE_NETWORK=matrix
@@ -266,8 +266,8 @@ SQL
 # database_secret finds the role and password secret of Synapse's database.
 database_secret() {
 	found=$(awk -v db="$SYNAPSE_DB" '$1 == db { print $2, $3 }' <<'DATABASES'
-synapse synapse synapse-db-password
 matrix_authentication_service matrix_authentication_service matrix_authentication_service-db-password
+synapse synapse synapse-db-password
 DATABASES
 )
 	[ -n "$found" ] || die "this bundle has no database $SYNAPSE_DB"

@@ -28,7 +28,7 @@ MATRIX_USER=matrix
 MATRIX_GROUP=matrix
 # Units that use the databases: stopped before the dump, so that no row is
 # written after it.
-DEPENDANTS='matrix-synapse matrix-authentication-service'
+DEPENDANTS='matrix-authentication-service matrix-synapse'
 
 ROOT=
 while [ $# -gt 0 ]; do

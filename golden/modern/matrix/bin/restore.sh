@@ -31,7 +31,7 @@ MEDIA_STORE=/matrix/synapse/storage/media-store
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
 # Units that use the databases or the media: stopped while they are replaced.
-DEPENDANTS='matrix-synapse matrix-authentication-service'
+DEPENDANTS='matrix-authentication-service matrix-synapse'
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
