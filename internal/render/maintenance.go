@@ -44,6 +44,14 @@ type maintenanceData struct {
 	}
 	Secrets  []secretFileRow
 	Networks []string
+
+	// Auth is the authentication service syn2mas.sh moves Synapse's
+	// accounts into; Unit is empty without one.
+	Auth struct {
+		Unit, Image, Network, ConfigFile, DataDir string
+		Mounts                                    []string // the unit's bind mounts as docker run arguments
+		HomeserverUnits                           string   // Synapse's processes, separated by spaces
+	}
 }
 
 type databaseRow struct{ Name, Role, Secret string }
@@ -83,16 +91,17 @@ func newMaintenanceData(p *plan.Plan) maintenanceData {
 		if len(s.Networks) > 0 {
 			d.Synapse.Network = s.Networks[0]
 		}
+		d.Synapse.Mounts = mountArgs(s.Mounts)
 		for _, m := range s.Mounts {
-			mount := "type=bind,src=" + m.Source + ",dst=" + m.Target
-			if m.ReadOnly {
-				mount += ",readonly"
-			}
-			d.Synapse.Mounts = append(d.Synapse.Mounts, "--mount="+mount)
 			if m.Target == path.Dir(hs.ConfigFile) {
 				d.Synapse.ConfigFile = path.Join(m.Source, path.Base(hs.ConfigFile))
 			}
 		}
+	}
+	if a := p.AuthService; a != nil {
+		d.Auth.Unit, d.Auth.Image, d.Auth.Network, d.Auth.ConfigFile, d.Auth.DataDir = a.Unit, a.Image, a.Network, a.ConfigFile, a.DataDir
+		d.Auth.Mounts = mountArgs(a.Mounts)
+		d.Auth.HomeserverUnits = strings.Join(homeserverUnits(p, d.Synapse.ConfigFile), " ")
 	}
 	d.Dependants = strings.Join(maintenanceStops(p, pg.Unit, bundled), " ")
 	d.MediaUnits = strings.Join(maintenanceStops(p, pg.Unit, false), " ")
@@ -100,6 +109,32 @@ func newMaintenanceData(p *plan.Plan) maintenanceData {
 		d.Secrets = append(d.Secrets, secretFileRow{s.Name, secretPath(h, s)})
 	}
 	return d
+}
+
+// mountArgs are bind mounts as docker run arguments, so that a one-off
+// container of a unit's image reads what the unit reads.
+func mountArgs(mounts []plan.Mount) []string {
+	var out []string
+	for _, m := range mounts {
+		mount := "type=bind,src=" + m.Source + ",dst=" + m.Target
+		if m.ReadOnly {
+			mount += ",readonly"
+		}
+		out = append(out, "--mount="+mount)
+	}
+	return out
+}
+
+// homeserverUnits are Synapse's processes: the units that mount the
+// directory of its homeserver.yaml, in start order.
+func homeserverUnits(p *plan.Plan, configFile string) []string {
+	var out []string
+	for _, s := range p.Services {
+		if slices.ContainsFunc(s.Mounts, func(m plan.Mount) bool { return m.Source == path.Dir(configFile) }) {
+			out = append(out, s.Unit)
+		}
+	}
+	return out
 }
 
 // maintenanceStops are the units that must not run while the databases or
@@ -132,16 +167,18 @@ func maintenanceStops(p *plan.Plan, server string, bundled bool) []string {
 var maintenanceScripts = []struct {
 	name     string
 	postgres bool
+	auth     bool // needs the authentication service
 }{
-	{"backup.sh", false},
-	{"restore.sh", false},
-	{"register-user.sh", false},
-	{"import-media-store.sh", false},
-	{"uninstall.sh", false},
-	{"psql.sh", true},
-	{"vacuum.sh", true},
-	{"import-postgres.sh", true},
-	{"import-synapse-sqlite.sh", true},
+	{"backup.sh", false, false},
+	{"restore.sh", false, false},
+	{"register-user.sh", false, false},
+	{"import-media-store.sh", false, false},
+	{"uninstall.sh", false, false},
+	{"psql.sh", true, false},
+	{"vacuum.sh", true, false},
+	{"import-postgres.sh", true, false},
+	{"import-synapse-sqlite.sh", true, false},
+	{"syn2mas.sh", false, true},
 }
 
 // plainWord is what the scripts' heredoc tables and help text carry
@@ -151,7 +188,7 @@ var plainWord = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/:@-]*$|^/[A-Za-z0-
 // checkPlain refuses a value that a table row or comment could not carry;
 // the schema should have refused it already.
 func (d maintenanceData) checkPlain() error {
-	words := []string{d.Domain, d.Synapse.MediaStore, d.Synapse.Database, d.Postgres.Superuser}
+	words := []string{d.Domain, d.Synapse.MediaStore, d.Synapse.Database, d.Postgres.Superuser, d.Auth.DataDir}
 	for _, db := range d.Databases {
 		words = append(words, db.Name, db.Role, db.Secret)
 	}
@@ -172,7 +209,7 @@ func renderMaintenance(p *plan.Plan, t Tree) error {
 		return err
 	}
 	for _, s := range maintenanceScripts {
-		if s.postgres && d.Postgres.Unit == "" {
+		if s.postgres && d.Postgres.Unit == "" || s.auth && d.Auth.Unit == "" {
 			continue
 		}
 		d.Script = s.name
