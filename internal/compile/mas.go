@@ -148,9 +148,13 @@ func masRoutes(c *config.Config) []plan.Route {
 	} else {
 		own.Host, own.PathPrefix = c.Hostnames.Homeserver, c.MAS.Path+"/"
 	}
+	// The settings of the client API route it refines, as the workers'
+	// routes have them: a webserver that nests regex routes in prefix
+	// locations (Apache) applies one set to both.
 	compat := plan.Route{
 		Name: "mas-compat", Host: c.Hostnames.Homeserver, PathRegex: masCompatPaths,
 		Entrypoint: plan.EntrypointClient, Service: masUnit, Port: masWebPort, Priority: masCompatPriority,
+		Settings: plan.RouteSettings{MaxBodyBytes: int64(c.Synapse.MaxUploadSizeMB) << 20},
 	}
 	return []plan.Route{own, compat}
 }
