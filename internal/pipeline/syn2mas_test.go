@@ -202,3 +202,26 @@ func TestSyn2MASRefuses(t *testing.T) {
 		t.Errorf("a refused run did something: %q", r.commands)
 	}
 }
+
+// With MAS the accounts are MAS's: register-user.sh hands over to mas-cli,
+// which asks for the password on a terminal, and refuses to take one any
+// other way (it would reach mas-cli's command line).
+func TestRegisterUserWithMAS(t *testing.T) {
+	b := writeBundle(t, "modern", buildExample(t, "modern"))
+	h := newTestHost(t)
+	b.provide(t, h)
+	h.install(t, b.out).mustSucceed(t)
+	script := b.binScript(h, "register-user.sh")
+	r := h.runScriptInput(t, "s3cret\n", script, "alice")
+	r.mustFail(t, "no terminal")
+	f := h.runScript(t, script, "--password-file", "/root/pw", "alice")
+	f.mustFail(t, "MAS asks for the password on the terminal")
+	for _, run := range []installRun{r, f} {
+		if run.did("docker exec") {
+			t.Errorf("registered without a terminal: %q", run.commands)
+		}
+	}
+	if !strings.Contains(readFile(t, script), "docker exec -it \"$MAS_UNIT\" mas-cli manage register-user --config=\"$MAS_CONFIG\" --username \"$NAME\" \"$ADMIN\"") {
+		t.Error("register-user.sh does not hand over to mas-cli")
+	}
+}

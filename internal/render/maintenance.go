@@ -168,17 +168,20 @@ var maintenanceScripts = []struct {
 	name     string
 	postgres bool
 	auth     bool // needs the authentication service
+	// authTemplate replaces the script's template when the
+	// authentication service owns the accounts.
+	authTemplate string
 }{
-	{"backup.sh", false, false},
-	{"restore.sh", false, false},
-	{"register-user.sh", false, false},
-	{"import-media-store.sh", false, false},
-	{"uninstall.sh", false, false},
-	{"psql.sh", true, false},
-	{"vacuum.sh", true, false},
-	{"import-postgres.sh", true, false},
-	{"import-synapse-sqlite.sh", true, false},
-	{"syn2mas.sh", false, true},
+	{"backup.sh", false, false, ""},
+	{"restore.sh", false, false, ""},
+	{"register-user.sh", false, false, "register-user-mas.sh"},
+	{"import-media-store.sh", false, false, ""},
+	{"uninstall.sh", false, false, ""},
+	{"psql.sh", true, false, ""},
+	{"vacuum.sh", true, false, ""},
+	{"import-postgres.sh", true, false, ""},
+	{"import-synapse-sqlite.sh", true, false, ""},
+	{"syn2mas.sh", false, true, ""},
 }
 
 // plainWord is what the scripts' heredoc tables and help text carry
@@ -213,8 +216,12 @@ func renderMaintenance(p *plan.Plan, t Tree) error {
 			continue
 		}
 		d.Script = s.name
+		template := s.name
+		if s.authTemplate != "" && d.Auth.Unit != "" {
+			template = s.authTemplate
+		}
 		var b strings.Builder
-		if err := parsed.ExecuteTemplate(&b, s.name+".tmpl", d); err != nil {
+		if err := parsed.ExecuteTemplate(&b, template+".tmpl", d); err != nil {
 			return err
 		}
 		if err := t.add(hostPath(path.Join(binDir(p.Host), s.name)), 0o750, []byte(b.String())); err != nil {
