@@ -61,12 +61,11 @@ func addMAS(b *builder) {
 	if db.Unit != "" {
 		requires = append(requires, db.Unit)
 	}
-	command := []string{"server", "--config=" + masConfigTarget}
 	b.service(plan.Service{
 		Unit:        masUnit,
 		Description: "Matrix Authentication Service",
 		Image:       m.Image,
-		Command:     command,
+		Command:     []string{"server", "--config=" + masConfigTarget},
 		Mounts:      mounts,
 		Tmpfs:       []string{"/tmp"},
 		Networks:    []string{b.cfg.Host.Networks.Homeserver, b.cfg.Host.Networks.Proxy},

@@ -66,9 +66,6 @@ type AuthService struct {
 	// config from before the switch and its marker of a finished
 	// migration.
 	DataDir string
-	// HomeserverUnits are the units of Synapse's processes, stopped while
-	// the accounts move.
-	HomeserverUnits []string
 }
 
 // Homeserver says where the homeserver keeps what maintenance touches.
