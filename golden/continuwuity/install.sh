@@ -218,13 +218,34 @@ check_private_key() {
 }
 
 rsa_key() { # name bits description path
+	private_key "$1" "$3" "$4" RSA "rsa_keygen_bits:$2"
+}
+
+# ec_key makes a P-256 key, the curve every JOSE library signs ES256 with.
+ec_key() { # name description path
+	private_key "$1" "$2" "$3" EC ec_paramgen_curve:prime256v1
+}
+
+private_key() { # name description path algorithm pkeyopt
 	command -v openssl >/dev/null 2>&1 ||
-		die "secret $1 ($3) is missing, and making it needs openssl: install it (apt-get install openssl, dnf install openssl), or put an RSA key in PEM in $4"
+		die "secret $1 ($2) is missing, and making it needs openssl: install it (apt-get install openssl, dnf install openssl), or put an $4 key in PEM in $3"
 	# The key stays in memory until write_private has it: a pipe from
 	# openssl would leave an empty key behind when openssl fails.
-	key=$(openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$2" 2>/dev/null) ||
-		die "openssl could not make secret $1 (openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:$2 says why)"
-	printf '%s\n' "$key" | write_private "$ROOT$4"
+	key=$(openssl genpkey -algorithm "$4" -pkeyopt "$5" 2>/dev/null) ||
+		die "openssl could not make secret $1 (openssl genpkey -algorithm $4 -pkeyopt $5 says why)"
+	printf '%s\n' "$key" | write_private "$ROOT$3"
+}
+
+# random_hex writes hex digits and no newline: a program that decodes the
+# whole file as hex would refuse one.
+random_hex() {
+	LC_ALL=C tr -dc '0-9a-f' </dev/urandom | head -c "$1"
+}
+
+check_hex() { # file length
+	if [ "$(LC_ALL=C tr -d '0-9a-fA-F' <"$1" | wc -c)" -ne 0 ] || [ "$(wc -c <"$1")" -ne "$2" ]; then
+		die "$1 must hold exactly $2 hexadecimal digits and nothing else (no final newline)"
+	fi
 }
 
 # write_private puts stdin into a file only the matrix user can read.
@@ -245,7 +266,8 @@ ensure_secret() { # name kind length path import-from description
 	if [ -s "$file" ]; then
 		case $2 in
 		signing-key | matrix-pem-key) ;;
-		rsa-key | provided-key) check_private_key "$file" ;;
+		rsa-key | ec-key | provided-key) check_private_key "$file" ;;
+		hex) check_hex "$file" "$3" ;;
 		*) check_secret "$file" ;;
 		esac
 		# A secret put in place by hand or by a migration must still be
@@ -280,6 +302,8 @@ ensure_secret() { # name kind length path import-from description
 			"$(random_token 4)" "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" | write_private "$file"
 		;;
 	rsa-key) rsa_key "$1" "$3" "$6" "$4" ;;
+	ec-key) ec_key "$1" "$6" "$4" ;;
+	hex) random_hex "$3" | write_private "$file" ;;
 	provided | provided-key) die "secret $1 ($6) is missing: put it in $4" ;;
 	esac
 	say "created secret $1"

@@ -71,10 +71,15 @@ ensure_secret() { # name kind length description host-path
 "$KUBECTL" get namespace "$NAMESPACE" >/dev/null 2>&1 || "$KUBECTL" create namespace "$NAMESPACE" >/dev/null
 ensure_secret coturn-shared-secret random 48 'shared secret between Synapse and coturn' /srv/matrix/secrets/coturn-shared-secret
 ensure_secret mailer-smarthost-password provided 48 'password of noreply@example.com on smtp.example.net' /srv/matrix/secrets/mailer-smarthost-password
+ensure_secret mas-encryption-key '' 64 'key MAS encrypts cookies and stored tokens with (64 hex digits)' /srv/matrix/secrets/mas-encryption-key
+ensure_secret mas-signing-key-ec '' 0 'MAS'\''s P-256 key for signing ID tokens' /srv/matrix/secrets/mas-signing-key-ec
+ensure_secret mas-signing-key-rsa rsa-key 2048 'MAS'\''s RSA key for signing ID tokens' /srv/matrix/secrets/mas-signing-key-rsa
+ensure_secret mas-synapse-secret random 48 'shared secret of MAS and Synapse' /srv/matrix/secrets/mas-synapse-secret
+ensure_secret mas-upstream-keycloak-client-secret provided 48 'client secret the OpenID Connect provider keycloak issued to MAS' /srv/matrix/secrets/mas-upstream-keycloak-client-secret
+ensure_secret matrix_authentication_service-db-password random 48 'password of database role matrix_authentication_service' /srv/matrix/secrets/matrix_authentication_service-db-password
 ensure_secret postgres-password random 48 'password of the postgres superuser' /srv/matrix/secrets/postgres-password
 ensure_secret synapse-db-password random 48 'password of database role synapse' /srv/matrix/secrets/synapse-db-password
 ensure_secret synapse-form-secret random 48 'Synapse form-secret' /srv/matrix/secrets/synapse-form-secret
 ensure_secret synapse-macaroon-secret random 48 'Synapse macaroon-secret' /srv/matrix/secrets/synapse-macaroon-secret
-ensure_secret synapse-oidc-keycloak-client-secret provided 48 'client secret the OpenID Connect provider keycloak issued to Synapse' /srv/matrix/secrets/synapse-oidc-keycloak-client-secret
 ensure_secret synapse-registration-secret random 48 'Synapse registration-secret' /srv/matrix/secrets/synapse-registration-secret
 ensure_secret synapse-signing-key signing-key 0 'Synapse'\''s ed25519 signing key' /srv/matrix/synapse/config/example.com.signing.key

@@ -31,6 +31,8 @@ type component struct {
 var components = []component{
 	{"postgres", func(c *config.Config) bool { return c.Postgres.Mode == "bundled" && needsPostgres(c) }, addPostgres},
 	{"valkey", hasWorkers, addValkey},
+	// Before Synapse, which wants it started first.
+	{"matrix-authentication-service", func(c *config.Config) bool { return c.MAS.Enabled }, addMAS},
 	{"synapse", isSynapse, addSynapse},
 	// Another homeserver program instead (homeserver.implementation).
 	{"homeserver", otherHomeserver, addOtherHomeserver},

@@ -38,14 +38,15 @@ func (b *builder) clientAPIURL() string {
 }
 
 // addInternalClientAPI copies the homeserver's client routes to Synapse's
-// processes onto the internal entrypoint, for any hostname (the callers
+// processes (and MAS's compatibility layer, which takes over Synapse's
+// logins) onto the internal entrypoint, for any hostname (the callers
 // name Traefik's container), and sends everything else to the main
 // process, which is what a caller would reach without the entrypoint. The
 // copies drop the admin API's allow list: whatever is on the homeserver
 // network reaches the main process directly anyway.
 func addInternalClientAPI(b *builder) {
 	for _, r := range b.plan.Routes {
-		if r.Entrypoint != plan.EntrypointClient || r.Host != b.cfg.Hostnames.Homeserver || !isSynapseProcess(r.Service) {
+		if r.Entrypoint != plan.EntrypointClient || r.Host != b.cfg.Hostnames.Homeserver || !(isSynapseProcess(r.Service) || r.Name == "mas-compat") {
 			continue
 		}
 		r.Name += "-internal"

@@ -77,6 +77,13 @@ func wellKnownDocuments(b *builder) map[string]any {
 	}
 	if c.WellKnown.Client {
 		client := obj{"m.homeserver": obj{"base_url": "https://" + c.Hostnames.Homeserver}}
+		if c.MAS.Enabled {
+			// Clients that predate Synapse's auth_metadata endpoint find
+			// MAS here (MSC2965's first form).
+			client["org.matrix.msc2965.authentication"] = obj{
+				"issuer": masPublicBase(c), "account": masPublicBase(c) + "account",
+			}
+		}
 		docs["client"] = deepMerge(client, c.WellKnown.ClientExtra)
 	}
 	if s := c.WellKnown.Support; s.Page != "" || len(s.Contacts) > 0 {

@@ -71,6 +71,12 @@ func addSynapse(b *builder) {
 	for _, name := range provided {
 		mounts = append(mounts, b.secretFileMount(name))
 	}
+	var wants []string
+	if b.cfg.MAS.Enabled {
+		// Synapse asks MAS about every access token it is shown.
+		mounts = append(mounts, b.secretFileMount(masSynapseSecret))
+		wants = append(wants, masUnit)
+	}
 	mounts = append(mounts, appserviceMounts(b)...)
 	listens := []plan.Listen{{Name: "client", Port: synapseClientPort, HostPort: reserved.SynapseClientPort}}
 	if s.Federation.Enabled {
@@ -98,6 +104,7 @@ func addSynapse(b *builder) {
 		Networks:    []string{b.cfg.Host.Networks.Homeserver, b.cfg.Host.Networks.Proxy},
 		Listens:     listens,
 		Requires:    requires,
+		Wants:       wants,
 		StopTimeout: 60,
 	})
 	b.health(synapseUnit, 300, "docker", "exec", synapseUnit, "curl", "-fsS", "-o", "/dev/null",
@@ -163,7 +170,11 @@ func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 			"admins_can_join": s.LimitRemoteRooms.AdminsCanJoin,
 		},
 	}
-	for k, v := range registrationConfig(b) {
+	registration := registrationConfig(b)
+	if c.MAS.Enabled {
+		registration = masSynapseConfig()
+	}
+	for k, v := range registration {
 		hs[k] = v
 	}
 	if len(s.AutoJoinRooms) > 0 {

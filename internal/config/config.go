@@ -25,6 +25,7 @@ type Config struct {
 	Bridges   Bridges   `json:"bridges"`
 	Bots      Bots      `json:"bots"`
 	Ketesa    Ketesa    `json:"ketesa"`
+	MAS       MAS       `json:"mas"`
 
 	Kubernetes Kubernetes `json:"kubernetes"`
 

@@ -28,6 +28,9 @@ const (
 	// served from a local copy so that validation never needs the network.
 	synapseMetaSchemaURL = "https://element-hq.github.io/synapse/latest/schema/v1/meta.schema.json"
 	traefikSchemaFile    = "traefik-v3-file-provider.json"
+	// masSchemaFile is MAS's published config schema, kept in this
+	// package's testdata (SOURCES.md there): AGPL, so test-only too.
+	masSchemaFile = "mas-config.schema.json"
 )
 
 // SynapseSchema checks a homeserver.yaml against Synapse's own config
@@ -75,6 +78,7 @@ func synapseProblems(sch *schema, yamlBytes []byte) []string {
 // schema is one compiled upstream schema with the names of its top-level
 // properties.
 type schema struct {
+	doc       any // the schema as read, for the key walk of MASSchema
 	compiled  *jsonschema.Schema
 	topLevel  map[string]bool
 	sortedTop []string
@@ -98,6 +102,11 @@ func loadSchema(t testing.TB, name string) *schema {
 	if err != nil {
 		t.Fatalf("locating schemas: %v", err)
 	}
+	return loadSchemaFrom(t, dir, name)
+}
+
+func loadSchemaFrom(t testing.TB, dir, name string) *schema {
+	t.Helper()
 	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err != nil {
 		unavailable(t, fmt.Sprintf("schema %s not found (%v); it belongs to the shared checkout next to the repository, ../shared/schemas", name, err))
@@ -119,13 +128,23 @@ func loadSchema(t testing.TB, name string) *schema {
 // nearest directory above the working directory that has a go.mod. Tests run
 // in their package's directory, so this works from any package.
 func sharedSchemasDir() (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(root), "shared", "schemas"), nil
+}
+
+// repoRoot is the nearest directory above the working directory that has
+// a go.mod.
+func repoRoot() (string, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for dir := wd; ; dir = filepath.Dir(dir) {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(dir), "shared", "schemas"), nil
+			return dir, nil
 		}
 		if dir == filepath.Dir(dir) {
 			return "", fmt.Errorf("no go.mod in %s or above", wd)
@@ -172,7 +191,7 @@ func compileSchema(dir, name string) (*schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &schema{compiled: compiled, topLevel: map[string]bool{}}
+	s := &schema{compiled: compiled, topLevel: map[string]bool{}, doc: doc}
 	if m, ok := doc.(map[string]any); ok {
 		if props, ok := m["properties"].(map[string]any); ok {
 			for k := range props {

@@ -256,6 +256,36 @@ var fixtures = []fixture{
 			"Maubot-Bot-Password-5151", "Maubot-Admin-Alice-6262", "Maubot-Admin-Bob-7373"},
 	},
 	{
+		name: "mas",
+		untranslated: []string{
+			"31 matrix_authentication_service_config_account_password_change_allowed",
+		},
+		check: func(t *testing.T, c *config.Config, r *Result) {
+			m := c.MAS
+			want(t, "mas.enabled", m.Enabled, true)
+			want(t, "mas.passwords", m.Passwords, false)
+			want(t, "mas.path", m.Path, "/auth")
+			if len(m.UpstreamOAuth2.Providers) != 1 {
+				t.Fatalf("providers: %+v", m.UpstreamOAuth2.Providers)
+			}
+			p := m.UpstreamOAuth2.Providers[0]
+			want(t, "provider name", p.Name, "keycloak")
+			want(t, "provider synapse_idp_id", p.SynapseIDPID, "oidc-keycloak")
+			want(t, "provider method", p.TokenEndpointAuthMethod, "client_secret_post")
+			want(t, "provider localpart", p.ClaimsImports.Localpart.Template, "{{ user.preferred_username }}")
+			want(t, "provider extra", fmt.Sprint(p.Extra), "map[claims_imports:map[email:map[set_email_verification:always]] response_mode:form_post]")
+			want(t, "mas.extra", fmt.Sprint(m.Extra), "map[branding:map[service_name:Example]]")
+			wantSecret(t, r, "mas-upstream-keycloak-client-secret", "Kc-Client-Secret-3030")
+			wantSecret(t, r, "mas-encryption-key", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+			// Python: uuid.uuid5(uuid.UUID("361e6d51-faec-444a-9079-341386da8e2e"),
+			//   hashlib.sha512(b"mas-generic-key-1a2b3c4d:" + salt).hexdigest())
+			wantSecret(t, r, "matrix_authentication_service-db-password", masDerived["mas.db"])
+			wantSecret(t, r, "mas-synapse-secret", masDerived["mas.hs.secret"])
+			wantMissing(t, r, "mas-signing-key-rsa", true)
+		},
+		secrets: []string{"mas-generic-key-1a2b3c4d", "Mas-Pg-Superuser-5151", "Kc-Client-Secret-3030", "0123456789abcdef0123456789abcdef"},
+	},
+	{
 		name: "legacy-names",
 		untranslated: []string{
 			"5 matrix_homeserver_generic_secret_key",
@@ -1236,4 +1266,11 @@ func optionText(t *testing.T, config []byte, option string) string {
 		}
 	}
 	return fmt.Sprint(v)
+}
+
+// masDerived are the playbook's values for testdata/mas.yml, computed
+// apart from DeriveSecret with Python, as Ansible's to_uuid does.
+var masDerived = map[string]string{
+	"mas.db":        "f238b2c3-bc2a-531f-bf84-51e78fc887db",
+	"mas.hs.secret": "21e5d31b-0009-54ce-a32f-f39d5039eda5",
 }

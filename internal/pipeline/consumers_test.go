@@ -179,6 +179,7 @@ func TestConsumers(t *testing.T) {
 				t.Run("synapse", b.checkSynapse)
 			}
 			t.Run("traefik", b.checkTraefik)
+			t.Run("mas", b.checkMAS)
 			t.Run("envfiles", b.checkEnvFiles)
 			t.Run("docker-create", b.checkDockerCreate)
 			t.Run("json", b.checkJSON)

@@ -520,6 +520,14 @@ func (b builtBundle) checkNewSecrets(t *testing.T, h *testHost, secrets, provide
 			if err := checkRSAKey(v, s.Length); err != nil {
 				t.Errorf("RSA key %s: %v", p, err)
 			}
+		case plan.ECKey:
+			if err := checkECKey(v); err != nil {
+				t.Errorf("EC key %s: %v", p, err)
+			}
+		case plan.HexKey:
+			if !regexp.MustCompile(fmt.Sprintf(`^[0-9a-f]{%d}$`, s.Length)).MatchString(v) {
+				t.Errorf("secret %s = %q, want exactly %d hex digits and no newline", s.Name, v, s.Length)
+			}
 		}
 	}
 }
@@ -831,7 +839,11 @@ func TestInstallMigratedSecrets(t *testing.T) {
 					at = s.ImportFrom
 				}
 				writeSecret(t, h.at(at), supplied[s.Name])
-			case plan.RSAKey, plan.ProvidedKey:
+			case plan.HexKey:
+				// install.sh refuses anything but the hex digits.
+				supplied[s.Name] = strings.Repeat("0a", s.Length/2)
+				writeSecret(t, h.at(b.secretPath(s)), supplied[s.Name])
+			case plan.RSAKey, plan.ECKey, plan.ProvidedKey:
 				// install.sh refuses a file that is no PEM key.
 				supplied[s.Name] = pemStandIn("migrated-" + s.Name)
 				writeSecret(t, h.at(b.secretPath(s)), supplied[s.Name])

@@ -32,6 +32,10 @@ type Plan struct {
 	// Postgres is the bundled database server; nil when the databases
 	// are on an external one.
 	Postgres *Postgres
+	// AuthService is the authentication service Synapse delegates logins
+	// to, for the script that moves Synapse's accounts into it; nil when
+	// Synapse keeps its own logins.
+	AuthService *AuthService
 	// Subnets holds the addresses of each network of Networks, by name:
 	// install.sh creates the networks with them, so that they are known
 	// before the host has them.
@@ -73,6 +77,23 @@ type Postgres struct {
 	Unit    string
 	Major   int    // the major version the unit runs
 	DataDir string // host directory of its data
+}
+
+// AuthService is Matrix Authentication Service as bin/syn2mas.sh needs
+// it: it runs the service's image once beside the stopped homeserver,
+// with the service's own mounts and Synapse's earlier config.
+type AuthService struct {
+	Unit    string // the service's unit
+	Image   string
+	Network string // a network on which both databases are reached
+	// Mounts are the unit's bind mounts, so that the one-off container
+	// reads the config and secrets the service reads.
+	Mounts     []Mount
+	ConfigFile string // config.yaml as the container sees it
+	// DataDir is the host directory where the script keeps Synapse's
+	// config from before the switch and its marker of a finished
+	// migration.
+	DataDir string
 }
 
 // Homeserver says where the homeserver keeps what maintenance touches.
@@ -453,7 +474,20 @@ const (
 	// reads ("MATRIX PRIVATE KEY" with a Key-ID header): 32 random bytes,
 	// never replaced.
 	MatrixPEMKey
+	// ECKey is an elliptic-curve (P-256) private key in PEM, made with
+	// openssl and never replaced; like RSAKey, read from its own file.
+	ECKey
+	// HexKey is Length random hexadecimal digits with no final newline,
+	// for a program that decodes its key file as hex (MAS's encryption
+	// key) and refuses anything else in it.
+	HexKey
 )
+
+// IsPEMKey tells the kinds whose value spans lines: a program reads them
+// from their own file, never filled into another.
+func (k SecretKind) IsPEMKey() bool {
+	return k == RSAKey || k == ProvidedKey || k == ECKey || k == MatrixPEMKey
+}
 
 // Secret is a value that exists only on the host.
 type Secret struct {

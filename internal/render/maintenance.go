@@ -47,6 +47,14 @@ type maintenanceData struct {
 	}
 	Secrets  []secretFileRow
 	Networks []string
+
+	// Auth is the authentication service syn2mas.sh moves Synapse's
+	// accounts into; Unit is empty without one.
+	Auth struct {
+		Unit, Image, Network, ConfigFile, DataDir string
+		Mounts                                    []string // the unit's bind mounts as docker run arguments
+		HomeserverUnits                           string   // Synapse's processes, separated by spaces
+	}
 }
 
 type databaseRow struct{ Name, Role, Secret string }
@@ -87,16 +95,17 @@ func newMaintenanceData(p *plan.Plan) maintenanceData {
 		if len(s.Networks) > 0 {
 			d.Synapse.Network = s.Networks[0]
 		}
+		d.Synapse.Mounts = mountArgs(s.Mounts)
 		for _, m := range s.Mounts {
-			mount := "type=bind,src=" + m.Source + ",dst=" + m.Target
-			if m.ReadOnly {
-				mount += ",readonly"
-			}
-			d.Synapse.Mounts = append(d.Synapse.Mounts, "--mount="+mount)
 			if m.Target == path.Dir(hs.ConfigFile) {
 				d.Synapse.ConfigFile = path.Join(m.Source, path.Base(hs.ConfigFile))
 			}
 		}
+	}
+	if a := p.AuthService; a != nil {
+		d.Auth.Unit, d.Auth.Image, d.Auth.Network, d.Auth.ConfigFile, d.Auth.DataDir = a.Unit, a.Image, a.Network, a.ConfigFile, a.DataDir
+		d.Auth.Mounts = mountArgs(a.Mounts)
+		d.Auth.HomeserverUnits = strings.Join(homeserverUnits(p, d.Synapse.ConfigFile), " ")
 	}
 	d.Dependants = strings.Join(maintenanceStops(p, pg.Unit, bundled), " ")
 	d.MediaUnits = strings.Join(maintenanceStops(p, pg.Unit, false), " ")
@@ -104,6 +113,32 @@ func newMaintenanceData(p *plan.Plan) maintenanceData {
 		d.Secrets = append(d.Secrets, secretFileRow{s.Name, secretPath(h, s)})
 	}
 	return d
+}
+
+// mountArgs are bind mounts as docker run arguments, so that a one-off
+// container of a unit's image reads what the unit reads.
+func mountArgs(mounts []plan.Mount) []string {
+	var out []string
+	for _, m := range mounts {
+		mount := "type=bind,src=" + m.Source + ",dst=" + m.Target
+		if m.ReadOnly {
+			mount += ",readonly"
+		}
+		out = append(out, "--mount="+mount)
+	}
+	return out
+}
+
+// homeserverUnits are Synapse's processes: the units that mount the
+// directory of its homeserver.yaml, in start order.
+func homeserverUnits(p *plan.Plan, configFile string) []string {
+	var out []string
+	for _, s := range p.Services {
+		if slices.ContainsFunc(s.Mounts, func(m plan.Mount) bool { return m.Source == path.Dir(configFile) }) {
+			out = append(out, s.Unit)
+		}
+	}
+	return out
 }
 
 // maintenanceStops are the units that must not run while the databases or
@@ -139,18 +174,24 @@ func maintenanceStops(p *plan.Plan, server string, bundled bool) []string {
 // synapse says it runs Synapse's own tools or reads Synapse's media
 // layout (Homeserver.SynapseTools).
 var maintenanceScripts = []struct {
-	name              string
-	postgres, synapse bool
+	name     string
+	postgres bool
+	synapse  bool // uses Synapse's own tools or media layout
+	auth     bool // needs the authentication service
+	// authTemplate replaces the script's template when the
+	// authentication service owns the accounts.
+	authTemplate string
 }{
-	{"backup.sh", false, false},
-	{"restore.sh", false, false},
-	{"register-user.sh", false, true},
-	{"import-media-store.sh", false, true},
-	{"uninstall.sh", false, false},
-	{"psql.sh", true, false},
-	{"vacuum.sh", true, false},
-	{"import-postgres.sh", true, true},
-	{"import-synapse-sqlite.sh", true, true},
+	{"backup.sh", false, false, false, ""},
+	{"restore.sh", false, false, false, ""},
+	{"register-user.sh", false, true, false, "register-user-mas.sh"},
+	{"import-media-store.sh", false, true, false, ""},
+	{"uninstall.sh", false, false, false, ""},
+	{"psql.sh", true, false, false, ""},
+	{"vacuum.sh", true, false, false, ""},
+	{"import-postgres.sh", true, true, false, ""},
+	{"import-synapse-sqlite.sh", true, true, false, ""},
+	{"syn2mas.sh", false, true, true, ""},
 }
 
 // plainWord is what the scripts' heredoc tables and help text carry
@@ -160,7 +201,7 @@ var plainWord = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/:@-]*$|^/[A-Za-z0-
 // checkPlain refuses a value that a table row or comment could not carry;
 // the schema should have refused it already.
 func (d maintenanceData) checkPlain() error {
-	words := []string{d.Domain, d.Synapse.MediaStore, d.Synapse.Database, d.Postgres.Superuser, d.Synapse.StoreDir}
+	words := []string{d.Domain, d.Synapse.MediaStore, d.Synapse.Database, d.Postgres.Superuser, d.Synapse.StoreDir, d.Auth.DataDir}
 	for _, db := range d.Databases {
 		words = append(words, db.Name, db.Role, db.Secret)
 	}
@@ -181,12 +222,16 @@ func renderMaintenance(p *plan.Plan, t Tree) error {
 		return err
 	}
 	for _, s := range maintenanceScripts {
-		if s.postgres && d.Postgres.Unit == "" || s.synapse && !p.Homeserver.SynapseTools {
+		if s.postgres && d.Postgres.Unit == "" || s.synapse && !p.Homeserver.SynapseTools || s.auth && d.Auth.Unit == "" {
 			continue
 		}
 		d.Script = s.name
+		template := s.name
+		if s.authTemplate != "" && d.Auth.Unit != "" {
+			template = s.authTemplate
+		}
 		var b strings.Builder
-		if err := parsed.ExecuteTemplate(&b, s.name+".tmpl", d); err != nil {
+		if err := parsed.ExecuteTemplate(&b, template+".tmpl", d); err != nil {
 			return err
 		}
 		if err := t.add(hostPath(path.Join(binDir(p.Host), s.name)), 0o750, []byte(b.String())); err != nil {

@@ -65,6 +65,7 @@ func optionalID(id *int) string {
 var secretKinds = map[plan.SecretKind]string{
 	plan.RandomToken: "random", plan.Provided: "provided", plan.SigningKey: "signing-key",
 	plan.RSAKey: "rsa-key", plan.ProvidedKey: "provided-key", plan.MatrixPEMKey: "matrix-pem-key",
+	plan.ECKey: "ec-key", plan.HexKey: "hex",
 }
 
 func installScript(p *plan.Plan) ([]byte, error) {
@@ -111,7 +112,7 @@ func keysStayInTheirFiles(p *plan.Plan) error {
 	}
 	for _, f := range p.Files {
 		for _, name := range f.Secrets {
-			if k := kinds[name]; k == plan.RSAKey || k == plan.ProvidedKey || k == plan.MatrixPEMKey {
+			if kinds[name].IsPEMKey() {
 				return fmt.Errorf("%s: secret %s is a PEM key, which a program must read from its own file, not filled in", f.Path, name)
 			}
 		}

@@ -21,7 +21,7 @@ func keyPlan(kind plan.SecretKind, filledInto ...string) *plan.Plan {
 // Every kind of secret has its word in install.sh's table, and keys are
 // made or asked for by it.
 func TestSecretKindsInInstallScript(t *testing.T) {
-	for kind, word := range map[plan.SecretKind]string{plan.RSAKey: "rsa-key", plan.ProvidedKey: "provided-key"} {
+	for kind, word := range map[plan.SecretKind]string{plan.RSAKey: "rsa-key", plan.ProvidedKey: "provided-key", plan.ECKey: "ec-key", plan.HexKey: "hex"} {
 		script, err := installScript(keyPlan(kind))
 		if err != nil {
 			t.Fatal(err)
@@ -30,7 +30,7 @@ func TestSecretKindsInInstallScript(t *testing.T) {
 			t.Errorf("install.sh lacks the row %q", row)
 		}
 	}
-	for kind := plan.RandomToken; kind <= plan.ProvidedKey; kind++ {
+	for kind := plan.RandomToken; kind <= plan.HexKey; kind++ {
 		if secretKinds[kind] == "" {
 			t.Errorf("secret kind %d has no name in install.sh", kind)
 		}
@@ -40,7 +40,7 @@ func TestSecretKindsInInstallScript(t *testing.T) {
 // A PEM key filled into a file would break it, and install.sh would not
 // stop it; the renderer refuses such a plan.
 func TestKeysAreNotFilledIn(t *testing.T) {
-	for _, kind := range []plan.SecretKind{plan.RSAKey, plan.ProvidedKey} {
+	for _, kind := range []plan.SecretKind{plan.RSAKey, plan.ProvidedKey, plan.ECKey} {
 		_, err := installScript(keyPlan(kind, "/matrix/app/config.yml"))
 		if err == nil || !strings.Contains(err.Error(), "/matrix/app/config.yml") || !strings.Contains(err.Error(), "app-key") {
 			t.Errorf("kind %d filled into config.yml: error %v, want one naming the file and the secret", kind, err)

@@ -28,6 +28,7 @@ var semanticRules = []rule{
 	bridgeChecks,
 	botChecks,
 	ketesaChecks,
+	masChecks,
 	oneTURNServer,
 	oidcProviderChecks,
 	synapseReadsSecretFiles,

@@ -44,6 +44,7 @@ var reservedBridgeNames = map[string]string{
 	"static-files": "the well-known files", "exim-relay": "the mail relay", "coturn": "coturn",
 	"secrets": "the host secrets", "matrixgen": "install.sh's state", "bin": "the maintenance scripts",
 	"appservice-double-puppet": "the double-puppeting appservice", "ketesa": "Ketesa",
+	"authentication-service": "Matrix Authentication Service",
 }
 
 func bridgeNamesFree(c *config.Config, ix *index) diag.List {

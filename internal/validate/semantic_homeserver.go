@@ -25,6 +25,7 @@ var synapseOnly = map[string]string{
 	"synapse.limit_remote_rooms": "room complexity limits are Synapse's",
 	"synapse.admin_contact":      "it is Synapse's error-page contact; use well_known.support",
 	"ketesa.enabled":             "Ketesa manages Synapse through Synapse's admin API",
+	"mas.enabled":                "the Matrix Authentication Service takes logins over from Synapse through Synapse's own delegation settings",
 }
 
 // notFor are options some other homeserver cannot honour, by homeserver.

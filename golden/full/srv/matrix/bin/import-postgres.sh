@@ -14,7 +14,7 @@
 # install.sh --no-start first, and start it with install.sh afterwards.
 #
 # Usage: import-postgres.sh [--database NAME] [--replace] [--root DIR] DUMP
-#   --database NAME  the database to fill (default: synapse); this bundle's: synapse
+#   --database NAME  the database to fill (default: synapse); this bundle's: matrix_authentication_service synapse
 #   --replace        a database that already has tables is renamed aside
 #                    (NAME_replaced_DATE) instead of stopping the import
 #   --root DIR       the host's files are under DIR (for tests), DUMP's too
@@ -26,7 +26,7 @@ SECRETS_DIR=/srv/matrix/secrets
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
 # Units that use the databases: stopped during the import.
-DEPENDANTS=matrix-synapse
+DEPENDANTS='matrix-authentication-service matrix-synapse'
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -256,6 +256,7 @@ SQL
 # bundle_databases lists the bundle's databases: name, role, password secret.
 bundle_databases() {
 	cat <<'DATABASES'
+matrix_authentication_service matrix_authentication_service matrix_authentication_service-db-password
 synapse synapse synapse-db-password
 DATABASES
 }

@@ -29,7 +29,7 @@ MATRIX_USER=synapse-host
 MATRIX_GROUP=synapse-host
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
-DEPENDANTS=matrix-synapse
+DEPENDANTS='matrix-authentication-service matrix-synapse'
 SYNAPSE_DB=synapse
 SYNAPSE_IMAGE=ghcr.io/element-hq/synapse:v1.157.0
 SYNAPSE_NETWORK=matrix-internal
@@ -266,6 +266,7 @@ SQL
 # database_secret finds the role and password secret of Synapse's database.
 database_secret() {
 	found=$(awk -v db="$SYNAPSE_DB" '$1 == db { print $2, $3 }' <<'DATABASES'
+matrix_authentication_service matrix_authentication_service matrix_authentication_service-db-password
 synapse synapse synapse-db-password
 DATABASES
 )
@@ -305,7 +306,7 @@ port() {
 		--mount=type=bind,src=/srv/matrix/secrets/synapse-form-secret,dst=/run/secrets/synapse-form-secret,readonly \
 		--mount=type=bind,src=/srv/matrix/secrets/synapse-registration-secret,dst=/run/secrets/synapse-registration-secret,readonly \
 		--mount=type=bind,src=/srv/matrix/secrets/coturn-shared-secret,dst=/run/secrets/coturn-shared-secret,readonly \
-		--mount=type=bind,src=/srv/matrix/secrets/synapse-oidc-keycloak-client-secret,dst=/run/secrets/synapse-oidc-keycloak-client-secret,readonly \
+		--mount=type=bind,src=/srv/matrix/secrets/mas-synapse-secret,dst=/run/secrets/mas-synapse-secret,readonly \
 		--mount="type=bind,src=$WORK,dst=$WORK_MOUNT" --workdir="$WORK_MOUNT" \
 		--entrypoint=synapse_port_db "$SYNAPSE_IMAGE" \
 		--sqlite-database "$WORK_MOUNT/homeserver.db" --postgres-config "$SYNAPSE_CONFIG"

@@ -7,7 +7,7 @@
 #
 # Usage: psql.sh [DATABASE] [psql options]
 #   DATABASE     default: synapse, Synapse's; the bundle's databases:
-#                synapse
+#                matrix_authentication_service synapse
 #   --root DIR   accepted for symmetry with the other scripts
 set -eu
 

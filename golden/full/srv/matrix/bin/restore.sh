@@ -33,7 +33,7 @@ STORE_DIR=''
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
 # Units that use the databases or the media: stopped while they are replaced.
-DEPENDANTS=matrix-synapse
+DEPENDANTS='matrix-authentication-service matrix-synapse'
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -321,11 +321,16 @@ restore_secrets() {
 	done <<'SECRETS'
 coturn-shared-secret /srv/matrix/secrets/coturn-shared-secret
 mailer-smarthost-password /srv/matrix/secrets/mailer-smarthost-password
+mas-encryption-key /srv/matrix/secrets/mas-encryption-key
+mas-signing-key-ec /srv/matrix/secrets/mas-signing-key-ec
+mas-signing-key-rsa /srv/matrix/secrets/mas-signing-key-rsa
+mas-synapse-secret /srv/matrix/secrets/mas-synapse-secret
+mas-upstream-keycloak-client-secret /srv/matrix/secrets/mas-upstream-keycloak-client-secret
+matrix_authentication_service-db-password /srv/matrix/secrets/matrix_authentication_service-db-password
 postgres-password /srv/matrix/secrets/postgres-password
 synapse-db-password /srv/matrix/secrets/synapse-db-password
 synapse-form-secret /srv/matrix/secrets/synapse-form-secret
 synapse-macaroon-secret /srv/matrix/secrets/synapse-macaroon-secret
-synapse-oidc-keycloak-client-secret /srv/matrix/secrets/synapse-oidc-keycloak-client-secret
 synapse-registration-secret /srv/matrix/secrets/synapse-registration-secret
 synapse-signing-key /srv/matrix/synapse/config/example.com.signing.key
 SECRETS
