@@ -77,6 +77,9 @@ func wellKnownDocuments(b *builder) map[string]any {
 	}
 	if c.WellKnown.Client {
 		client := obj{"m.homeserver": obj{"base_url": "https://" + c.Hostnames.Homeserver}}
+		if c.RTC.Enabled {
+			client["org.matrix.msc4143.rtc_foci"] = rtcFoci(b)
+		}
 		docs["client"] = deepMerge(client, c.WellKnown.ClientExtra)
 	}
 	if s := c.WellKnown.Support; s.Page != "" || len(s.Contacts) > 0 {

@@ -19,6 +19,7 @@ type Config struct {
 	Bridges   Bridges   `json:"bridges"`
 	Bots      Bots      `json:"bots"`
 	Ketesa    Ketesa    `json:"ketesa"`
+	RTC       RTC       `json:"rtc"`
 
 	ReverseProxy ReverseProxy `json:"reverse_proxy"`
 }

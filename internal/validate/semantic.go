@@ -28,6 +28,7 @@ var semanticRules = []rule{
 	bridgeChecks,
 	botChecks,
 	ketesaChecks,
+	rtcChecks,
 	oneTURNServer,
 	oidcProviderChecks,
 	synapseReadsSecretFiles,

@@ -44,6 +44,7 @@ var reservedBridgeNames = map[string]string{
 	"static-files": "the well-known files", "exim-relay": "the mail relay", "coturn": "coturn",
 	"secrets": "the host secrets", "matrixgen": "install.sh's state", "bin": "the maintenance scripts",
 	"appservice-double-puppet": "the double-puppeting appservice", "ketesa": "Ketesa",
+	"livekit-server": "the LiveKit server (rtc)", "livekit-jwt-service": "the LiveKit JWT service (rtc)",
 }
 
 func bridgeNamesFree(c *config.Config, ix *index) diag.List {
