@@ -188,6 +188,8 @@ ensure_dirs() {
 0750 100:101 /srv/matrix/exim-relay/spool
 0750 matrix /srv/matrix/ketesa
 0750 matrix /srv/matrix/ketesa/config
+0750 matrix /srv/matrix/livekit-server
+0750 matrix /srv/matrix/livekit-server/config
 0750 matrix /srv/matrix/postgres
 0700 matrix /srv/matrix/postgres/data
 0750 matrix /srv/matrix/static-files
@@ -296,6 +298,8 @@ ensure_secrets() {
 		ensure_secret "$name" "$kind" "$length" "$path" "$import" "$description"
 	done <<'SECRETS'
 coturn-shared-secret random 48 /srv/matrix/secrets/coturn-shared-secret - shared secret between Synapse and coturn
+livekit-api-key random 48 /srv/matrix/secrets/livekit-api-key - API key of the LiveKit server
+livekit-api-secret random 48 /srv/matrix/secrets/livekit-api-secret - API secret of the LiveKit server
 mailer-smarthost-password provided 48 /srv/matrix/secrets/mailer-smarthost-password - password of noreply@example.com on smtp.example.net
 postgres-password random 48 /srv/matrix/secrets/postgres-password - password of the postgres superuser
 synapse-db-password random 48 /srv/matrix/secrets/synapse-db-password - password of database role synapse

@@ -127,8 +127,9 @@ func addJWTService(b *builder) {
 		Env:         jwtServiceEnv(b),
 		Mounts:      []plan.Mount{b.secretFileMount(liveKitKeySecret), b.secretFileMount(liveKitSecretSecret)},
 		Networks:    []string{c.Host.Networks.Proxy},
-		Listens:     []plan.Listen{{Name: "http", Port: jwtServicePort, HostPort: c.RTC.JWTService.HostPort}},
-		Wants:       []string{liveKitUnit},
+		// No Wants on LiveKit: the service reaches it only when a client
+		// asks for a token, through its public URL.
+		Listens: []plan.Listen{{Name: "http", Port: jwtServicePort, HostPort: c.RTC.JWTService.HostPort}},
 	})
 	b.route(plan.Route{Name: "livekit-jwt-service", Host: c.Hostnames.Homeserver,
 		PathPrefix: reserved.JWTServicePath + "/", StripPrefix: true,
@@ -170,16 +171,16 @@ func rtcFoci(b *builder) []any {
 	return []any{obj{"type": "livekit", "livekit_service_url": jwtServicePublicURL(b)}}
 }
 
-// rtcSynapseConfig is what Synapse needs for MatrixRTC: the room summary
-// API (MSC3266), MSC4143's transports endpoint listing the JWT service,
-// state_after in sync (MSC4222), sticky events (MSC4354), delayed events
-// (MSC4140, on while a maximum delay is set), and rate limits that let
-// clients send encryption keys and restart delayed events as often as
-// calls do.
+// rtcSynapseConfig is what Synapse needs for MatrixRTC: MSC4143's
+// transports endpoint listing the JWT service, state_after in sync
+// (MSC4222), sticky events (MSC4354), delayed events (MSC4140, on while a
+// maximum delay is set), and rate limits that let clients send encryption
+// keys and restart delayed events as often as calls do. The room summary API (MSC3266), which Element Call asks
+// before joining a room over federation, needs no flag: Synapse serves
+// it since v1.153, where it became stable.
 func rtcSynapseConfig(b *builder) obj {
 	return obj{
 		"experimental_features": obj{
-			"msc3266_enabled": true,
 			"msc4143_enabled": true,
 			"msc4222_enabled": true,
 			"msc4354_enabled": true,

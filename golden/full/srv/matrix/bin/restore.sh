@@ -318,6 +318,8 @@ restore_secrets() {
 		changed="$changed$name,"
 	done <<'SECRETS'
 coturn-shared-secret /srv/matrix/secrets/coturn-shared-secret
+livekit-api-key /srv/matrix/secrets/livekit-api-key
+livekit-api-secret /srv/matrix/secrets/livekit-api-secret
 mailer-smarthost-password /srv/matrix/secrets/mailer-smarthost-password
 postgres-password /srv/matrix/secrets/postgres-password
 synapse-db-password /srv/matrix/secrets/synapse-db-password
