@@ -35,7 +35,7 @@ var table []row
 
 // The rows of the bridges and bots follow from the kinds their own files
 // register in package variables, which are all set before this runs.
-func init() { table = slices.Concat(coreRows, bridgeRows(), addonRows()) }
+func init() { table = slices.Concat(coreRows, rtcRows, bridgeRows(), addonRows()) }
 
 var coreRows = []row{
 	// The server.
