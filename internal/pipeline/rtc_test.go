@@ -368,3 +368,55 @@ func synapseTransports(t *testing.T, res *Result) []string {
 	}
 	return out
 }
+
+// TestApplyRTCChanges: matrixgen diff names the units a change to
+// MatrixRTC restarts, and only those: turning it on starts the two new
+// units and restarts Synapse, whose config gains the call settings; a
+// change of LiveKit's ports or of who may open calls restarts the unit
+// that reads it.
+func TestApplyRTCChanges(t *testing.T) {
+	const on = "rtc: {enabled: true}\n"
+	base := buildVariant(t, "quickstart", on)
+	for _, c := range []struct {
+		name       string
+		from, next builtBundle
+		want       []string
+	}{
+		{"turned on", writeBundle(t, "quickstart", buildExample(t, "quickstart")), base, []string{
+			"install /etc/systemd/system/matrix-livekit-jwt-service.service",
+			"install /etc/systemd/system/matrix-livekit-server.service",
+			"install /matrix/bin/backup.sh",
+			"install /matrix/bin/restore.sh",
+			"install /matrix/client-element/config.json",
+			"install /matrix/livekit-server/config/config.yaml",
+			"install /matrix/livekit-server/config/keys.yaml",
+			"install /matrix/matrixgen/env/matrix-livekit-jwt-service.env",
+			"install /matrix/static-files/public/.well-known/matrix/client",
+			"install /matrix/synapse/config/homeserver.yaml",
+			"install /matrix/traefik/config/dynamic/matrixgen.yml",
+			"daemon-reload",
+			"pull docker.io/livekit/livekit-server:v1.13.11",
+			"pull ghcr.io/element-hq/lk-jwt-service:0.6.0",
+			"restart matrix-synapse",
+			"restart matrix-client-element",
+			"start matrix-livekit-server",
+			"start matrix-livekit-jwt-service",
+		}},
+		{"media port", base, buildVariant(t, "quickstart", "rtc: {enabled: true, livekit: {udp_port: 7900}}\n"), []string{
+			"install /etc/systemd/system/matrix-livekit-server.service",
+			"install /matrix/livekit-server/config/config.yaml",
+			"daemon-reload",
+			"restart matrix-livekit-server",
+		}},
+		{"full access", base, buildVariant(t, "quickstart", "rtc: {enabled: true, jwt_service: {full_access_homeservers: [example.org, example.net]}}\n"), []string{
+			"install /matrix/matrixgen/env/matrix-livekit-jwt-service.env",
+			"restart matrix-livekit-jwt-service",
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := decided(t, c.from, c.next); !slices.Equal(got, c.want) {
+				t.Errorf("matrixgen diff decides\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+		})
+	}
+}
