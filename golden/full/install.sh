@@ -607,6 +607,9 @@ ready() {
 	matrix-traefik)
 		docker exec matrix-traefik traefik healthcheck --configFile=/config/traefik.yml >/dev/null 2>&1 || return 1
 		;;
+	matrix-livekit-server)
+		docker exec matrix-livekit-server wget -q -O /dev/null http://127.0.0.1:7880/ >/dev/null 2>&1 || return 1
+		;;
 	*) ;;
 	esac
 }
@@ -617,6 +620,7 @@ health_timeout() {
 	matrix-postgres) echo 120 ;;
 	matrix-synapse) echo 300 ;;
 	matrix-traefik) echo 60 ;;
+	matrix-livekit-server) echo 60 ;;
 	*) echo 0 ;;
 	esac
 }

@@ -64,6 +64,10 @@ func addLiveKit(b *builder) {
 		Publish: liveKitMediaPorts(b),
 		Listens: []plan.Listen{{Name: "http", Port: liveKitPort, HostPort: lk.HostPort}},
 	})
+	// The image is Alpine's, whose busybox has wget; LiveKit answers "/"
+	// with 200 once its node is up.
+	b.health(liveKitUnit, 60, "docker", "exec", liveKitUnit, "wget", "-q", "-O", "/dev/null",
+		fmt.Sprintf("http://127.0.0.1:%d/", liveKitPort))
 	b.route(plan.Route{Name: "livekit-server", Host: b.cfg.Hostnames.Homeserver,
 		PathPrefix: reserved.LiveKitPath + "/", StripPrefix: true,
 		Entrypoint: plan.EntrypointClient, Service: liveKitUnit, Port: liveKitPort,
