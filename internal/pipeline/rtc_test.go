@@ -395,7 +395,7 @@ func TestApplyRTCChanges(t *testing.T) {
 			"install /matrix/synapse/config/homeserver.yaml",
 			"install /matrix/traefik/config/dynamic/matrixgen.yml",
 			"daemon-reload",
-			"pull docker.io/livekit/livekit-server:v1.13.11",
+			"pull docker.io/livekit/livekit-server:v1.13.5",
 			"pull ghcr.io/element-hq/lk-jwt-service:0.6.0",
 			"restart matrix-synapse",
 			"restart matrix-client-element",
