@@ -74,13 +74,13 @@ func walk(t reflect.Type, prefix string, lines map[string]bool, seen map[reflect
 	}
 }
 
-// isScalarStruct: a struct that unmarshals itself from a scalar (a
-// duration, an IP pair), whose fields are no keys.
+// isScalarStruct: a struct that unmarshals itself (a port range, a node
+// IP), from a scalar, whose fields are no keys.
 func isScalarStruct(t reflect.Type) bool {
-	type unmarshaler interface{ UnmarshalYAML(func(any) error) error }
 	p := reflect.PointerTo(t)
-	_, ok1 := reflect.New(t).Interface().(unmarshaler)
-	return ok1 || p.Implements(reflect.TypeOf((*interface{ UnmarshalText([]byte) error })(nil)).Elem())
+	_, yamlSelf := p.MethodByName("UnmarshalYAML")
+	_, textSelf := p.MethodByName("UnmarshalText")
+	return yamlSelf || textSelf
 }
 
 func kind(t reflect.Type) string {
