@@ -62,6 +62,22 @@ $(TRAEFIK_BIN): tools/traefik/go.mod tools/traefik/go.sum
 		-ldflags "-X github.com/traefik/traefik/v3/pkg/version.Version=$$($(GO) list -m -f '{{.Version}}' github.com/traefik/traefik/v3)" \
 		-o $(TRAEFIK_BIN) github.com/traefik/traefik/v3/cmd/traefik
 
+# LiveKit's server started with the LiveKit config the rtc examples
+# generate, on loopback, until it answers its health check (docs/calls.md);
+# opt-in, like e2e-traefik. LiveKit is built from tools/livekit, a module
+# of its own, and kept outside the clone under a name keyed by that
+# module's go.sum, so that a machine builds each release once.
+LIVEKIT_BIN ?= /var/cache/matrixgen/livekit-$(shell sha256sum tools/livekit/go.sum | cut -c1-16)
+.PHONY: e2e-rtc
+e2e-rtc: $(LIVEKIT_BIN)
+	MATRIXGEN_LIVEKIT=$(LIVEKIT_BIN) $(GO) test -tags e2e -run TestLiveKitStarts -count=1 -timeout 20m ./internal/pipeline
+
+# No prerequisites: the name holds the go.sum it was built from.
+$(LIVEKIT_BIN):
+	mkdir -p $(dir $(LIVEKIT_BIN))
+	cd tools/livekit && nice -n 19 $(GO) build -o $(LIVEKIT_BIN).tmp github.com/livekit/livekit-server/cmd/server
+	mv $(LIVEKIT_BIN).tmp $(LIVEKIT_BIN)
+
 # Boot tests (internal/boot, docs/testing.md): each example with each proxy
 # type installed by its install.sh on a fresh systemd host with Docker, real
 # Synapse, PostgreSQL and proxy, and a matrix-nio client through it. Needs

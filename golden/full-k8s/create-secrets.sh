@@ -70,6 +70,8 @@ ensure_secret() { # name kind length description host-path
 
 "$KUBECTL" get namespace "$NAMESPACE" >/dev/null 2>&1 || "$KUBECTL" create namespace "$NAMESPACE" >/dev/null
 ensure_secret coturn-shared-secret random 48 'shared secret between Synapse and coturn' /srv/matrix/secrets/coturn-shared-secret
+ensure_secret livekit-api-key random 48 'API key of the LiveKit server' /srv/matrix/secrets/livekit-api-key
+ensure_secret livekit-api-secret random 48 'API secret of the LiveKit server' /srv/matrix/secrets/livekit-api-secret
 ensure_secret mailer-smarthost-password provided 48 'password of noreply@example.com on smtp.example.net' /srv/matrix/secrets/mailer-smarthost-password
 ensure_secret mas-encryption-key '' 64 'key MAS encrypts cookies and stored tokens with (64 hex digits)' /srv/matrix/secrets/mas-encryption-key
 ensure_secret mas-signing-key-ec '' 0 'MAS'\''s P-256 key for signing ID tokens' /srv/matrix/secrets/mas-signing-key-ec

@@ -188,6 +188,8 @@ ensure_dirs() {
 0750 100:101 /srv/matrix/exim-relay/spool
 0750 matrix /srv/matrix/ketesa
 0750 matrix /srv/matrix/ketesa/config
+0750 matrix /srv/matrix/livekit-server
+0750 matrix /srv/matrix/livekit-server/config
 0750 matrix /srv/matrix/matrix-authentication-service
 0750 matrix /srv/matrix/matrix-authentication-service/config
 0750 matrix /srv/matrix/matrix-authentication-service/data
@@ -329,6 +331,8 @@ ensure_secrets() {
 		ensure_secret "$name" "$kind" "$length" "$path" "$import" "$description"
 	done <<'SECRETS'
 coturn-shared-secret random 48 /srv/matrix/secrets/coturn-shared-secret - shared secret between Synapse and coturn
+livekit-api-key random 48 /srv/matrix/secrets/livekit-api-key - API key of the LiveKit server
+livekit-api-secret random 48 /srv/matrix/secrets/livekit-api-secret - API secret of the LiveKit server
 mailer-smarthost-password provided 48 /srv/matrix/secrets/mailer-smarthost-password - password of noreply@example.com on smtp.example.net
 mas-encryption-key hex 64 /srv/matrix/secrets/mas-encryption-key - key MAS encrypts cookies and stored tokens with (64 hex digits)
 mas-signing-key-ec ec-key 0 /srv/matrix/secrets/mas-signing-key-ec /srv/matrix/matrix-authentication-service/data/keys/ecdsa-p256.priv.pem MAS's P-256 key for signing ID tokens
@@ -641,6 +645,9 @@ ready() {
 	matrix-traefik)
 		docker exec matrix-traefik traefik healthcheck --configFile=/config/traefik.yml >/dev/null 2>&1 || return 1
 		;;
+	matrix-livekit-server)
+		docker exec matrix-livekit-server wget -q -O /dev/null http://127.0.0.1:7880/ >/dev/null 2>&1 || return 1
+		;;
 	*) ;;
 	esac
 }
@@ -651,6 +658,7 @@ health_timeout() {
 	matrix-postgres) echo 120 ;;
 	matrix-synapse) echo 300 ;;
 	matrix-traefik) echo 60 ;;
+	matrix-livekit-server) echo 60 ;;
 	*) echo 0 ;;
 	esac
 }

@@ -69,6 +69,8 @@ ensure_secret() { # name kind length description host-path
 }
 
 "$KUBECTL" get namespace "$NAMESPACE" >/dev/null 2>&1 || "$KUBECTL" create namespace "$NAMESPACE" >/dev/null
+ensure_secret livekit-api-key random 48 'API key of the LiveKit server' /matrix/secrets/livekit-api-key
+ensure_secret livekit-api-secret random 48 'API secret of the LiveKit server' /matrix/secrets/livekit-api-secret
 ensure_secret mas-encryption-key '' 64 'key MAS encrypts cookies and stored tokens with (64 hex digits)' /matrix/secrets/mas-encryption-key
 ensure_secret mas-signing-key-ec '' 0 'MAS'\''s P-256 key for signing ID tokens' /matrix/secrets/mas-signing-key-ec
 ensure_secret mas-signing-key-rsa rsa-key 2048 'MAS'\''s RSA key for signing ID tokens' /matrix/secrets/mas-signing-key-rsa

@@ -185,6 +185,8 @@ ensure_dirs() {
 0750 matrix /matrix/client-element
 0750 matrix /matrix/exim-relay
 0750 100:101 /matrix/exim-relay/spool
+0750 matrix /matrix/livekit-server
+0750 matrix /matrix/livekit-server/config
 0750 matrix /matrix/matrix-authentication-service
 0750 matrix /matrix/matrix-authentication-service/config
 0750 matrix /matrix/matrix-authentication-service/data
@@ -325,6 +327,8 @@ ensure_secrets() {
 		[ "$import" = - ] && import=
 		ensure_secret "$name" "$kind" "$length" "$path" "$import" "$description"
 	done <<'SECRETS'
+livekit-api-key random 48 /matrix/secrets/livekit-api-key - API key of the LiveKit server
+livekit-api-secret random 48 /matrix/secrets/livekit-api-secret - API secret of the LiveKit server
 mas-encryption-key hex 64 /matrix/secrets/mas-encryption-key - key MAS encrypts cookies and stored tokens with (64 hex digits)
 mas-signing-key-ec ec-key 0 /matrix/secrets/mas-signing-key-ec /matrix/matrix-authentication-service/data/keys/ecdsa-p256.priv.pem MAS's P-256 key for signing ID tokens
 mas-signing-key-rsa rsa-key 2048 /matrix/secrets/mas-signing-key-rsa /matrix/matrix-authentication-service/data/keys/rsa-2048.priv.pem MAS's RSA key for signing ID tokens
@@ -635,6 +639,9 @@ ready() {
 	matrix-traefik)
 		docker exec matrix-traefik traefik healthcheck --configFile=/config/traefik.yml >/dev/null 2>&1 || return 1
 		;;
+	matrix-livekit-server)
+		docker exec matrix-livekit-server wget -q -O /dev/null http://127.0.0.1:7880/ >/dev/null 2>&1 || return 1
+		;;
 	*) ;;
 	esac
 }
@@ -645,6 +652,7 @@ health_timeout() {
 	matrix-postgres) echo 120 ;;
 	matrix-synapse) echo 300 ;;
 	matrix-traefik) echo 60 ;;
+	matrix-livekit-server) echo 60 ;;
 	*) echo 0 ;;
 	esac
 }

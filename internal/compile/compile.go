@@ -41,6 +41,7 @@ var components = []component{
 	{"element", func(c *config.Config) bool { return c.Element.Enabled }, addElement},
 	{"exim-relay", func(c *config.Config) bool { return c.Mailer.Enabled }, addMailer},
 	{"coturn", func(c *config.Config) bool { return c.Coturn.Enabled }, addCoturn},
+	{"rtc", func(c *config.Config) bool { return c.RTC.Enabled }, addRTC},
 	{"bridges", hasBridges, addBridges},
 	{"bots", hasBots, addBots},
 	// After the bridges, whose users it protects.

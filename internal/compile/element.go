@@ -44,5 +44,8 @@ func elementConfig(b *builder) obj {
 		"room_directory":      obj{"servers": []any{c.Domain}},
 		"show_labs_settings":  false,
 	}
+	if c.RTC.Enabled {
+		cfg = deepMerge(cfg, rtcElementConfig(b))
+	}
 	return deepMerge(cfg, c.Element.Extra)
 }

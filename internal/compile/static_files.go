@@ -84,6 +84,9 @@ func wellKnownDocuments(b *builder) map[string]any {
 				"issuer": masPublicBase(c), "account": masPublicBase(c) + "account",
 			}
 		}
+		if c.RTC.Enabled {
+			client["org.matrix.msc4143.rtc_foci"] = rtcFoci(b)
+		}
 		docs["client"] = deepMerge(client, c.WellKnown.ClientExtra)
 	}
 	if s := c.WellKnown.Support; s.Page != "" || len(s.Contacts) > 0 {

@@ -201,6 +201,11 @@ func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 			hs[k] = v
 		}
 	}
+	if c.RTC.Enabled {
+		for k, v := range rtcSynapseConfig(b) {
+			hs[k] = v
+		}
+	}
 	if len(s.SSO.OIDCProviders) > 0 {
 		hs["oidc_providers"] = oidcProviders(s.SSO.OIDCProviders)
 	}

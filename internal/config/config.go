@@ -26,6 +26,7 @@ type Config struct {
 	Bots      Bots      `json:"bots"`
 	Ketesa    Ketesa    `json:"ketesa"`
 	MAS       MAS       `json:"mas"`
+	RTC       RTC       `json:"rtc"`
 
 	Kubernetes Kubernetes `json:"kubernetes"`
 

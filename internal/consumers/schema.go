@@ -315,6 +315,14 @@ func jsonPointer(tokens []string) string {
 	return sb.String()
 }
 
+// synapseUndocumented are options Synapse reads that its config schema
+// leaves out on purpose, each with where Synapse reads it.
+var synapseUndocumented = map[string]string{
+	// MatrixRTC's flags (msc4143_enabled, msc4222_enabled, msc4354_enabled);
+	// experimental features are kept out of the documentation.
+	"experimental_features": "synapse/config/experimental.py, ExperimentalConfig.read_config",
+}
+
 func (s *schema) unknownTopLevelKeys(doc *yaml.Node) []string {
 	root := doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -326,7 +334,7 @@ func (s *schema) unknownTopLevelKeys(doc *yaml.Node) []string {
 	var out []string
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k := root.Content[i]
-		if s.topLevel[k.Value] {
+		if s.topLevel[k.Value] || synapseUndocumented[k.Value] != "" {
 			continue
 		}
 		msg := fmt.Sprintf("%d:%d: %s: not an option in Synapse's config schema", k.Line, k.Column, k.Value)

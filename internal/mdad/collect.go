@@ -8,6 +8,7 @@ var secretOrder = []string{
 	"dendrite-db-password", "dendrite-registration-secret",
 	"matrix-continuwuity-registration-token", "matrix-tuwunel-registration-token",
 	"postgres-password", "coturn-shared-secret", turnElsewhereSecret, "mailer-smarthost-password", "synapse-worker-replication-secret",
+	"livekit-api-key", "livekit-api-secret",
 }
 
 // derivedSalts are the salts the playbook derives a secret with, for the
@@ -49,6 +50,9 @@ func (t *translator) collectSecrets() {
 		// The playbook's workers talk to the main process without one, so
 		// there is nothing to bring: install.sh makes it.
 		"synapse-worker-replication-secret": t.workersOn(),
+		// Only LiveKit and the JWT service use them: install.sh makes new ones.
+		"livekit-api-key":    t.rtcEnabled(),
+		"livekit-api-secret": t.rtcEnabled(),
 	}
 	// A secret the operator provides, not one install.sh can make.
 	provided := map[string]bool{

@@ -38,6 +38,24 @@ type fixture struct {
 
 var fixtures = []fixture{
 	{
+		name: "rtc",
+		untranslated: []string{
+			"9 matrix_element_call_enabled",
+			"10 matrix_element_call_hostname",
+			"16 livekit_server_config_turn_external_tls",
+			"20 matrix_livekit_jwt_service_environment_variable_livekit_secret",
+		},
+		check: func(t *testing.T, c *config.Config, r *Result) {
+			want(t, "rtc.enabled", c.RTC.Enabled, true)
+			want(t, "rtc.livekit.node_ip", c.RTC.LiveKit.NodeIP, "203.0.113.20")
+			want(t, "rtc.livekit.udp_port", c.RTC.LiveKit.UDPPort, 7890)
+			want(t, "rtc.livekit.turn", c.RTC.LiveKit.TURN, config.LiveKitTURN{Enabled: true, UDPPort: 3479, RelayMinPort: 31000, RelayMaxPort: 31010})
+			want(t, "rtc.jwt_service.full_access_homeservers", strings.Join(c.RTC.JWTService.FullAccessHomeservers, " "), "example.org example.net")
+			want(t, "rtc.element_call.participant_limit", c.RTC.ElementCall.ParticipantLimit, 12)
+		},
+		secrets: []string{"lk-secret-0f9e"},
+	},
+	{
 		name: "basic",
 		untranslated: []string{
 			"4 matrix_playbook_migration_validated_version",

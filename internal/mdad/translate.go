@@ -533,6 +533,7 @@ func (t *translator) mailerEnabled() bool {
 // note what vars.yml cannot tell. (What the playbook does without being
 // told, where matrixgen's default differs, is set before the rows run.)
 func (t *translator) defaults() {
+	t.rtcDefaults()
 	if !t.out.has("traefik.acme_email") && !t.out.has("traefik.behind_proxy.enabled") {
 		if d, ok := t.out.get("domain"); ok {
 			t.setDefault("traefik.acme_email", strNode("admin@"+d.Value), "not in vars.yml: Traefik needs a contact address for Let's Encrypt; this is matrixgen init's default")

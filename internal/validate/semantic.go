@@ -29,6 +29,7 @@ var semanticRules = []rule{
 	botChecks,
 	ketesaChecks,
 	masChecks,
+	rtcChecks,
 	oneTURNServer,
 	oidcProviderChecks,
 	synapseReadsSecretFiles,

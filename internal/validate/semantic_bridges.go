@@ -45,6 +45,7 @@ var reservedBridgeNames = map[string]string{
 	"secrets": "the host secrets", "matrixgen": "install.sh's state", "bin": "the maintenance scripts",
 	"appservice-double-puppet": "the double-puppeting appservice", "ketesa": "Ketesa",
 	"authentication-service": "Matrix Authentication Service",
+	"livekit-server":         "the LiveKit server (rtc)", "livekit-jwt-service": "the LiveKit JWT service (rtc)",
 }
 
 func bridgeNamesFree(c *config.Config, ix *index) diag.List {

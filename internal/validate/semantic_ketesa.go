@@ -92,6 +92,10 @@ type publicPath struct{ path, what string }
 // /.well-known that the homeserver's hostname serves.
 func homeserverPublicPaths(c *config.Config) []publicPath {
 	out := []publicPath{{"/health", "Synapse's health check"}}
+	if c.RTC.Enabled {
+		out = append(out, publicPath{reserved.LiveKitPath, "the LiveKit server (rtc)"},
+			publicPath{reserved.JWTServicePath, "the LiveKit JWT service (rtc)"})
+	}
 	for _, name := range c.Bridges.Enabled() {
 		if p := reserved.BridgePublicPath(c.Bridges[name].Type); p != "" {
 			out = append(out, publicPath{p, "bridges." + name})

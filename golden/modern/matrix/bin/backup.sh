@@ -337,6 +337,8 @@ backup_secrets() {
 			say "secret $name: not on this host ($path), not in the backup"
 		fi
 	done <<'SECRETS'
+livekit-api-key /matrix/secrets/livekit-api-key
+livekit-api-secret /matrix/secrets/livekit-api-secret
 mas-encryption-key /matrix/secrets/mas-encryption-key
 mas-signing-key-ec /matrix/secrets/mas-signing-key-ec
 mas-signing-key-rsa /matrix/secrets/mas-signing-key-rsa

@@ -319,6 +319,8 @@ restore_secrets() {
 		say "restored secret $name"
 		changed="$changed$name,"
 	done <<'SECRETS'
+livekit-api-key /matrix/secrets/livekit-api-key
+livekit-api-secret /matrix/secrets/livekit-api-secret
 mas-encryption-key /matrix/secrets/mas-encryption-key
 mas-signing-key-ec /matrix/secrets/mas-signing-key-ec
 mas-signing-key-rsa /matrix/secrets/mas-signing-key-rsa

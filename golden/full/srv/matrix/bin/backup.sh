@@ -338,6 +338,8 @@ backup_secrets() {
 		fi
 	done <<'SECRETS'
 coturn-shared-secret /srv/matrix/secrets/coturn-shared-secret
+livekit-api-key /srv/matrix/secrets/livekit-api-key
+livekit-api-secret /srv/matrix/secrets/livekit-api-secret
 mailer-smarthost-password /srv/matrix/secrets/mailer-smarthost-password
 mas-encryption-key /srv/matrix/secrets/mas-encryption-key
 mas-signing-key-ec /srv/matrix/secrets/mas-signing-key-ec

@@ -1,0 +1,141 @@
+package validate
+
+import (
+	"fmt"
+
+	"github.com/matrixgen/matrixgen/internal/config"
+	"github.com/matrixgen/matrixgen/internal/diag"
+	"github.com/matrixgen/matrixgen/internal/reserved"
+)
+
+// rtcRules check MatrixRTC against the rest of the config. They run as
+// one rule of semanticRules, and only when rtc is on.
+var rtcRules = []rule{
+	rtcNeedsFederation,
+	rtcTURNRelayRange,
+	rtcMediaPortsFree,
+	rtcHostPortsFree,
+}
+
+func rtcChecks(c *config.Config, ix *index) diag.List {
+	if !c.RTC.Enabled {
+		return nil
+	}
+	var out diag.List
+	for _, r := range rtcRules {
+		out = append(out, r(c, ix)...)
+	}
+	return out
+}
+
+// rtcNeedsFederation: the JWT service learns who a user is by asking the
+// user's homeserver, through its federation API, about the OpenID token
+// the client hands over.
+func rtcNeedsFederation(c *config.Config, ix *index) diag.List {
+	if c.Synapse.Federation.Enabled {
+		return nil
+	}
+	return problem(ix, "rtc.enabled", "MatrixRTC needs synapse.federation.enabled: the LiveKit JWT service checks users' OpenID tokens through Synapse's federation API")
+}
+
+func rtcTURNRelayRange(c *config.Config, ix *index) diag.List {
+	t := c.RTC.LiveKit.TURN
+	if t.Enabled && t.RelayMinPort > t.RelayMaxPort {
+		return problem(ix, "rtc.livekit.turn.relay_min_port", "the relay range is empty: %d is above relay_max_port %d", t.RelayMinPort, t.RelayMaxPort)
+	}
+	return nil
+}
+
+// portUse is a host port LiveKit's media takes, or another part of the
+// bundle publishes on every address.
+type portUse struct {
+	first, last int
+	proto       string
+	path, what  string
+}
+
+func (p portUse) overlaps(q portUse) bool {
+	return p.proto == q.proto && p.first <= q.last && q.first <= p.last
+}
+
+func (p portUse) String() string {
+	if p.first == p.last {
+		return fmt.Sprintf("%d/%s", p.first, p.proto)
+	}
+	return fmt.Sprintf("%d-%d/%s", p.first, p.last, p.proto)
+}
+
+// rtcMediaPortsFree: LiveKit's media ports are published on every
+// address, where nothing else may listen: Traefik's ports, coturn's, and
+// each other.
+func rtcMediaPortsFree(c *config.Config, ix *index) diag.List {
+	lk := c.RTC.LiveKit
+	ours := []portUse{
+		{lk.TCPPort, lk.TCPPort, "tcp", "rtc.livekit.tcp_port", "rtc.livekit.tcp_port"},
+		{lk.UDPPort, lk.UDPPort, "udp", "rtc.livekit.udp_port", "rtc.livekit.udp_port"},
+	}
+	if t := lk.TURN; t.Enabled {
+		ours = append(ours,
+			portUse{t.UDPPort, t.UDPPort, "udp", "rtc.livekit.turn.udp_port", "rtc.livekit.turn.udp_port"},
+			portUse{t.RelayMinPort, t.RelayMaxPort, "udp", "rtc.livekit.turn.relay_min_port", "LiveKit's TURN relay range"})
+	}
+	var others []portUse
+	for _, p := range publicPorts(c) {
+		others = append(others, portUse{p.port, p.port, "tcp", p.path, p.what})
+	}
+	if c.ReverseProxy.Type == "traefik" && !c.Traefik.BehindProxy.Enabled && c.Traefik.HTTP3 {
+		others = append(others, portUse{443, 443, "udp", "", "Traefik (HTTP/3)"})
+	}
+	if t := c.Coturn; t.Enabled {
+		others = append(others,
+			portUse{t.Port, t.Port, "tcp", "coturn.port", "coturn.port"},
+			portUse{t.Port, t.Port, "udp", "coturn.port", "coturn.port"},
+			portUse{t.RelayMinPort, t.RelayMaxPort, "udp", "coturn.relay_min_port", "coturn's relay range"})
+	}
+	var out diag.List
+	for i, p := range ours {
+		for _, q := range append(others, ours[:i]...) {
+			if p.overlaps(q) {
+				out = append(out, problem(ix, p.path, "port %s is already used by %s (%s)", p, q.what, q)...)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// rtcHostPortsFree: with the operator's own webserver the LiveKit server
+// and the JWT service publish their HTTP ports on the bind address, as
+// every other service does, where two cannot share one.
+func rtcHostPortsFree(c *config.Config, ix *index) diag.List {
+	if c.ReverseProxy.Type == "traefik" {
+		return nil
+	}
+	taken := reserved.FixedHostPorts()
+	if c.Ketesa.Enabled {
+		taken[c.Ketesa.HostPort] = "Ketesa (ketesa.host_port)"
+	}
+	for _, e := range bridgesAndBots(c) {
+		if e.hostPort != 0 && taken[e.hostPort] == "" {
+			taken[e.hostPort] = e.path
+		}
+	}
+	var out diag.List
+	for _, p := range []struct {
+		path string
+		port int
+	}{
+		{"rtc.livekit.host_port", c.RTC.LiveKit.HostPort},
+		{"rtc.jwt_service.host_port", c.RTC.JWTService.HostPort},
+	} {
+		switch {
+		case reserved.IsWorkerPort(p.port):
+			out = append(out, problem(ix, p.path, "port %d is in %s, where Synapse's workers publish theirs; choose another", p.port, reserved.WorkerRange())...)
+		case taken[p.port] != "":
+			out = append(out, problem(ix, p.path, "port %d is already published for %s; choose another", p.port, taken[p.port])...)
+		default:
+			taken[p.port] = p.path
+		}
+	}
+	return out
+}
