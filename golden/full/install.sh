@@ -186,10 +186,20 @@ ensure_dirs() {
 0750 matrix /srv/matrix/coturn
 0750 matrix /srv/matrix/exim-relay
 0750 100:101 /srv/matrix/exim-relay/spool
+0750 matrix /srv/matrix/grafana
+0750 matrix /srv/matrix/grafana/dashboards
+0700 matrix /srv/matrix/grafana/data
+0750 matrix /srv/matrix/grafana/provisioning
+0750 matrix /srv/matrix/grafana/provisioning/dashboards
+0750 matrix /srv/matrix/grafana/provisioning/datasources
 0750 matrix /srv/matrix/ketesa
 0750 matrix /srv/matrix/ketesa/config
 0750 matrix /srv/matrix/postgres
 0700 matrix /srv/matrix/postgres/data
+0750 matrix /srv/matrix/prometheus
+0750 matrix /srv/matrix/prometheus/config
+0750 matrix /srv/matrix/prometheus/config/rules
+0700 matrix /srv/matrix/prometheus/data
 0750 matrix /srv/matrix/static-files
 0750 matrix /srv/matrix/static-files/public
 0750 matrix /srv/matrix/static-files/public/.well-known
@@ -296,6 +306,7 @@ ensure_secrets() {
 		ensure_secret "$name" "$kind" "$length" "$path" "$import" "$description"
 	done <<'SECRETS'
 coturn-shared-secret random 48 /srv/matrix/secrets/coturn-shared-secret - shared secret between Synapse and coturn
+grafana-admin-password random 48 /srv/matrix/secrets/grafana-admin-password - password of Grafana's admin user
 mailer-smarthost-password provided 48 /srv/matrix/secrets/mailer-smarthost-password - password of noreply@example.com on smtp.example.net
 postgres-password random 48 /srv/matrix/secrets/postgres-password - password of the postgres superuser
 synapse-db-password random 48 /srv/matrix/secrets/synapse-db-password - password of database role synapse
@@ -603,6 +614,12 @@ ready() {
 	matrix-traefik)
 		docker exec matrix-traefik traefik healthcheck --configFile=/config/traefik.yml >/dev/null 2>&1 || return 1
 		;;
+	matrix-prometheus)
+		docker exec matrix-prometheus wget -q -O /dev/null http://127.0.0.1:9090/-/ready >/dev/null 2>&1 || return 1
+		;;
+	matrix-grafana)
+		docker exec matrix-grafana wget -q -O /dev/null http://127.0.0.1:3000/api/health >/dev/null 2>&1 || return 1
+		;;
 	*) ;;
 	esac
 }
@@ -613,6 +630,8 @@ health_timeout() {
 	matrix-postgres) echo 120 ;;
 	matrix-synapse) echo 300 ;;
 	matrix-traefik) echo 60 ;;
+	matrix-prometheus) echo 60 ;;
+	matrix-grafana) echo 120 ;;
 	*) echo 0 ;;
 	esac
 }

@@ -44,6 +44,9 @@ var components = []component{
 	// Last: workers read every file and secret the main process does,
 	// including those of the components above.
 	{"synapse-workers", hasWorkers, addSynapseWorkers},
+	// After every component that adds a service: Prometheus scrapes their
+	// metrics listeners.
+	{"monitoring", func(c *config.Config) bool { return c.Monitoring.Enabled }, addMonitoring},
 	// After every component that routes to Synapse's processes.
 	{"internal-client-api", internalClientAPI, addInternalClientAPI},
 	// After every component that asks for a database.

@@ -20,6 +20,8 @@ type Config struct {
 	Bots      Bots      `json:"bots"`
 	Ketesa    Ketesa    `json:"ketesa"`
 
+	Monitoring Monitoring `json:"monitoring"`
+
 	ReverseProxy ReverseProxy `json:"reverse_proxy"`
 }
 

@@ -180,6 +180,8 @@ func TestConsumers(t *testing.T) {
 			t.Run("json", b.checkJSON)
 			t.Run("modes", b.checkModes)
 			t.Run("placeholders", b.checkPlaceholders)
+			t.Run("prometheus", b.checkPrometheus)
+			t.Run("grafana", b.checkGrafana)
 		})
 	}
 }

@@ -187,6 +187,10 @@ type Listen struct {
 	// HostPort is where the port is published on the proxy's bind address
 	// when the proxy runs outside Docker (the operator's own webserver).
 	HostPort int
+	// Path and Job, for a "metrics" listener: where Prometheus scrapes it,
+	// and the job its samples belong to (the processes of one program
+	// share a job and differ by instance).
+	Path, Job string
 }
 
 // The roles of public entrypoints. Components attach routes to a role; the

@@ -28,6 +28,7 @@ var semanticRules = []rule{
 	bridgeChecks,
 	botChecks,
 	ketesaChecks,
+	monitoringChecks,
 	oneTURNServer,
 	oidcProviderChecks,
 	synapseReadsSecretFiles,

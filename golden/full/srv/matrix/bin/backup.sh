@@ -314,6 +314,7 @@ backup_secrets() {
 		fi
 	done <<'SECRETS'
 coturn-shared-secret /srv/matrix/secrets/coturn-shared-secret
+grafana-admin-password /srv/matrix/secrets/grafana-admin-password
 mailer-smarthost-password /srv/matrix/secrets/mailer-smarthost-password
 postgres-password /srv/matrix/secrets/postgres-password
 synapse-db-password /srv/matrix/secrets/synapse-db-password

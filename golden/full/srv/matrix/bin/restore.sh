@@ -31,7 +31,7 @@ MEDIA_STORE=/srv/matrix/synapse/storage/media-store
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
 # Units that use the databases or the media: stopped while they are replaced.
-DEPENDANTS=matrix-synapse
+DEPENDANTS='matrix-synapse matrix-prometheus-postgres-exporter'
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -318,6 +318,7 @@ restore_secrets() {
 		changed="$changed$name,"
 	done <<'SECRETS'
 coturn-shared-secret /srv/matrix/secrets/coturn-shared-secret
+grafana-admin-password /srv/matrix/secrets/grafana-admin-password
 mailer-smarthost-password /srv/matrix/secrets/mailer-smarthost-password
 postgres-password /srv/matrix/secrets/postgres-password
 synapse-db-password /srv/matrix/secrets/synapse-db-password
