@@ -200,6 +200,7 @@ ensure_dirs() {
 0750 matrix /srv/matrix/prometheus/config
 0750 matrix /srv/matrix/prometheus/config/rules
 0700 matrix /srv/matrix/prometheus/data
+0755 root /srv/matrix/prometheus/textfile
 0750 matrix /srv/matrix/static-files
 0750 matrix /srv/matrix/static-files/public
 0750 matrix /srv/matrix/static-files/public/.well-known
@@ -305,6 +306,7 @@ ensure_secrets() {
 		[ "$import" = - ] && import=
 		ensure_secret "$name" "$kind" "$length" "$path" "$import" "$description"
 	done <<'SECRETS'
+backup-repository-password provided 48 /srv/matrix/secrets/backup-repository-password - password of the restic repository sftp:backup@backup.example.net:/srv/restic/example.com; keep a copy off this host
 coturn-shared-secret random 48 /srv/matrix/secrets/coturn-shared-secret - shared secret between Synapse and coturn
 grafana-admin-password random 48 /srv/matrix/secrets/grafana-admin-password - password of Grafana's admin user
 mailer-smarthost-password provided 48 /srv/matrix/secrets/mailer-smarthost-password - password of noreply@example.com on smtp.example.net
@@ -582,6 +584,33 @@ stop_removed() {
 }
 
 units() { awk '{ print $1 }' "$BUNDLE/UNITS"; }
+
+# timers FILES prints the timers whose unit files the table installs: the
+# schedules of the jobs the host runs (the scheduled backup).
+timers() { awk -v dir="$UNIT_DIR/" 'index($3, dir) == 1 && $3 ~ /\.timer$/ { sub(/.*\//, "", $3); print $3 }' "$1"; }
+
+# stop_removed_timers stops and disables the timers the bundle applied
+# last had and this one has not, before their files go.
+stop_removed_timers() {
+	[ -f "$CURRENT/FILES" ] || return 0
+	keep=$NL$(timers "$BUNDLE/FILES")$NL
+	for timer in $(timers "$CURRENT/FILES"); do
+		case $keep in *"$NL$timer$NL"*) continue ;; esac
+		run systemctl disable --now "$timer"
+	done
+}
+
+# enable_timers enables every timer, and starts it unless --no-start. A
+# changed timer needs no restart: daemon-reload gives it its new schedule.
+enable_timers() {
+	for timer in $(timers "$BUNDLE/FILES"); do
+		if [ "$NO_START" = 1 ]; then
+			[ "$(systemctl is-enabled "$timer" 2>/dev/null || true)" = enabled ] || run systemctl enable "$timer"
+		else
+			[ "$(systemctl is-active "$timer" 2>/dev/null || true)" = active ] || run systemctl enable --now "$timer"
+		fi
+	done
+}
 
 # units_not STATE-QUERY STATE prints this bundle's units for which
 # systemctl is-active or is-enabled does not answer STATE. It asks about
@@ -901,18 +930,21 @@ main() {
 	ensure_networks
 	pull_images
 	stop_removed
+	stop_removed_timers
 	install_files
 	if planned daemon-reload; then
 		run systemctl daemon-reload
 	fi
 	enable_units
 	if [ "$NO_START" = 1 ]; then
+		enable_timers
 		remember_restarts "$(own_restarts)"
 		keep_bundle
 		say "installed; not starting (--no-start)"
 		return
 	fi
 	apply_units
+	enable_timers
 	keep_bundle
 	say "done"
 }

@@ -53,8 +53,9 @@ func addMonitoring(b *builder) {
 	b.dir(configDir, 0o750)
 	b.dir(configDir+"/rules", 0o750)
 	b.dir(dataDir, 0o700)
+	b.plan.Dirs = append(b.plan.Dirs, plan.Dir{Path: textfileDir(b), Mode: 0o755, Owner: "root"})
 	b.file(plan.File{Path: configDir + "/prometheus.yml", Format: plan.YAML, Value: prometheusConfig(m.Prometheus, targets), Restarts: []string{prometheusUnit}})
-	for _, f := range prometheusRuleFiles() {
+	for _, f := range prometheusRuleFiles(b.plan.Backup != nil) {
 		b.file(plan.File{Path: configDir + "/" + f.path, Format: plan.YAML, Value: f.value, Restarts: []string{prometheusUnit}})
 	}
 	networks := []string{homeserverNet}
@@ -144,7 +145,7 @@ func prometheusConfig(p config.Prometheus, targets []metricsTarget) obj {
 		scrapes = append(scrapes, obj{"job_name": name, "metrics_path": jobs[name].path, "static_configs": jobs[name].groups})
 	}
 	var rules []any
-	for _, f := range prometheusRuleFiles() {
+	for _, f := range prometheusRuleFiles(false) {
 		rules = append(rules, f.path)
 	}
 	return obj{
@@ -156,6 +157,13 @@ func prometheusConfig(p config.Prometheus, targets []metricsTarget) obj {
 		"scrape_configs": scrapes,
 	}
 }
+
+// textfileDir holds the metrics host jobs write for node_exporter (the
+// scheduled backup's last success); the jobs run as root, node_exporter
+// reads as the matrix user.
+func textfileDir(b *builder) string { return b.dataPath("prometheus", "textfile") }
+
+const textfileTarget = "/host/textfile"
 
 // addNodeExporter reads the host's /proc, /sys and root file system,
 // mounted read-only, from a container on the homeserver network: the
@@ -172,6 +180,7 @@ func addNodeExporter(b *builder) {
 			"--path.sysfs=/host/sys",
 			"--path.rootfs=/host/root",
 			"--web.listen-address=:" + itoa(nodeExporterPort),
+			"--collector.textfile.directory=" + textfileTarget,
 			// Docker's and the containers' mounts would repeat the host's file systems.
 			"--collector.filesystem.mount-points-exclude=^/(dev|proc|run|sys|var/lib/docker/.+)($|/)",
 		},
@@ -179,6 +188,7 @@ func addNodeExporter(b *builder) {
 			{Source: "/proc", Target: "/host/proc", ReadOnly: true},
 			{Source: "/sys", Target: "/host/sys", ReadOnly: true},
 			{Source: "/", Target: "/host/root", ReadOnly: true},
+			{Source: textfileDir(b), Target: textfileTarget, ReadOnly: true},
 		},
 		Networks: []string{b.cfg.Host.Networks.Homeserver},
 		Listens:  []plan.Listen{{Name: "metrics", Port: nodeExporterPort, Job: "node"}},

@@ -1,5 +1,7 @@
 package compile
 
+import "slices"
+
 // The recording and alerting rules Prometheus evaluates, and the
 // dashboards Grafana shows. They follow what Synapse's documentation
 // (docs/metrics-howto.md, contrib/prometheus) says to watch: the reactor's
@@ -18,12 +20,27 @@ type rule struct {
 	record, alert, expr, duration, severity, summary string
 }
 
-func prometheusRuleFiles() []ruleFile {
+// prometheusRuleFiles are the rule files; with backups, an alert watches
+// that they succeed.
+func prometheusRuleFiles(backups bool) []ruleFile {
+	alerts := alertRules
+	if backups {
+		alerts = append(slices.Clone(alerts), backupAlert)
+	}
 	return []ruleFile{
 		{"rules/recording.yml", ruleGroups("matrixgen-recording", recordingRules)},
-		{"rules/alerts.yml", ruleGroups("matrixgen-alerts", alertRules)},
+		{"rules/alerts.yml", ruleGroups("matrixgen-alerts", alerts)},
 	}
 }
+
+// backupAlert: the scheduled backup writes the time of its last success
+// (bin/scheduled-backup.sh); a day and a half allows one late or failed
+// daily run to be noticed before the next is due. It also fires when no
+// backup has succeeded since monitoring started.
+var backupAlert = rule{alert: "BackupTooOld",
+	expr:     `time() - max(matrixgen_backup_last_success_timestamp_seconds) > 36 * 3600 or absent(matrixgen_backup_last_success_timestamp_seconds)`,
+	duration: "1h", severity: "critical",
+	summary: "no backup has succeeded for 36 hours: systemctl status matrix-backup.service"}
 
 // recordingRules precompute what the dashboards draw over long ranges.
 var recordingRules = []rule{
@@ -180,6 +197,7 @@ func grafanaDashboards() []dashboard {
 				{`sum(rate(node_disk_written_bytes_total[5m]))`, "written"},
 			}},
 			{"Scrape targets up", "short", []query{{`sum by (job) (up)`, "{{job}}"}}},
+			{"Hours since the last backup", "h", []query{{`(time() - matrixgen_backup_last_success_timestamp_seconds) / 3600`, "scheduled backup"}}},
 		}},
 	}
 }

@@ -182,6 +182,7 @@ func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 	if c.SynapseMetrics() {
 		hs["enable_metrics"] = true
 	}
+	storageHygiene(s, hs)
 	if c.Mailer.Enabled {
 		hs["email"] = synapseEmail(b)
 	}

@@ -284,6 +284,19 @@ var applyCases = []applyCase{
 			"start matrix-grafana",
 		},
 	},
+	{
+		name: "backup on",
+		// Nothing restarts: install.sh enables and starts the new timer
+		// after the steps; a later change of schedule is the timer's file
+		// and daemon-reload, which gives the timer its new schedule.
+		extra: "backup:\n  enabled: true\n",
+		want: []string{
+			"install /etc/systemd/system/matrix-backup.service",
+			"install /etc/systemd/system/matrix-backup.timer",
+			"install DATA/bin/scheduled-backup.sh",
+			"daemon-reload",
+		},
+	},
 }
 
 func (c applyCase) steps(dataDir string) []string {

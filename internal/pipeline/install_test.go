@@ -62,8 +62,9 @@ shift
 case $cmd in
 start | restart) for u in "$@"; do case $u in -*) ;; *) : >"$state/active-$u" ;; esac; done ;;
 stop) for u in "$@"; do rm -f "$state/active-$u"; done ;;
-enable) for u in "$@"; do : >"$state/enabled-$u"; done ;;
-disable) for u in "$@"; do rm -f "$state/enabled-$u"; done ;;
+enable) for u in "$@"; do case $u in --now) ;; *) : >"$state/enabled-$u" ;; esac; done
+	case " $* " in *" --now "*) for u in "$@"; do : >"$state/active-$u"; done ;; esac ;;
+disable) for u in "$@"; do rm -f "$state/enabled-$u" "$state/active-$u"; done ;;
 is-active | is-enabled)
 	yes=active no=inactive file=active
 	[ "$cmd" = is-enabled ] && yes=enabled no=disabled file=enabled

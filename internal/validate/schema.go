@@ -48,20 +48,23 @@ func compileSchema() (*cue.Context, cue.Value) {
 
 // What each named pattern of the schema accepts, in words.
 var patternDescriptions = map[string]string{
-	"#Hostname":   "must be a lowercase DNS hostname such as matrix.example.org",
-	"#AbsPath":    "must be an absolute path of letters, digits, '.', '_', '-' and '/'",
-	"#Image":      "must be a container image reference such as docker.io/library/traefik:v3.6.12",
-	"#Name":       "must be a lowercase name of letters, digits, '_' and '-', at most 32 characters",
-	"#Email":      "must be an e-mail address such as admin@example.org",
-	"#CIDR":       "must be an IPv4 or IPv6 network such as 192.0.2.0/24 or 2001:db8::/32",
-	"#IP":         "must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1",
-	"#URL":        "must be an http:// or https:// address without spaces or control characters",
-	"#TurnURI":    "must be a TURN URI such as turn:turn.example.org:3478?transport=udp (turn: or turns:, a hostname or IP address, an optional port and transport udp or tcp)",
-	"#WebPath":    "must be a path such as /ketesa or /admin/ketesa: names of lowercase letters, digits, '.', '_' and '-' (starting with a letter or digit), each after a '/', and no '/' at the end",
-	"#IPv4Subnet": "must be an IPv4 network such as 10.231.1.0/24",
-	"#IPv6Subnet": "must be an IPv6 network such as fd6d:6174:7269:7801::/64",
-	"#IPv4":       "must be an IPv4 address such as 203.0.113.10",
-	"#IPv6":       "must be an IPv6 address such as fd6d:6174:7269:7801::1",
+	"#Hostname":         "must be a lowercase DNS hostname such as matrix.example.org",
+	"#AbsPath":          "must be an absolute path of letters, digits, '.', '_', '-' and '/'",
+	"#Image":            "must be a container image reference such as docker.io/library/traefik:v3.6.12",
+	"#Name":             "must be a lowercase name of letters, digits, '_' and '-', at most 32 characters",
+	"#Email":            "must be an e-mail address such as admin@example.org",
+	"#CIDR":             "must be an IPv4 or IPv6 network such as 192.0.2.0/24 or 2001:db8::/32",
+	"#IP":               "must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1",
+	"#URL":              "must be an http:// or https:// address without spaces or control characters",
+	"#TurnURI":          "must be a TURN URI such as turn:turn.example.org:3478?transport=udp (turn: or turns:, a hostname or IP address, an optional port and transport udp or tcp)",
+	"#WebPath":          "must be a path such as /ketesa or /admin/ketesa: names of lowercase letters, digits, '.', '_' and '-' (starting with a letter or digit), each after a '/', and no '/' at the end",
+	"#IPv4Subnet":       "must be an IPv4 network such as 10.231.1.0/24",
+	"#IPv6Subnet":       "must be an IPv6 network such as fd6d:6174:7269:7801::/64",
+	"#IPv4":             "must be an IPv4 address such as 203.0.113.10",
+	"#IPv6":             "must be an IPv6 address such as fd6d:6174:7269:7801::1",
+	"#BackupRepository": "must be a restic or borg repository such as /srv/restic or sftp:user@host:/srv/restic: letters, digits and . _ ~ / : @ + = % -",
+	"#SynapseDuration":  "must be a number and a unit, one of s, m, h, d, w and y, such as 30d",
+	"#Calendar":         "must be a systemd calendar event such as daily or *-*-* 03:30:00 (letters, digits, spaces and * , . / : ~ -)",
 }
 
 // What each named negated pattern (!~) of the schema forbids, in words.

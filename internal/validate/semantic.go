@@ -29,6 +29,8 @@ var semanticRules = []rule{
 	botChecks,
 	ketesaChecks,
 	monitoringChecks,
+	backupRepositoryGiven,
+	vacuumNeedsBundledPostgres,
 	oneTURNServer,
 	oidcProviderChecks,
 	synapseReadsSecretFiles,

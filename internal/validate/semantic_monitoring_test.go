@@ -48,3 +48,21 @@ func TestMonitoringRules(t *testing.T) {
 		}
 	}
 }
+
+func TestBackupNeedsRepository(t *testing.T) {
+	_, problems := Load("matrix.yaml", []byte(minimal+"backup:\n  enabled: true\n  off_host:\n    tool: borg\n"))
+	if len(problems) != 1 || problems[0].Path != "backup.off_host.tool" || !strings.Contains(problems[0].Summary, "needs backup.off_host.repository") {
+		t.Fatalf("want one problem at backup.off_host.tool, got:\n%s", printed(problems))
+	}
+	if _, problems := Load("matrix.yaml", []byte(minimal+"backup:\n  enabled: true\n  off_host: {tool: borg, repository: \"ssh://b@h/./r\"}\n")); len(problems) > 0 {
+		t.Errorf("refused:\n%s", printed(problems))
+	}
+}
+
+func TestVacuumNeedsBundledPostgres(t *testing.T) {
+	src := minimal + "postgres:\n  mode: external\n  external: {host: db.example.org}\nmaintenance:\n  postgres_vacuum: {enabled: true}\n"
+	_, problems := Load("matrix.yaml", []byte(src))
+	if len(problems) != 1 || problems[0].Path != "maintenance.postgres_vacuum.enabled" {
+		t.Fatalf("want one problem at maintenance.postgres_vacuum.enabled, got:\n%s", printed(problems))
+	}
+}

@@ -313,6 +313,7 @@ backup_secrets() {
 			say "secret $name: not on this host ($path), not in the backup"
 		fi
 	done <<'SECRETS'
+backup-repository-password /srv/matrix/secrets/backup-repository-password
 coturn-shared-secret /srv/matrix/secrets/coturn-shared-secret
 grafana-admin-password /srv/matrix/secrets/grafana-admin-password
 mailer-smarthost-password /srv/matrix/secrets/mailer-smarthost-password

@@ -317,6 +317,7 @@ restore_secrets() {
 		say "restored secret $name"
 		changed="$changed$name,"
 	done <<'SECRETS'
+backup-repository-password /srv/matrix/secrets/backup-repository-password
 coturn-shared-secret /srv/matrix/secrets/coturn-shared-secret
 grafana-admin-password /srv/matrix/secrets/grafana-admin-password
 mailer-smarthost-password /srv/matrix/secrets/mailer-smarthost-password
