@@ -582,6 +582,33 @@ stop_removed() {
 
 units() { awk '{ print $1 }' "$BUNDLE/UNITS"; }
 
+# timers FILES prints the timers whose unit files the table installs: the
+# schedules of the jobs the host runs (the scheduled backup).
+timers() { awk -v dir="$UNIT_DIR/" 'index($3, dir) == 1 && $3 ~ /\.timer$/ { sub(/.*\//, "", $3); print $3 }' "$1"; }
+
+# stop_removed_timers stops and disables the timers the bundle applied
+# last had and this one has not, before their files go.
+stop_removed_timers() {
+	[ -f "$CURRENT/FILES" ] || return 0
+	keep=$NL$(timers "$BUNDLE/FILES")$NL
+	for timer in $(timers "$CURRENT/FILES"); do
+		case $keep in *"$NL$timer$NL"*) continue ;; esac
+		run systemctl disable --now "$timer"
+	done
+}
+
+# enable_timers enables every timer, and starts it unless --no-start. A
+# changed timer needs no restart: daemon-reload gives it its new schedule.
+enable_timers() {
+	for timer in $(timers "$BUNDLE/FILES"); do
+		if [ "$NO_START" = 1 ]; then
+			[ "$(systemctl is-enabled "$timer" 2>/dev/null || true)" = enabled ] || run systemctl enable "$timer"
+		else
+			[ "$(systemctl is-active "$timer" 2>/dev/null || true)" = active ] || run systemctl enable --now "$timer"
+		fi
+	done
+}
+
 # units_not STATE-QUERY STATE prints this bundle's units for which
 # systemctl is-active or is-enabled does not answer STATE. It asks about
 # one unit at a time: asked about several, systemctl prints no line for a
@@ -897,18 +924,21 @@ main() {
 	ensure_networks
 	pull_images
 	stop_removed
+	stop_removed_timers
 	install_files
 	if planned daemon-reload; then
 		run systemctl daemon-reload
 	fi
 	enable_units
 	if [ "$NO_START" = 1 ]; then
+		enable_timers
 		remember_restarts "$(own_restarts)"
 		keep_bundle
 		say "installed; not starting (--no-start)"
 		return
 	fi
 	apply_units
+	enable_timers
 	keep_bundle
 	say "done"
 }

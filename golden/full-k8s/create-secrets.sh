@@ -69,7 +69,9 @@ ensure_secret() { # name kind length description host-path
 }
 
 "$KUBECTL" get namespace "$NAMESPACE" >/dev/null 2>&1 || "$KUBECTL" create namespace "$NAMESPACE" >/dev/null
+ensure_secret backup-repository-password provided 48 'password of the restic repository sftp:backup@backup.example.net:/srv/restic/example.com; keep a copy off this host' /srv/matrix/secrets/backup-repository-password
 ensure_secret coturn-shared-secret random 48 'shared secret between Synapse and coturn' /srv/matrix/secrets/coturn-shared-secret
+ensure_secret grafana-admin-password random 48 'password of Grafana'\''s admin user' /srv/matrix/secrets/grafana-admin-password
 ensure_secret livekit-api-key random 48 'API key of the LiveKit server' /srv/matrix/secrets/livekit-api-key
 ensure_secret livekit-api-secret random 48 'API secret of the LiveKit server' /srv/matrix/secrets/livekit-api-secret
 ensure_secret mailer-smarthost-password provided 48 'password of noreply@example.com on smtp.example.net' /srv/matrix/secrets/mailer-smarthost-password

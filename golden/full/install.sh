@@ -186,6 +186,12 @@ ensure_dirs() {
 0750 matrix /srv/matrix/coturn
 0750 matrix /srv/matrix/exim-relay
 0750 100:101 /srv/matrix/exim-relay/spool
+0750 matrix /srv/matrix/grafana
+0750 matrix /srv/matrix/grafana/dashboards
+0700 matrix /srv/matrix/grafana/data
+0750 matrix /srv/matrix/grafana/provisioning
+0750 matrix /srv/matrix/grafana/provisioning/dashboards
+0750 matrix /srv/matrix/grafana/provisioning/datasources
 0750 matrix /srv/matrix/ketesa
 0750 matrix /srv/matrix/ketesa/config
 0750 matrix /srv/matrix/livekit-server
@@ -195,6 +201,11 @@ ensure_dirs() {
 0750 matrix /srv/matrix/matrix-authentication-service/data
 0750 matrix /srv/matrix/postgres
 0700 matrix /srv/matrix/postgres/data
+0750 matrix /srv/matrix/prometheus
+0750 matrix /srv/matrix/prometheus/config
+0750 matrix /srv/matrix/prometheus/config/rules
+0700 matrix /srv/matrix/prometheus/data
+0755 root /srv/matrix/prometheus/textfile
 0750 matrix /srv/matrix/static-files
 0750 matrix /srv/matrix/static-files/public
 0750 matrix /srv/matrix/static-files/public/.well-known
@@ -330,7 +341,9 @@ ensure_secrets() {
 		[ "$import" = - ] && import=
 		ensure_secret "$name" "$kind" "$length" "$path" "$import" "$description"
 	done <<'SECRETS'
+backup-repository-password provided 48 /srv/matrix/secrets/backup-repository-password - password of the restic repository sftp:backup@backup.example.net:/srv/restic/example.com; keep a copy off this host
 coturn-shared-secret random 48 /srv/matrix/secrets/coturn-shared-secret - shared secret between Synapse and coturn
+grafana-admin-password random 48 /srv/matrix/secrets/grafana-admin-password - password of Grafana's admin user
 livekit-api-key random 48 /srv/matrix/secrets/livekit-api-key - API key of the LiveKit server
 livekit-api-secret random 48 /srv/matrix/secrets/livekit-api-secret - API secret of the LiveKit server
 mailer-smarthost-password provided 48 /srv/matrix/secrets/mailer-smarthost-password - password of noreply@example.com on smtp.example.net
@@ -614,6 +627,33 @@ stop_removed() {
 
 units() { awk '{ print $1 }' "$BUNDLE/UNITS"; }
 
+# timers FILES prints the timers whose unit files the table installs: the
+# schedules of the jobs the host runs (the scheduled backup).
+timers() { awk -v dir="$UNIT_DIR/" 'index($3, dir) == 1 && $3 ~ /\.timer$/ { sub(/.*\//, "", $3); print $3 }' "$1"; }
+
+# stop_removed_timers stops and disables the timers the bundle applied
+# last had and this one has not, before their files go.
+stop_removed_timers() {
+	[ -f "$CURRENT/FILES" ] || return 0
+	keep=$NL$(timers "$BUNDLE/FILES")$NL
+	for timer in $(timers "$CURRENT/FILES"); do
+		case $keep in *"$NL$timer$NL"*) continue ;; esac
+		run systemctl disable --now "$timer"
+	done
+}
+
+# enable_timers enables every timer, and starts it unless --no-start. A
+# changed timer needs no restart: daemon-reload gives it its new schedule.
+enable_timers() {
+	for timer in $(timers "$BUNDLE/FILES"); do
+		if [ "$NO_START" = 1 ]; then
+			[ "$(systemctl is-enabled "$timer" 2>/dev/null || true)" = enabled ] || run systemctl enable "$timer"
+		else
+			[ "$(systemctl is-active "$timer" 2>/dev/null || true)" = active ] || run systemctl enable --now "$timer"
+		fi
+	done
+}
+
 # units_not STATE-QUERY STATE prints this bundle's units for which
 # systemctl is-active or is-enabled does not answer STATE. It asks about
 # one unit at a time: asked about several, systemctl prints no line for a
@@ -648,6 +688,12 @@ ready() {
 	matrix-livekit-server)
 		docker exec matrix-livekit-server wget -q -O /dev/null http://127.0.0.1:7880/ >/dev/null 2>&1 || return 1
 		;;
+	matrix-prometheus)
+		docker exec matrix-prometheus wget -q -O /dev/null http://127.0.0.1:9090/-/ready >/dev/null 2>&1 || return 1
+		;;
+	matrix-grafana)
+		docker exec matrix-grafana wget -q -O /dev/null http://127.0.0.1:3000/api/health >/dev/null 2>&1 || return 1
+		;;
 	*) ;;
 	esac
 }
@@ -659,6 +705,8 @@ health_timeout() {
 	matrix-synapse) echo 300 ;;
 	matrix-traefik) echo 60 ;;
 	matrix-livekit-server) echo 60 ;;
+	matrix-prometheus) echo 60 ;;
+	matrix-grafana) echo 120 ;;
 	*) echo 0 ;;
 	esac
 }
@@ -951,18 +999,21 @@ main() {
 	ensure_networks
 	pull_images
 	stop_removed
+	stop_removed_timers
 	install_files
 	if planned daemon-reload; then
 		run systemctl daemon-reload
 	fi
 	enable_units
 	if [ "$NO_START" = 1 ]; then
+		enable_timers
 		remember_restarts "$(own_restarts)"
 		keep_bundle
 		say "installed; not starting (--no-start)"
 		return
 	fi
 	apply_units
+	enable_timers
 	keep_bundle
 	say "done"
 }

@@ -49,6 +49,13 @@ var components = []component{
 	// Last: workers read every file and secret the main process does,
 	// including those of the components above.
 	{"synapse-workers", hasWorkers, addSynapseWorkers},
+	{"backup", func(c *config.Config) bool { return c.Backup.Enabled }, addBackup},
+	{"postgres-vacuum", func(c *config.Config) bool {
+		return c.Maintenance.PostgresVacuum.Enabled && c.Postgres.Mode == "bundled"
+	}, addPostgresVacuum},
+	// After every component that adds a service: Prometheus scrapes their
+	// metrics listeners.
+	{"monitoring", func(c *config.Config) bool { return c.Monitoring.Enabled }, addMonitoring},
 	// After every component that routes to Synapse's processes.
 	{"internal-client-api", internalClientAPI, addInternalClientAPI},
 	// After every component that asks for a database.
@@ -231,6 +238,7 @@ func (b *builder) finish() {
 	}
 	sort.Slice(p.Files, func(i, j int) bool { return p.Files[i].Path < p.Files[j].Path })
 	sort.Slice(p.Dirs, func(i, j int) bool { return p.Dirs[i].Path < p.Dirs[j].Path })
+	sort.Slice(p.Jobs, func(i, j int) bool { return p.Jobs[i].Unit < p.Jobs[j].Unit })
 	sort.SliceStable(p.Routes, func(i, j int) bool {
 		if p.Routes[i].Priority != p.Routes[j].Priority {
 			return p.Routes[i].Priority > p.Routes[j].Priority

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/matrixgen/matrixgen/internal/config"
 	"github.com/matrixgen/matrixgen/internal/plan"
 	"github.com/matrixgen/matrixgen/internal/reserved"
 )
@@ -82,8 +83,8 @@ func addSynapse(b *builder) {
 	if s.Federation.Enabled {
 		listens = append(listens, plan.Listen{Name: "federation", Port: synapseFederationPort, HostPort: reserved.SynapseFederationPort})
 	}
-	if s.Metrics.Enabled {
-		listens = append(listens, plan.Listen{Name: "metrics", Port: s.Metrics.Port})
+	if c := b.cfg; c.SynapseMetrics() {
+		listens = append(listens, synapseMetricsListen(c))
 	}
 	var requires []string
 	if db.Unit != "" {
@@ -190,9 +191,10 @@ func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 	if s.URLPreviews.Enabled {
 		hs["url_preview_ip_range_blacklist"] = plan.AnyList(privateRanges)
 	}
-	if s.Metrics.Enabled {
+	if c.SynapseMetrics() {
 		hs["enable_metrics"] = true
 	}
+	storageHygiene(s, hs)
 	if c.Mailer.Enabled {
 		hs["email"] = synapseEmail(b)
 	}
@@ -239,7 +241,7 @@ func synapseListeners(b *builder, replication bool) []any {
 	if s.Federation.Enabled {
 		out = append(out, httpListener(synapseFederationPort, "federation"))
 	}
-	if s.Metrics.Enabled {
+	if b.cfg.SynapseMetrics() {
 		out = append(out, metricsListener(s.Metrics.Port))
 	}
 	if replication {
@@ -256,6 +258,16 @@ func httpListener(port int, resource string) obj {
 		"bind_addresses": []any{"::"},
 		"resources":      []any{obj{"names": []any{resource}, "compress": false}},
 	}
+}
+
+// synapseMetricsPath is where Synapse's metrics listener serves.
+const synapseMetricsPath = "/_synapse/metrics"
+
+// synapseMetricsListen is the metrics listener of Synapse's main process
+// and of each worker: one Prometheus job for them all, told apart by
+// instance.
+func synapseMetricsListen(c *config.Config) plan.Listen {
+	return plan.Listen{Name: "metrics", Port: c.Synapse.Metrics.Port, Path: synapseMetricsPath, Job: "synapse"}
 }
 
 func metricsListener(port int) obj {

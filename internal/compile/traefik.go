@@ -181,6 +181,11 @@ func traefikStatic(b *builder, listeners []traefikListener) obj {
 		// journald keeps colour codes as escape sequences.
 		"log": obj{"level": "WARN", "noColor": true},
 	}
+	if b.cfg.Monitoring.Enabled {
+		// On the ping entrypoint, which is published nowhere: Prometheus
+		// reaches it on the proxy network.
+		static["metrics"] = obj{"prometheus": obj{"entryPoint": "ping", "addEntryPointsLabels": true, "addServicesLabels": true}}
+	}
 	if !t.BehindProxy.Enabled {
 		acme := obj{
 			"email":         t.ACMEEmail,

@@ -243,8 +243,8 @@ func addSynapseWorkers(b *builder) {
 		if w.replication() {
 			listens = append(listens, plan.Listen{Name: "replication", Port: replicationPort})
 		}
-		if b.cfg.Synapse.Metrics.Enabled {
-			listens = append(listens, plan.Listen{Name: "metrics", Port: b.cfg.Synapse.Metrics.Port})
+		if b.cfg.SynapseMetrics() {
+			listens = append(listens, synapseMetricsListen(b.cfg))
 		}
 		b.service(plan.Service{
 			Unit:        w.unit,
@@ -316,7 +316,7 @@ func workerConfig(b *builder, w worker) obj {
 	if w.replication() {
 		listeners = append(listeners, replicationListener())
 	}
-	if m := b.cfg.Synapse.Metrics; m.Enabled {
+	if m := b.cfg.Synapse.Metrics; b.cfg.SynapseMetrics() {
 		listeners = append(listeners, metricsListener(m.Port))
 	}
 	c := obj{

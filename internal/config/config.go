@@ -30,6 +30,10 @@ type Config struct {
 
 	Kubernetes Kubernetes `json:"kubernetes"`
 
+	Monitoring  Monitoring  `json:"monitoring"`
+	Backup      Backup      `json:"backup"`
+	Maintenance Maintenance `json:"maintenance"`
+
 	ReverseProxy ReverseProxy `json:"reverse_proxy"`
 }
 
@@ -89,23 +93,25 @@ type NetworkAddress struct {
 }
 
 type Synapse struct {
-	Image            string           `json:"image"`
-	Registration     Registration     `json:"registration"`
-	MaxUploadSizeMB  int              `json:"max_upload_size_mb"`
-	Presence         bool             `json:"presence"`
-	Federation       Federation       `json:"federation"`
-	URLPreviews      Toggle           `json:"url_previews"`
-	AutoJoinRooms    []string         `json:"auto_join_rooms"`
-	LimitRemoteRooms LimitRemoteRooms `json:"limit_remote_rooms"`
-	AdminContact     string           `json:"admin_contact"`
-	TrustedKeyServer []string         `json:"trusted_key_servers"`
-	Metrics          Metrics          `json:"metrics"`
-	LogLevel         string           `json:"log_level"`
-	SigningKeyImport string           `json:"signing_key_import,omitempty"`
-	Workers          Workers          `json:"workers"`
-	SSO              SSO              `json:"sso"`
-	TURN             *SynapseTURN     `json:"turn,omitempty"`
-	Extra            map[string]any   `json:"extra"`
+	Image              string           `json:"image"`
+	Registration       Registration     `json:"registration"`
+	MaxUploadSizeMB    int              `json:"max_upload_size_mb"`
+	Presence           bool             `json:"presence"`
+	Federation         Federation       `json:"federation"`
+	URLPreviews        Toggle           `json:"url_previews"`
+	AutoJoinRooms      []string         `json:"auto_join_rooms"`
+	LimitRemoteRooms   LimitRemoteRooms `json:"limit_remote_rooms"`
+	AdminContact       string           `json:"admin_contact"`
+	TrustedKeyServer   []string         `json:"trusted_key_servers"`
+	Metrics            Metrics          `json:"metrics"`
+	LogLevel           string           `json:"log_level"`
+	SigningKeyImport   string           `json:"signing_key_import,omitempty"`
+	Workers            Workers          `json:"workers"`
+	SSO                SSO              `json:"sso"`
+	TURN               *SynapseTURN     `json:"turn,omitempty"`
+	MediaRetention     MediaRetention   `json:"media_retention"`
+	ForgetRoomsOnLeave bool             `json:"forget_rooms_on_leave"`
+	Extra              map[string]any   `json:"extra"`
 }
 
 type SSO struct {

@@ -65,6 +65,31 @@ func SystemdVerify(t testing.TB, unitDir string, units []string) {
 	}
 }
 
+// SystemdVerifyRoot is SystemdVerify for units that run programs of the
+// bundle (the host jobs' scripts): systemd-analyze verify --root=root
+// looks for their commands and for units under root, the bundle as it is
+// installed. units are paths under root's /etc/systemd/system.
+//
+// Requires systemd-analyze (Debian package systemd).
+func SystemdVerifyRoot(t testing.TB, root string, units []string) {
+	t.Helper()
+	Require(t, "systemd-analyze", "systemd")
+	if len(units) == 0 {
+		t.Fatalf("SystemdVerifyRoot: no units given for %s", root)
+	}
+	args := []string{"verify", "--man=no", "--recursive-errors=no", "--root=" + root}
+	for _, u := range units {
+		args = append(args, "/etc/systemd/system/"+u)
+	}
+	out, err := run(root, cleanEnv([]string{"SYSTEMD_"}, "SYSTEMD_LOG_COLOR=0", "SYSTEMD_PAGER=cat"), "systemd-analyze", args...)
+	if err != nil && !isExit(err) {
+		t.Fatalf("systemd-analyze verify: %v", err)
+	}
+	if out != "" || err != nil {
+		t.Errorf("systemd-analyze verify --root=%s rejects units (%v):\n%s", root, exitText(err), indent(out))
+	}
+}
+
 // systemdVerifyOutput returns what systemd-analyze verify printed, with
 // unitDir cut from file names. err is non-nil for a non-zero exit.
 func systemdVerifyOutput(unitDir string, units []string) (string, error) {

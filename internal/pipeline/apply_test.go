@@ -253,6 +253,62 @@ var applyCases = []applyCase{
 			"restart matrix-synapse with matrix-postgres",
 		},
 	},
+	{
+		name: "monitoring on",
+		// Synapse and Traefik restart to serve their metrics; the scripts
+		// change with the list of secrets (Grafana's admin password) and
+		// the units that use the databases (postgres_exporter).
+		extra: "monitoring:\n  enabled: true\n",
+		want: []string{
+			"install /etc/systemd/system/matrix-grafana.service",
+			"install /etc/systemd/system/matrix-prometheus-node-exporter.service",
+			"install /etc/systemd/system/matrix-prometheus-postgres-exporter.service",
+			"install /etc/systemd/system/matrix-prometheus.service",
+			"install DATA/bin/backup.sh",
+			"install DATA/bin/import-postgres.sh",
+			"install DATA/bin/import-synapse-sqlite.sh",
+			"install DATA/bin/postgres-upgrade.sh",
+			"install DATA/bin/restore.sh",
+			"install DATA/bin/vacuum.sh",
+			"install DATA/grafana/dashboards/host.json",
+			"install DATA/grafana/dashboards/postgres.json",
+			"install DATA/grafana/dashboards/synapse.json",
+			"install DATA/grafana/provisioning/dashboards/matrixgen.yml",
+			"install DATA/grafana/provisioning/datasources/prometheus.yml",
+			"install DATA/matrixgen/env/matrix-grafana.env",
+			"install DATA/matrixgen/env/matrix-prometheus-postgres-exporter.env",
+			"install DATA/prometheus/config/prometheus.yml",
+			"install DATA/prometheus/config/rules/alerts.yml",
+			"install DATA/prometheus/config/rules/recording.yml",
+			"install DATA/synapse/config/homeserver.yaml",
+			"install DATA/traefik/config/dynamic/matrixgen.yml",
+			"install DATA/traefik/config/traefik.yml",
+			"daemon-reload",
+			"pull quay.io/prometheuscommunity/postgres-exporter:v0.17.1",
+			"pull quay.io/prometheus/node-exporter:v1.9.1",
+			"pull docker.io/prom/prometheus:v2.53.3",
+			"pull docker.io/grafana/grafana-oss:11.6.0",
+			"restart matrix-synapse",
+			"restart matrix-traefik",
+			"start matrix-prometheus-postgres-exporter",
+			"start matrix-prometheus-node-exporter",
+			"start matrix-prometheus",
+			"start matrix-grafana",
+		},
+	},
+	{
+		name: "backup on",
+		// Nothing restarts: install.sh enables and starts the new timer
+		// after the steps; a later change of schedule is the timer's file
+		// and daemon-reload, which gives the timer its new schedule.
+		extra: "backup:\n  enabled: true\n",
+		want: []string{
+			"install /etc/systemd/system/matrix-backup.service",
+			"install /etc/systemd/system/matrix-backup.timer",
+			"install DATA/bin/scheduled-backup.sh",
+			"daemon-reload",
+		},
+	},
 }
 
 func (c applyCase) steps(dataDir string) []string {

@@ -96,6 +96,17 @@ func consumerBundleOf(t *testing.T, res *Result) *consumerBundle {
 	return b
 }
 
+// isJob tells whether a unit file's name (without .service) is one of a
+// host job's: its service or its timer.
+func (b *consumerBundle) isJob(name string) bool {
+	for _, j := range b.res.Plan.Jobs {
+		if name == j.Unit || name == j.Unit+".timer" {
+			return true
+		}
+	}
+	return false
+}
+
 func (b *consumerBundle) service(unit string) (plan.Service, bool) {
 	for _, s := range b.res.Plan.Services {
 		if s.Unit == unit {
@@ -185,6 +196,8 @@ func TestConsumers(t *testing.T) {
 			t.Run("json", b.checkJSON)
 			t.Run("modes", b.checkModes)
 			t.Run("placeholders", b.checkPlaceholders)
+			t.Run("prometheus", b.checkPrometheus)
+			t.Run("grafana", b.checkGrafana)
 		})
 	}
 }
@@ -192,22 +205,37 @@ func TestConsumers(t *testing.T) {
 const unitTreeDir = "etc/systemd/system"
 
 func (b *consumerBundle) unitPaths() []string {
-	return b.paths(func(p string) bool { return path.Dir(p) == unitTreeDir && strings.HasSuffix(p, ".service") })
+	return b.paths(func(p string) bool {
+		return path.Dir(p) == unitTreeDir && (strings.HasSuffix(p, ".service") || strings.HasSuffix(p, ".timer"))
+	})
 }
 
 func (b *consumerBundle) checkSystemd(t *testing.T) {
-	var units, want []string
+	var units, want, jobUnits []string
 	for _, p := range b.unitPaths() {
 		units = append(units, path.Base(p))
+	}
+	for _, j := range b.res.Plan.Jobs {
+		jobUnits = append(jobUnits, j.Unit+".service", j.Unit+".timer")
 	}
 	for _, s := range b.res.Plan.Services {
 		want = append(want, s.Unit+".service")
 	}
+	for _, j := range b.res.Plan.Jobs {
+		want = append(want, j.Unit+".service", j.Unit+".timer")
+	}
 	sort.Strings(want)
 	if !slices.Equal(units, want) {
-		t.Errorf("unit files %q, want one per service %q", units, want)
+		t.Errorf("unit files %q, want one per service and a service and a timer per job %q", units, want)
 	}
-	consumers.SystemdVerify(t, filepath.Join(b.out, filepath.FromSlash(unitTreeDir)), units)
+	consumers.SystemdVerify(t, filepath.Join(b.out, filepath.FromSlash(unitTreeDir)), slices.DeleteFunc(units, func(u string) bool {
+		return slices.Contains(jobUnits, u)
+	}))
+	if len(jobUnits) > 0 {
+		// A job runs a script of the bundle: systemd looks for it in the
+		// bundle as installed.
+		consumers.SystemdVerifyRoot(t, b.host, jobUnits)
+	}
 }
 
 func (b *consumerBundle) checkShellcheck(t *testing.T) {
@@ -727,6 +755,9 @@ func (b *consumerBundle) createArgs(t *testing.T, p string) ([]string, []string)
 func (b *consumerBundle) checkDockerCreate(t *testing.T) {
 	for _, p := range b.unitPaths() {
 		unit := strings.TrimSuffix(path.Base(p), ".service")
+		if b.isJob(unit) {
+			continue // runs on the host, no container
+		}
 		s, ok := b.service(unit)
 		if !ok {
 			t.Errorf("%s: unit of no service", p)

@@ -62,8 +62,9 @@ shift
 case $cmd in
 start | restart) for u in "$@"; do case $u in -*) ;; *) : >"$state/active-$u" ;; esac; done ;;
 stop) for u in "$@"; do rm -f "$state/active-$u"; done ;;
-enable) for u in "$@"; do : >"$state/enabled-$u"; done ;;
-disable) for u in "$@"; do rm -f "$state/enabled-$u"; done ;;
+enable) for u in "$@"; do case $u in --now) ;; *) : >"$state/enabled-$u" ;; esac; done
+	case " $* " in *" --now "*) for u in "$@"; do : >"$state/active-$u"; done ;; esac ;;
+disable) for u in "$@"; do rm -f "$state/enabled-$u" "$state/active-$u"; done ;;
 is-active | is-enabled)
 	yes=active no=inactive file=active
 	[ "$cmd" = is-enabled ] && yes=enabled no=disabled file=enabled
@@ -1133,6 +1134,11 @@ func TestInstallProvidedSecret(t *testing.T) {
 				if slices.ContainsFunc(svc.Mounts, func(m plan.Mount) bool { return m.Source == b.secretPath(s) && m.ReadOnly }) {
 					used = true
 				}
+			}
+			// Or a host job's script reads the file (the backup repository's
+			// password, which restic and borg read from it).
+			if p := b.res.Plan.Backup; p != nil && p.PasswordFile == b.secretPath(s) {
+				used = true
 			}
 			if !used {
 				t.Errorf("provided secret %s is filled into no file and mounted into no container", s.Name)

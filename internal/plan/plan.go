@@ -36,6 +36,11 @@ type Plan struct {
 	// to, for the script that moves Synapse's accounts into it; nil when
 	// Synapse keeps its own logins.
 	AuthService *AuthService
+
+	// Jobs are the commands the host runs on a schedule.
+	Jobs []Job
+	// Backup is how the scheduled backup runs; nil when none is.
+	Backup *Backup
 	// Subnets holds the addresses of each network of Networks, by name:
 	// install.sh creates the networks with them, so that they are known
 	// before the host has them.
@@ -94,6 +99,42 @@ type AuthService struct {
 	// config from before the switch and its marker of a finished
 	// migration.
 	DataDir string
+}
+
+// Job is a command the host runs on a schedule: a oneshot service started
+// by a timer of the same name. It runs on the host as root, not in a
+// container: the maintenance scripts it runs reach the containers
+// themselves. A run that fails leaves the service failed.
+type Job struct {
+	Unit        string // name of the .service and the .timer, without the suffix
+	Description string
+	Command     []string // run on the host
+	// Schedule is a systemd calendar event; a run missed while the host
+	// was off is made up at the next boot.
+	Schedule string
+	// RandomDelaySeconds spreads the start, so that hosts sharing a
+	// repository or a disk do not all start at once.
+	RandomDelaySeconds int
+	// After are units the job runs after when they start together.
+	After []string
+}
+
+// Backup is what the scheduled backup does after backup.sh has written a
+// backup into Directory.
+type Backup struct {
+	Directory string
+	KeepLocal int  // newest local backups kept; 0 keeps all
+	Media     bool // with Synapse's own media
+	// Tool sends each backup off the host: "restic", "borg", or "" for
+	// none; Repository and PasswordFile are then set.
+	Tool, Repository, PasswordFile string
+	// EnvironmentFile holds the variables the tool needs (credentials);
+	// "" for none.
+	EnvironmentFile                    string
+	KeepDaily, KeepWeekly, KeepMonthly int
+	// MetricsFile is where a successful run writes the time it finished,
+	// for node_exporter's textfile collector; "" without monitoring.
+	MetricsFile string
 }
 
 // Homeserver says where the homeserver keeps what maintenance touches.
@@ -253,6 +294,10 @@ type Listen struct {
 	// HostPort is where the port is published on the proxy's bind address
 	// when the proxy runs outside Docker (the operator's own webserver).
 	HostPort int
+	// Path and Job, for a "metrics" listener: where Prometheus scrapes it,
+	// and the job its samples belong to (the processes of one program
+	// share a job and differ by instance).
+	Path, Job string
 }
 
 // The roles of public entrypoints. Components attach routes to a role; the

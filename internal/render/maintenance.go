@@ -55,6 +55,8 @@ type maintenanceData struct {
 		Mounts                                    []string // the unit's bind mounts as docker run arguments
 		HomeserverUnits                           string   // Synapse's processes, separated by spaces
 	}
+	// Backup is the scheduled backup's settings, for its scripts.
+	Backup plan.Backup
 }
 
 type databaseRow struct{ Name, Role, Secret string }
@@ -66,6 +68,9 @@ func newMaintenanceData(p *plan.Plan) maintenanceData {
 	d := maintenanceData{
 		Domain: h.Domain, DataDir: h.DataDir, SecretsDir: h.SecretsDir, User: h.User, Group: h.Group,
 		Backups: defaultBackupDir, Networks: p.Networks,
+	}
+	if p.Backup != nil {
+		d.Backup, d.Backups = *p.Backup, p.Backup.Directory
 	}
 	// With an external server, nothing here stops, dumps or upgrades it.
 	bundled, pg := p.Postgres != nil, plan.Postgres{}
@@ -201,7 +206,7 @@ var plainWord = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/:@-]*$|^/[A-Za-z0-
 // checkPlain refuses a value that a table row or comment could not carry;
 // the schema should have refused it already.
 func (d maintenanceData) checkPlain() error {
-	words := []string{d.Domain, d.Synapse.MediaStore, d.Synapse.Database, d.Postgres.Superuser, d.Synapse.StoreDir, d.Auth.DataDir}
+	words := []string{d.Domain, d.Synapse.MediaStore, d.Synapse.Database, d.Postgres.Superuser, d.Synapse.StoreDir, d.Auth.DataDir, d.Backup.PasswordFile, d.Backup.Tool}
 	for _, db := range d.Databases {
 		words = append(words, db.Name, db.Role, db.Secret)
 	}
@@ -235,6 +240,29 @@ func renderMaintenance(p *plan.Plan, t Tree) error {
 			return err
 		}
 		if err := t.add(hostPath(path.Join(binDir(p.Host), s.name)), 0o750, []byte(b.String())); err != nil {
+			return err
+		}
+	}
+	return renderBackupScripts(p, d, t)
+}
+
+// renderBackupScripts adds the scheduled backup's script, and with a
+// repository off the host the one that fetches a backup from it.
+func renderBackupScripts(p *plan.Plan, d maintenanceData, t Tree) error {
+	if p.Backup == nil {
+		return nil
+	}
+	scripts := []string{"scheduled-backup.sh"}
+	if p.Backup.Tool != "" {
+		scripts = append(scripts, "fetch-backup.sh")
+	}
+	for _, name := range scripts {
+		d.Script = name
+		var b strings.Builder
+		if err := parsed.ExecuteTemplate(&b, name+".tmpl", d); err != nil {
+			return err
+		}
+		if err := t.add(hostPath(path.Join(binDir(p.Host), name)), 0o750, []byte(b.String())); err != nil {
 			return err
 		}
 	}

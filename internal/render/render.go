@@ -10,7 +10,7 @@ import (
 // value a format cannot carry, which validation should have refused.
 func Render(p *plan.Plan) (Tree, error) {
 	t := Tree{}
-	steps := []func(*plan.Plan, Tree) error{renderFiles, renderUnits, renderProxy}
+	steps := []func(*plan.Plan, Tree) error{renderFiles, renderUnits, renderJobs, renderProxy}
 	for _, step := range steps {
 		if err := step(p, t); err != nil {
 			return nil, err

@@ -406,6 +406,9 @@ func (v *podVolumes) mount(m plan.Mount) error {
 			secrets = append(secrets, s)
 		}
 	}
+	if !under(m.Source, w.p.Host.DataDir) {
+		return v.hostPath(m)
+	}
 	if len(files) == 0 && len(secrets) == 0 {
 		return v.claim(m)
 	}
@@ -519,6 +522,21 @@ func (v *podVolumes) initMounted(volume string) bool {
 		}
 	}
 	return false
+}
+
+// hostPath mounts a directory of the node itself, read-only: a service
+// that reads the host outside the data directory (node_exporter reads /)
+// reads the node it runs on.
+func (v *podVolumes) hostPath(m plan.Mount) error {
+	name := "host-root"
+	if m.Source != "/" {
+		name = objectName("host", m.Source)
+	}
+	v.volumes = append(v.volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
+		HostPath: &corev1.HostPathVolumeSource{Path: m.Source},
+	}})
+	v.mounts = append(v.mounts, corev1.VolumeMount{Name: name, MountPath: m.Target, ReadOnly: true})
+	return nil
 }
 
 // claim mounts a data directory from a persistent volume claim, made once

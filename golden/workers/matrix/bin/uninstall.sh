@@ -88,6 +88,11 @@ confirm_purge() {
 # Units stop in the reverse of their start order, so that nothing is left
 # running without what it needs.
 stop_units() {
+	# The jobs' timers first, so that none starts a job meanwhile.
+	awk '$3 ~ /^\/etc\/systemd\/system\/.*\.timer$/ { sub(/.*\//, "", $3); print $3 }' "$APPLIED/FILES" |
+		while read -r timer; do
+			run systemctl disable --now "$timer"
+		done
 	units=$(awk '{ print $1 }' "$APPLIED/UNITS" | awk '{ u[NR] = $0 } END { for (i = NR; i >= 1; i--) print u[i] }')
 	for unit in $units; do
 		run systemctl stop "$unit.service"

@@ -337,7 +337,9 @@ backup_secrets() {
 			say "secret $name: not on this host ($path), not in the backup"
 		fi
 	done <<'SECRETS'
+backup-repository-password /srv/matrix/secrets/backup-repository-password
 coturn-shared-secret /srv/matrix/secrets/coturn-shared-secret
+grafana-admin-password /srv/matrix/secrets/grafana-admin-password
 livekit-api-key /srv/matrix/secrets/livekit-api-key
 livekit-api-secret /srv/matrix/secrets/livekit-api-secret
 mailer-smarthost-password /srv/matrix/secrets/mailer-smarthost-password

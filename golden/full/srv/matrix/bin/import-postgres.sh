@@ -26,7 +26,7 @@ SECRETS_DIR=/srv/matrix/secrets
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
 # Units that use the databases: stopped during the import.
-DEPENDANTS='matrix-authentication-service matrix-synapse'
+DEPENDANTS='matrix-authentication-service matrix-synapse matrix-prometheus-postgres-exporter'
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }

@@ -28,7 +28,7 @@ MATRIX_USER=synapse-host
 MATRIX_GROUP=synapse-host
 # Units that use the databases: stopped before the dump, so that no row is
 # written after it.
-DEPENDANTS='matrix-authentication-service matrix-synapse'
+DEPENDANTS='matrix-authentication-service matrix-synapse matrix-prometheus-postgres-exporter'
 
 ROOT=
 while [ $# -gt 0 ]; do

@@ -33,7 +33,7 @@ STORE_DIR=''
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
 # Units that use the databases or the media: stopped while they are replaced.
-DEPENDANTS='matrix-authentication-service matrix-synapse'
+DEPENDANTS='matrix-authentication-service matrix-synapse matrix-prometheus-postgres-exporter'
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -319,7 +319,9 @@ restore_secrets() {
 		say "restored secret $name"
 		changed="$changed$name,"
 	done <<'SECRETS'
+backup-repository-password /srv/matrix/secrets/backup-repository-password
 coturn-shared-secret /srv/matrix/secrets/coturn-shared-secret
+grafana-admin-password /srv/matrix/secrets/grafana-admin-password
 livekit-api-key /srv/matrix/secrets/livekit-api-key
 livekit-api-secret /srv/matrix/secrets/livekit-api-secret
 mailer-smarthost-password /srv/matrix/secrets/mailer-smarthost-password

@@ -24,7 +24,7 @@ ME=vacuum.sh
 PG_UNIT=matrix-postgres
 SUPERUSER=matrix
 # Units that use the databases: stopped during --full.
-DEPENDANTS='matrix-authentication-service matrix-synapse'
+DEPENDANTS='matrix-authentication-service matrix-synapse matrix-prometheus-postgres-exporter'
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
