@@ -39,7 +39,7 @@ func addSynapse(b *builder) {
 	b.plan.Secrets = append(b.plan.Secrets, plan.Secret{
 		Name: "synapse-signing-key", Kind: plan.SigningKey, Description: "Synapse's ed25519 signing key",
 		Readers: []string{synapseUnit}, Path: configDir + "/" + b.cfg.Domain + ".signing.key",
-		ImportFrom: s.SigningKeyImport,
+		ImportFrom: s.SigningKeyImport, Origin: b.origin,
 	})
 	// Secrets of outside services: the OIDC providers' client secrets and
 	// the shared secret of a TURN server elsewhere.

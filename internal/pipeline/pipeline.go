@@ -23,16 +23,17 @@ type Result struct {
 
 // Run builds the bundle for one config file's contents.
 func Run(file string, data []byte) (*Result, diag.List) {
-	cfg, problems := validate.Load(file, data)
+	cfg, src, problems := validate.LoadSource(file, data)
 	if len(problems) > 0 {
 		return nil, problems
 	}
 	p, problems := compile.Compile(cfg)
 	if len(problems) > 0 {
+		// Compile knows options by path only; the user reads them by line.
 		for i := range problems {
-			problems[i].Subject.File = file
+			problems[i] = src.Locate(problems[i])
 		}
-		return nil, problems
+		return nil, problems.Sorted()
 	}
 	tree, err := render.Render(p)
 	if err != nil {
