@@ -13,6 +13,7 @@ import (
 const (
 	homeserverFile    = "synapse/config/homeserver.yaml"
 	elementConfigFile = "client-element/config.json"
+	traefikStaticFile = "traefik/config/traefik.yml"
 )
 
 // mapping is an option that lands on one key of a program's config file
@@ -53,6 +54,14 @@ var mappings = []mapping{
 	{"element.brand", elementConfigFile, keyPath("brand"), func(c *config.Config) any { return c.Element.Brand }},
 	{"element.default_theme", elementConfigFile, keyPath("default_theme"), func(c *config.Config) any { return c.Element.DefaultTheme }},
 	{"domain", elementConfigFile, keyPath("room_directory", "servers"), func(c *config.Config) any { return []any{c.Domain} }},
+
+	// Behind another proxy, Traefik gets no certificates.
+	{"traefik.acme_email", traefikStaticFile, keyPath("certificatesResolvers", certResolver, "acme", "email"), func(c *config.Config) any {
+		if c.Traefik.BehindProxy.Enabled {
+			return nil
+		}
+		return c.Traefik.ACMEEmail
+	}},
 }
 
 func keyPath(parts ...string) []string { return parts }

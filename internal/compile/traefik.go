@@ -80,7 +80,7 @@ func addTraefik(b *builder) {
 			publish = append(publish, udp)
 		}
 	}
-	b.file(plan.File{Path: configDir + "/traefik.yml", Format: plan.YAML,
+	b.file(plan.File{Path: b.dataPath(traefikStaticFile), Format: plan.YAML,
 		Value: deepMerge(traefikStatic(b, listeners), t.Extra), Restarts: []string{traefikUnit}})
 	b.service(plan.Service{
 		Unit:        traefikUnit,
@@ -180,7 +180,6 @@ func traefikStatic(b *builder, listeners []traefikListener) obj {
 	}
 	if !t.BehindProxy.Enabled {
 		acme := obj{
-			"email":         t.ACMEEmail,
 			"storage":       "/ssl/acme.json",
 			"httpChallenge": obj{"entryPoint": "web"},
 		}
@@ -189,7 +188,7 @@ func traefikStatic(b *builder, listeners []traefikListener) obj {
 		}
 		static["certificatesResolvers"] = obj{certResolver: obj{"acme": acme}}
 	}
-	return static
+	return applyMappings(static, traefikStaticFile, b.cfg)
 }
 
 // respondingTimeouts lets an upload of maxUploadMB arrive at
