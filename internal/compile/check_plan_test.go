@@ -71,6 +71,10 @@ func TestCheckPlanReportsAtLaterOrigin(t *testing.T) {
 			{Unit: "a", Publish: []plan.Publish{{HostPort: 443, Protocol: "udp", Origin: "traefik.http3"}}},
 			{Unit: "b", HostBinds: []plan.Publish{{HostPort: 400, LastHostPort: 500, Protocol: "udp", Origin: "coturn.relay_min_port"}}}}},
 			"coturn.relay_min_port", "port 400-500/udp is taken already by a (traefik.http3)"},
+		{"a port in an earlier range", plan.Plan{Services: []plan.Service{
+			{Unit: "a", HostBinds: []plan.Publish{{HostPort: 400, LastHostPort: 500, Protocol: "udp", Origin: "coturn.relay_min_port"}}},
+			{Unit: "b", Publish: []plan.Publish{{HostAddress: "0.0.0.0", HostPort: 443, Protocol: "udp", Origin: "traefik.http3"}}}}},
+			"traefik.http3", "port 443/udp is taken already by a (coturn.relay_min_port)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

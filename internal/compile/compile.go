@@ -289,8 +289,10 @@ func checkPlan(p *plan.Plan) diag.List {
 			claim("address", s.Address, claimant{s.Unit, s.Origin})
 			checkHost(&out, s.Origin, s.Unit, s.Address)
 		}
-		for _, pub := range slices.Concat(s.Publish, s.HostBinds) {
-			ports = append(ports, portClaim{pub, claimant{s.Unit, pub.Origin}})
+		for _, pubs := range [][]plan.Publish{s.Publish, s.HostBinds} {
+			for _, pub := range pubs {
+				ports = append(ports, portClaim{pub, claimant{s.Unit, pub.Origin}})
+			}
 		}
 	}
 	out = append(out, portConflicts(ports)...)
@@ -342,23 +344,46 @@ func (c portClaim) String() string {
 // portConflicts reports each host port claim that overlaps an earlier
 // one: the same protocol, ports in common and an address in common. The
 // same service publishing a port on one address twice is one claim.
+// Single ports are looked up by number; only the few ranges (coturn's
+// relay ports) are held against every earlier claim.
 func portConflicts(claims []portClaim) diag.List {
+	type port struct {
+		protocol string
+		number   int
+	}
 	var out diag.List
+	byPort := map[port][]portClaim{}
+	var ranges []portClaim
 	for i, c := range claims {
-		for _, prev := range claims[:i] {
-			if prev.Protocol != c.Protocol || prev.HostPort > c.last() || c.HostPort > prev.last() ||
-				!sharedAddress(prev.HostAddress, c.HostAddress) {
-				continue
-			}
-			if prev.by == c.by && prev.Publish == c.Publish {
-				continue
-			}
+		key := port{c.Protocol, c.HostPort}
+		isRange := c.LastHostPort > c.HostPort
+		earlier := claims[:i]
+		if !isRange {
+			earlier = slices.Concat(byPort[key], ranges)
+		}
+		if prev, found := firstOverlap(earlier, c); found {
 			out.Add(diag.Diagnostic{Path: string(c.by.origin),
 				Summary: fmt.Sprintf("port %s is taken already by %s", c, prev.by)})
-			break
+		}
+		if isRange {
+			ranges = append(ranges, c)
+		} else {
+			byPort[key] = append(byPort[key], c)
 		}
 	}
 	return out
+}
+
+// firstOverlap finds the first of earlier that c overlaps, repetitions
+// of c itself aside.
+func firstOverlap(earlier []portClaim, c portClaim) (portClaim, bool) {
+	for _, prev := range earlier {
+		if prev != c && prev.Protocol == c.Protocol && prev.HostPort <= c.last() && c.HostPort <= prev.last() &&
+			sharedAddress(prev.HostAddress, c.HostAddress) {
+			return prev, true
+		}
+	}
+	return portClaim{}, false
 }
 
 // sharedAddress tells whether listening on a and on b takes a port on
