@@ -9,6 +9,7 @@ import (
 	"cuelang.org/go/cue"
 	"github.com/spf13/pflag"
 
+	"github.com/matrixgen/matrixgen/internal/compile"
 	"github.com/matrixgen/matrixgen/internal/validate"
 )
 
@@ -21,6 +22,9 @@ type option struct {
 	Types []string
 	// TypeDefaults replace Default when the types have different ones.
 	TypeDefaults []typeDefault
+	// LandsIn are the files (under host.data_dir) and keys the option
+	// is written to, from compile's option table.
+	LandsIn []string
 }
 
 type typeDefault struct{ Type, Default string }
@@ -149,7 +153,7 @@ func openStruct(v cue.Value) bool {
 }
 
 func describe(path string, v cue.Value, regular bool) option {
-	o := option{Path: path, Type: kindName(path, v), Doc: strings.TrimSpace(validate.Doc(v))}
+	o := option{Path: path, Type: kindName(path, v), Doc: strings.TrimSpace(validate.Doc(v)), LandsIn: landsIn(path)}
 	// A list that needs at least one item is concrete as a list, yet has
 	// no value until the user gives one: only a complete value is a default.
 	complete := func(v cue.Value) bool { return v.IsConcrete() && v.Validate(cue.Concrete(true)) == nil }
@@ -192,6 +196,9 @@ func writeText(w io.Writer, opts []option) {
 		if len(o.Types) > 0 {
 			fmt.Fprintf(w, "  types:   %s\n", strings.Join(o.Types, ", "))
 		}
+		if len(o.LandsIn) > 0 {
+			fmt.Fprintf(w, "  lands in: %s\n", strings.Join(o.LandsIn, "; "))
+		}
 		for _, line := range strings.Split(o.Doc, "\n") {
 			if line != "" {
 				fmt.Fprintf(w, "  %s\n", line)
@@ -233,10 +240,25 @@ func writeMarkdown(w io.Writer, opts []option) {
 		if len(o.Types) > 0 {
 			fmt.Fprintf(w, "- for type: `%s`\n", strings.Join(o.Types, "`, `"))
 		}
+		if len(o.LandsIn) > 0 {
+			fmt.Fprintf(w, "- lands in: `%s`\n", strings.Join(o.LandsIn, "`; `"))
+		}
 		if o.Doc != "" {
 			fmt.Fprintf(w, "\n%s\n", strings.Join(strings.Fields(o.Doc), " "))
 		}
 	}
+}
+
+// landsIn lists "file key" for each row of the option table the option
+// has.
+func landsIn(path string) []string {
+	var out []string
+	for _, m := range compile.Mappings() {
+		if m.Option == path {
+			out = append(out, m.File+" "+m.KeyString())
+		}
+	}
+	return out
 }
 
 func kindName(path string, v cue.Value) string {

@@ -117,7 +117,7 @@ func addMaubot(b *builder, bt bot) {
 		// Plugins may keep temporary files.
 		Tmpfs:    []string{"/tmp"},
 		Networks: []string{b.cfg.Host.Networks.Homeserver, b.cfg.Host.Networks.Proxy},
-		Listens:  []plan.Listen{{Name: "http", Port: maubotPort, HostPort: bt.HostPort}},
+		Listens:  []plan.Listen{{Name: "http", Port: maubotPort, HostPort: bt.HostPort, Origin: bt.option("host_port")}},
 		Requires: requires,
 		Wants:    []string{b.homeserverUnit()},
 	})

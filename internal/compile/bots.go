@@ -2,6 +2,7 @@ package compile
 
 import (
 	"github.com/matrixgen/matrixgen/internal/config"
+	"github.com/matrixgen/matrixgen/internal/plan"
 )
 
 // botTypes are the components of the bot types, by the type's name in the
@@ -29,6 +30,9 @@ type bot struct {
 
 func (bt bot) configDir() string { return bt.dir + "/config" }
 
+// option is the config path of one of the entry's options.
+func (bt bot) option(name string) plan.Origin { return plan.Origin("bots." + bt.name + "." + name) }
+
 // dataDir holds what the bot writes; everything else it sees is read-only.
 func (bt bot) dataDir() string { return bt.dir + "/data" }
 
@@ -43,6 +47,7 @@ func addBots(b *builder) {
 			panic("no component for bot type " + cfg.Type) // the schema and this table disagree
 		}
 		bt := bot{name: name, Bot: cfg, unit: "matrix-" + name, dir: b.dataPath(name)}
+		b.origin = plan.Origin("bots." + name)
 		for _, d := range []string{bt.dir, bt.configDir(), bt.dataDir()} {
 			b.dir(d, 0o750)
 		}

@@ -194,7 +194,7 @@ reverse_proxy:
 `+maubotBot+`    host_port: 29400
 `)
 	s, _ := planService(p, "matrix-maubot")
-	if !slices.Equal(s.Publish, []plan.Publish{{HostAddress: "127.0.0.1", HostPort: 29400, ContainerPort: maubotPort, Protocol: "tcp"}}) {
+	if !slices.Equal(s.Publish, []plan.Publish{{HostAddress: "127.0.0.1", HostPort: 29400, ContainerPort: maubotPort, Protocol: "tcp", Origin: "bots.maubot.host_port"}}) {
 		t.Errorf("publish %+v", s.Publish)
 	}
 	i := slices.IndexFunc(p.Routes, func(r plan.Route) bool { return r.Service == "matrix-maubot" })

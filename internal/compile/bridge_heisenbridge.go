@@ -54,7 +54,7 @@ func addHeisenbridge(b *builder, br bridge) {
 		Mounts:   []plan.Mount{{Source: br.configDir(), Target: "/data", ReadOnly: true}},
 		Tmpfs:    []string{"/tmp"},
 		Networks: []string{b.cfg.Host.Networks.Homeserver, b.cfg.Host.Networks.Proxy},
-		Listens:  []plan.Listen{{Name: "http", Port: heisenbridgePort, HostPort: br.HostPort}},
+		Listens:  []plan.Listen{{Name: "http", Port: heisenbridgePort, HostPort: br.HostPort, Origin: br.option("host_port")}},
 		Wants:    []string{b.homeserverUnit()},
 	})
 	// Heisenbridge opens its listener once Synapse accepted its token; the

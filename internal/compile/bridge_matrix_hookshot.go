@@ -79,7 +79,7 @@ func addMatrixHookshot(b *builder, br bridge) {
 		Tmpfs:    []string{"/tmp"},
 		Networks: []string{b.cfg.Host.Networks.Homeserver, b.cfg.Host.Networks.Proxy},
 		Listens: []plan.Listen{
-			{Name: "http", Port: hookshotWebhooksPort, HostPort: br.HostPort},
+			{Name: "http", Port: hookshotWebhooksPort, HostPort: br.HostPort, Origin: br.option("host_port")},
 			{Name: "appservice", Port: hookshotAppservicePort},
 		},
 		Wants: []string{b.homeserverUnit()},

@@ -100,7 +100,7 @@ func TestHookshotRoute(t *testing.T) {
 func TestHookshotOwnWebserver(t *testing.T) {
 	p := compileYAML(t, "domain: example.org\nreverse_proxy:\n  type: nginx\n"+hookshotBridge+"    host_port: 9400\n")
 	s, _ := planService(p, "matrix-hookshot")
-	want := []plan.Publish{{HostAddress: "127.0.0.1", HostPort: 9400, ContainerPort: hookshotWebhooksPort, Protocol: "tcp"}}
+	want := []plan.Publish{{HostAddress: "127.0.0.1", HostPort: 9400, ContainerPort: hookshotWebhooksPort, Protocol: "tcp", Origin: "bridges.hookshot.host_port"}}
 	if !slices.Equal(s.Publish, want) {
 		t.Errorf("publish %+v, want %+v", s.Publish, want)
 	}

@@ -2,6 +2,7 @@ package compile
 
 import (
 	"github.com/matrixgen/matrixgen/internal/config"
+	"github.com/matrixgen/matrixgen/internal/plan"
 )
 
 // bridgeTypes are the components of the bridge types, by the type's name
@@ -28,6 +29,11 @@ type bridge struct {
 
 func (br bridge) configDir() string { return br.dir + "/config" }
 
+// option is the config path of one of the entry's options.
+func (br bridge) option(name string) plan.Origin {
+	return plan.Origin("bridges." + br.name + "." + name)
+}
+
 func hasBridges(c *config.Config) bool { return len(c.Bridges.Enabled()) > 0 }
 
 // addBridges runs each enabled bridge's component. It comes after
@@ -41,6 +47,7 @@ func addBridges(b *builder) {
 			panic("no component for bridge type " + cfg.Type) // the schema and this table disagree
 		}
 		br := bridge{name: name, Bridge: cfg, unit: "matrix-" + name, dir: b.dataPath(name)}
+		b.origin = plan.Origin("bridges." + name)
 		b.dir(br.dir, 0o750)
 		b.dir(br.configDir(), 0o750)
 		add(b, br)

@@ -38,3 +38,66 @@ func TestCheckPlanRefusesInvalidHostnames(t *testing.T) {
 		t.Errorf("checkPlan refuses valid names and addresses: %v", got)
 	}
 }
+
+// TestCheckPlanReportsAtLaterOrigin: a claim made twice is reported at
+// the option the later claim came from, and the message names the
+// earlier one's, for every kind of claim.
+func TestCheckPlanReportsAtLaterOrigin(t *testing.T) {
+	hookshot := plan.Route{Name: "hookshot", Host: "matrix.example.org", PathPrefix: "/hookshot/webhooks",
+		Entrypoint: plan.EntrypointClient, Upstream: "matrix-hookshot:9000", Origin: "bridges.hookshot"}
+	second := hookshot
+	second.Name, second.Upstream, second.Origin = "hookshot-two", "matrix-hookshot-two:9000", "bridges.hookshot-two"
+	cases := []struct {
+		name       string
+		p          plan.Plan
+		path, want string
+	}{
+		{"route", plan.Plan{Entrypoints: []plan.Entrypoint{{Name: plan.EntrypointClient, HostPort: 443}},
+			Routes: []plan.Route{hookshot, second}},
+			"bridges.hookshot-two", "route matrix.example.org:443/hookshot/webhooks is claimed by both hookshot (bridges.hookshot) and hookshot-two (bridges.hookshot-two)"},
+		{"file", plan.Plan{Files: []plan.File{{Path: "/x", Origin: "element"}, {Path: "/x", Origin: "bots.a"}}},
+			"bots.a", "file /x is claimed by both [] (element) and [] (bots.a)"},
+		{"unit", plan.Plan{Services: []plan.Service{{Unit: "matrix-a", Origin: "bridges.a"}, {Unit: "matrix-a", Origin: "bots.a"}}},
+			"bots.a", "unit matrix-a is claimed by both matrix-a (bridges.a) and matrix-a (bots.a)"},
+		{"published port", plan.Plan{Services: []plan.Service{
+			{Unit: "a", Publish: []plan.Publish{{HostAddress: "127.0.0.1", HostPort: 9000, Protocol: "tcp", Origin: "bridges.a.host_port"}}},
+			{Unit: "b", Publish: []plan.Publish{{HostAddress: "127.0.0.1", HostPort: 9000, Protocol: "tcp", Origin: "bots.b.host_port"}}}}},
+			"bots.b.host_port", "port 9000/tcp is taken already by a (bridges.a.host_port)"},
+		{"every address and one", plan.Plan{Services: []plan.Service{
+			{Unit: "a", HostBinds: []plan.Publish{{HostPort: 3478, Protocol: "tcp", Origin: "coturn.port"}}},
+			{Unit: "b", Publish: []plan.Publish{{HostAddress: "::1", HostPort: 3478, Protocol: "tcp", Origin: "ketesa.host_port"}}}}},
+			"ketesa.host_port", "port 3478/tcp is taken already by a (coturn.port)"},
+		{"a range", plan.Plan{Services: []plan.Service{
+			{Unit: "a", Publish: []plan.Publish{{HostPort: 443, Protocol: "udp", Origin: "traefik.http3"}}},
+			{Unit: "b", HostBinds: []plan.Publish{{HostPort: 400, LastHostPort: 500, Protocol: "udp", Origin: "coturn.relay_min_port"}}}}},
+			"coturn.relay_min_port", "port 400-500/udp is taken already by a (traefik.http3)"},
+		{"a port in an earlier range", plan.Plan{Services: []plan.Service{
+			{Unit: "a", HostBinds: []plan.Publish{{HostPort: 400, LastHostPort: 500, Protocol: "udp", Origin: "coturn.relay_min_port"}}},
+			{Unit: "b", Publish: []plan.Publish{{HostAddress: "0.0.0.0", HostPort: 443, Protocol: "udp", Origin: "traefik.http3"}}}}},
+			"traefik.http3", "port 443/udp is taken already by a (coturn.relay_min_port)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := checkPlan(&c.p)
+			if len(got) != 1 || got[0].Path != c.path || got[0].Summary != c.want {
+				t.Errorf("checkPlan = %v, want %s: %s", got, c.path, c.want)
+			}
+		})
+	}
+}
+
+// TestCheckPlanPortsApart: ports that share no address, protocol or
+// number are no conflict, nor is one service's port on both families.
+func TestCheckPlanPortsApart(t *testing.T) {
+	p := plan.Plan{Services: []plan.Service{
+		{Unit: "a", Publish: []plan.Publish{
+			{HostAddress: "127.0.0.1", HostPort: 80, Protocol: "tcp"}, {HostAddress: "::1", HostPort: 80, Protocol: "tcp"},
+			{HostAddress: "0.0.0.0", HostPort: 443, Protocol: "tcp"}, {HostAddress: "::", HostPort: 443, Protocol: "tcp"},
+		}},
+		{Unit: "b", Publish: []plan.Publish{{HostAddress: "10.0.0.1", HostPort: 80, Protocol: "tcp"}, {HostPort: 443, Protocol: "udp"}}},
+		{Unit: "c", HostBinds: []plan.Publish{{HostPort: 444, LastHostPort: 500, Protocol: "udp"}}},
+	}}
+	if got := checkPlan(&p); len(got) > 0 {
+		t.Errorf("checkPlan = %v, want no problem", got)
+	}
+}

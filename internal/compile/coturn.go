@@ -33,6 +33,11 @@ func addCoturn(b *builder) {
 		// proxy costs a process per port, so coturn uses the host's network.
 		HostNetwork: true,
 		Listens:     []plan.Listen{{Name: "turn", Port: t.Port}},
+		HostBinds: []plan.Publish{
+			{HostPort: t.Port, Protocol: "tcp", Origin: "coturn.port"},
+			{HostPort: t.Port, Protocol: "udp", Origin: "coturn.port"},
+			{HostPort: t.RelayMinPort, LastHostPort: t.RelayMaxPort, Protocol: "udp", Origin: "coturn.relay_min_port"},
+		},
 	})
 }
 

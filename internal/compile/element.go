@@ -14,7 +14,7 @@ func addElement(b *builder) {
 	c := b.cfg
 	dir := b.dataPath("client-element")
 	b.dir(dir, 0o750)
-	b.file(plan.File{Path: dir + "/config.json", Format: plan.JSON, Value: elementConfig(b), Restarts: []string{elementUnit}})
+	b.file(plan.File{Path: b.dataPath(elementConfigFile), Format: plan.JSON, Value: elementConfig(b), Restarts: []string{elementUnit}})
 	b.service(plan.Service{
 		Unit:        elementUnit,
 		Description: "Element Web",
@@ -33,17 +33,11 @@ func addElement(b *builder) {
 
 func elementConfig(b *builder) obj {
 	c := b.cfg
-	cfg := obj{
-		"default_server_config": obj{
-			"m.homeserver": obj{"base_url": "https://" + c.Hostnames.Homeserver, "server_name": c.Domain},
-		},
-		"brand":               c.Element.Brand,
-		"default_theme":       c.Element.DefaultTheme,
+	cfg := applyMappings(obj{
 		"disable_custom_urls": false,
 		"disable_guests":      true,
-		"room_directory":      obj{"servers": []any{c.Domain}},
 		"show_labs_settings":  false,
-	}
+	}, elementConfigFile, c)
 	if c.RTC.Enabled {
 		cfg = deepMerge(cfg, rtcElementConfig(b))
 	}

@@ -41,7 +41,7 @@ func addKetesa(b *builder) {
 		},
 		Mounts:   []plan.Mount{{Source: configDir + "/config.json", Target: ketesaRoot + "/config.json", ReadOnly: true}},
 		Networks: []string{b.cfg.Host.Networks.Proxy},
-		Listens:  []plan.Listen{{Name: "http", Port: ketesaPort, HostPort: k.HostPort}},
+		Listens:  []plan.Listen{{Name: "http", Port: ketesaPort, HostPort: k.HostPort, Origin: "ketesa.host_port"}},
 	})
 	b.route(ketesaRoute(b.cfg))
 }

@@ -185,7 +185,7 @@ func TestKetesaService(t *testing.T) {
 	if env["SERVER_PORT"] != "8080" || env["SERVER_ROOT"] != "/var/public" {
 		t.Errorf("env %v: the server must listen on the routed port and serve the mounted root", env)
 	}
-	want := []plan.Publish{{HostAddress: "127.0.0.1", HostPort: 8780, ContainerPort: 8080, Protocol: "tcp"}}
+	want := []plan.Publish{{HostAddress: "127.0.0.1", HostPort: 8780, ContainerPort: 8080, Protocol: "tcp", Origin: "ketesa.host_port"}}
 	if !reflect.DeepEqual(s.Publish, want) {
 		t.Errorf("publishes %+v, want %+v", s.Publish, want)
 	}

@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -98,12 +99,13 @@ func (b *builder) resolveUpstreams() {
 			be.Upstream = fmt.Sprintf("%s:%d", s.Address, be.Port)
 			return
 		}
-		hostPort := listenHostPort(s, be.Port)
+		listen := hostListen(s, be.Port)
 		addr := b.cfg.ReverseProxy.BindAddress
-		be.Upstream = fmt.Sprintf("%s:%d", hostAddress(addr), hostPort)
+		be.Upstream = fmt.Sprintf("%s:%d", hostAddress(addr), listen.HostPort)
 		if key := be.Upstream; !published[key] {
 			published[key] = true
-			s.Publish = append(s.Publish, plan.Publish{HostAddress: addr, HostPort: hostPort, ContainerPort: be.Port, Protocol: "tcp"})
+			s.Publish = append(s.Publish, plan.Publish{HostAddress: addr, HostPort: listen.HostPort, ContainerPort: be.Port, Protocol: "tcp",
+				Origin: cmp.Or(listen.Origin, s.Origin)})
 		}
 	}
 	if tl := &b.plan.Proxy.TooLarge; tl.Backend.Service != "" {
@@ -120,10 +122,10 @@ func (b *builder) resolveUpstreams() {
 	}
 }
 
-func listenHostPort(s *plan.Service, port int) int {
+func hostListen(s *plan.Service, port int) plan.Listen {
 	for _, l := range s.Listens {
 		if l.Port == port && l.HostPort != 0 {
-			return l.HostPort
+			return l
 		}
 	}
 	panic(fmt.Sprintf("%s routes to port %d but declares no host port for it", s.Unit, port))

@@ -78,14 +78,14 @@ func addLiveKit(b *builder) {
 // UDP port, and with TURN on, its port and relay range.
 func liveKitMediaPorts(b *builder) []plan.Publish {
 	lk := b.cfg.RTC.LiveKit
-	same := func(port int, proto string) plan.Publish {
-		return plan.Publish{HostPort: port, ContainerPort: port, Protocol: proto}
+	same := func(port int, proto string, option string) plan.Publish {
+		return plan.Publish{HostPort: port, ContainerPort: port, Protocol: proto, Origin: plan.Origin(option)}
 	}
-	out := []plan.Publish{same(lk.TCPPort, "tcp"), same(lk.UDPPort, "udp")}
+	out := []plan.Publish{same(lk.TCPPort, "tcp", "rtc.livekit.tcp_port"), same(lk.UDPPort, "udp", "rtc.livekit.udp_port")}
 	if t := lk.TURN; t.Enabled {
-		out = append(out, same(t.UDPPort, "udp"))
+		out = append(out, same(t.UDPPort, "udp", "rtc.livekit.turn.udp_port"))
 		for p := t.RelayMinPort; p <= t.RelayMaxPort; p++ {
-			out = append(out, same(p, "udp"))
+			out = append(out, same(p, "udp", "rtc.livekit.turn.relay_min_port"))
 		}
 	}
 	return out

@@ -40,7 +40,7 @@ func addSynapse(b *builder) {
 	b.plan.Secrets = append(b.plan.Secrets, plan.Secret{
 		Name: "synapse-signing-key", Kind: plan.SigningKey, Description: "Synapse's ed25519 signing key",
 		Readers: []string{synapseUnit}, Path: configDir + "/" + b.cfg.Domain + ".signing.key",
-		ImportFrom: s.SigningKeyImport,
+		ImportFrom: s.SigningKeyImport, Origin: b.origin,
 	})
 	// Secrets of outside services: the OIDC providers' client secrets and
 	// the shared secret of a TURN server elsewhere.
@@ -51,7 +51,7 @@ func addSynapse(b *builder) {
 	}
 	hs := homeserverConfig(b, db, workers)
 	b.file(plan.File{
-		Path: configDir + "/homeserver.yaml", Format: plan.YAML, Value: hs,
+		Path: b.dataPath(homeserverFile), Format: plan.YAML, Value: hs,
 		Secrets: []string{string(db.Password)}, Restarts: []string{synapseUnit},
 	})
 	b.file(plan.File{
@@ -143,34 +143,18 @@ func addSynapseRoutes(b *builder) {
 func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 	s := b.cfg.Synapse
 	c := b.cfg
-	hs := obj{
-		"server_name":      c.Domain,
-		"public_baseurl":   "https://" + c.Hostnames.Homeserver + "/",
-		"report_stats":     false,
-		"listeners":        synapseListeners(b, len(workers) > 0),
-		"database":         synapseDatabase(db),
-		"log_config":       synapseConfigDir + "/" + c.Domain + ".log.config",
-		"media_store_path": synapseMediaParent + "/media-store",
-		"signing_key_path": synapseConfigDir + "/" + c.Domain + ".signing.key",
-		"max_upload_size":  fmt.Sprintf("%dM", s.MaxUploadSizeMB),
-		"presence":         obj{"enabled": s.Presence},
-		"trusted_key_servers": func() []any {
-			var out []any
-			for _, k := range s.TrustedKeyServer {
-				out = append(out, obj{"server_name": k})
-			}
-			return out
-		}(),
+	hs := applyMappings(obj{
+		"report_stats":                    false,
+		"listeners":                       synapseListeners(b, len(workers) > 0),
+		"database":                        synapseDatabase(db),
+		"log_config":                      synapseConfigDir + "/" + c.Domain + ".log.config",
+		"media_store_path":                synapseMediaParent + "/media-store",
+		"signing_key_path":                synapseConfigDir + "/" + c.Domain + ".signing.key",
 		"macaroon_secret_key_path":        secretMount("synapse-macaroon-secret"),
 		"form_secret_path":                secretMount("synapse-form-secret"),
 		"registration_shared_secret_path": secretMount("synapse-registration-secret"),
 		"serve_server_wellknown":          false,
-		"limit_remote_rooms": obj{
-			"enabled":         s.LimitRemoteRooms.Enabled,
-			"complexity":      s.LimitRemoteRooms.Complexity,
-			"admins_can_join": s.LimitRemoteRooms.AdminsCanJoin,
-		},
-	}
+	}, homeserverFile, c)
 	registration := registrationConfig(b)
 	if c.MAS.Enabled {
 		registration = masSynapseConfig()
@@ -178,16 +162,9 @@ func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 	for k, v := range registration {
 		hs[k] = v
 	}
-	if len(s.AutoJoinRooms) > 0 {
-		hs["auto_join_rooms"] = plan.AnyList(s.AutoJoinRooms)
-	}
-	if s.AdminContact != "" {
-		hs["admin_contact"] = s.AdminContact
-	}
 	if !s.Federation.Enabled {
 		hs["federation_domain_whitelist"] = []any{}
 	}
-	hs["url_preview_enabled"] = s.URLPreviews.Enabled
 	if s.URLPreviews.Enabled {
 		hs["url_preview_ip_range_blacklist"] = plan.AnyList(privateRanges)
 	}

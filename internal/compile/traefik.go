@@ -79,11 +79,11 @@ func addTraefik(b *builder) {
 		publish = append(publish, l.publish)
 		if l.http3 {
 			udp := l.publish
-			udp.Protocol = "udp"
+			udp.Protocol, udp.Origin = "udp", "traefik.http3"
 			publish = append(publish, udp)
 		}
 	}
-	b.file(plan.File{Path: configDir + "/traefik.yml", Format: plan.YAML,
+	b.file(plan.File{Path: b.dataPath(traefikStaticFile), Format: plan.YAML,
 		Value: deepMerge(traefikStatic(b, listeners), t.Extra), Restarts: []string{traefikUnit}})
 	b.service(plan.Service{
 		Unit:        traefikUnit,
@@ -108,17 +108,17 @@ func addTraefik(b *builder) {
 // names each role's listener in the plan for the dynamic config.
 func traefikListeners(b *builder) []traefikListener {
 	t := b.cfg.Traefik
-	tcp := func(addr string, host, container int) plan.Publish {
-		return plan.Publish{HostAddress: addr, HostPort: host, ContainerPort: container, Protocol: "tcp"}
+	tcp := func(addr string, host, container int, origin plan.Origin) plan.Publish {
+		return plan.Publish{HostAddress: addr, HostPort: host, ContainerPort: container, Protocol: "tcp", Origin: origin}
 	}
 	if t.BehindProxy.Enabled {
 		setProxyNames(b, map[int]string{t.BehindProxy.Port: "web"})
 		return append([]traefikListener{{name: "web", trustForwards: t.BehindProxy.TrustedIPs,
-			publish: tcp(b.cfg.ReverseProxy.BindAddress, t.BehindProxy.Port, 8080)}}, internalListener(b)...)
+			publish: tcp(b.cfg.ReverseProxy.BindAddress, t.BehindProxy.Port, 8080, "traefik.behind_proxy.port")}}, internalListener(b)...)
 	}
 	listeners := []traefikListener{
-		{name: "web", publish: tcp("", 80, 8081)},
-		{name: "web-secure", publish: tcp("", 443, 8443), tls: true, http3: t.HTTP3},
+		{name: "web", publish: tcp("", 80, 8081, "")},
+		{name: "web-secure", publish: tcp("", 443, 8443, ""), tls: true, http3: t.HTTP3},
 	}
 	if t.RedirectHTTP {
 		// To the published port, not to the entrypoint: Traefik would take
@@ -128,7 +128,7 @@ func traefikListeners(b *builder) []traefikListener {
 	}
 	names := map[int]string{443: "web-secure"}
 	if fed := b.cfg.Synapse.Federation; fed.Enabled && fed.Port != 443 {
-		listeners = append(listeners, traefikListener{name: "matrix-federation", publish: tcp("", fed.Port, 8448), tls: true})
+		listeners = append(listeners, traefikListener{name: "matrix-federation", publish: tcp("", fed.Port, 8448, "synapse.federation.port"), tls: true})
 		names[fed.Port] = "matrix-federation"
 	}
 	setProxyNames(b, names)
@@ -188,7 +188,6 @@ func traefikStatic(b *builder, listeners []traefikListener) obj {
 	}
 	if !t.BehindProxy.Enabled {
 		acme := obj{
-			"email":         t.ACMEEmail,
 			"storage":       "/ssl/acme.json",
 			"httpChallenge": obj{"entryPoint": "web"},
 		}
@@ -197,7 +196,7 @@ func traefikStatic(b *builder, listeners []traefikListener) obj {
 		}
 		static["certificatesResolvers"] = obj{certResolver: obj{"acme": acme}}
 	}
-	return static
+	return applyMappings(static, traefikStaticFile, b.cfg)
 }
 
 // respondingTimeouts lets an upload of maxUploadMB arrive at

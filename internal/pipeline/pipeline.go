@@ -38,16 +38,17 @@ func Run(file string, data []byte) (*Result, diag.List) {
 
 // RunTarget builds the output of one target for one config file's contents.
 func RunTarget(file string, data []byte, target string) (*Result, diag.List) {
-	cfg, problems := validate.Load(file, data)
+	cfg, src, problems := validate.LoadSource(file, data)
 	if len(problems) > 0 {
 		return nil, problems
 	}
 	p, problems := compile.Compile(cfg)
 	if len(problems) > 0 {
+		// Compile knows options by path only; the user reads them by line.
 		for i := range problems {
-			problems[i].Subject.File = file
+			problems[i] = src.Locate(problems[i])
 		}
-		return nil, problems
+		return nil, problems.Sorted()
 	}
 	renderers := map[string]func(*plan.Plan) (render.Tree, error){TargetHost: render.Render, TargetKubernetes: kubernetes.Render}
 	renderTarget, ok := renderers[target]

@@ -255,7 +255,17 @@ type Service struct {
 	// the units they require, so that applying a change never leaves the
 	// pool without a server.
 	RestartGroup string
+	// HostBinds are the ports a HostNetwork service binds on the host
+	// itself. Nothing publishes them; they are stated so that a clash
+	// with a published port is found before the service fails to start.
+	HostBinds []Publish
+	Origin    Origin
 }
+
+// Origin is the config path ("bridges.hookshot.host_port") of the option
+// a part of the plan came from. A conflict between two parts is reported
+// at the later one's origin, in the user's file, and names the other's.
+type Origin string
 
 // Security is the container's hardening. The zero value is the strictest;
 // each relaxation carries the reason, written next to it in the unit.
@@ -282,10 +292,14 @@ type Subnets struct {
 }
 
 type Publish struct {
-	HostAddress   string // "" for every address
-	HostPort      int
+	HostAddress string // "" for every address
+	HostPort    int
+	// LastHostPort ends a range of host ports that starts at HostPort
+	// (HostBinds only); 0 for the one port.
+	LastHostPort  int
 	ContainerPort int
 	Protocol      string // "tcp" or "udp"
+	Origin        Origin // the service's when empty
 }
 
 type Listen struct {
@@ -298,6 +312,9 @@ type Listen struct {
 	// and the job its samples belong to (the processes of one program
 	// share a job and differ by instance).
 	Path, Job string
+	// Origin is the option that chose HostPort, when one did; the
+	// service's otherwise.
+	Origin Origin
 }
 
 // The roles of public entrypoints. Components attach routes to a role; the
@@ -370,6 +387,7 @@ type Route struct {
 	// redirect.
 	StripPrefix bool
 	Settings    RouteSettings
+	Origin      Origin
 }
 
 // Backend is one server a route sends requests to.
@@ -492,6 +510,7 @@ type File struct {
 	Secrets []string
 	// Restarts lists the units to restart when the file changes.
 	Restarts []string
+	Origin   Origin
 }
 
 // Dir is a directory install.sh creates.
@@ -546,6 +565,9 @@ type Secret struct {
 	// ImportFrom is a host path copied into place when the secret is missing
 	// (migration from an earlier installation).
 	ImportFrom string
+	// Origin is where the secret was first declared; other readers may
+	// come from elsewhere.
+	Origin Origin
 }
 
 // Database is one PostgreSQL database and its role.

@@ -20,7 +20,6 @@ var semanticRules = []rule{
 	distinctHostnames,
 	derivedHostnamesFit,
 	coturnRelayRange,
-	noPortClashes,
 	traefikNeedsACMEEmail,
 	singleWorkers,
 	presenceWriterNeedsPresence,
@@ -124,53 +123,6 @@ func coturnRelayRange(c *config.Config, ix *index) diag.List {
 		return problem(ix, "coturn.relay_min_port", "the relay range is empty: %d is above relay_max_port %d", t.RelayMinPort, t.RelayMaxPort)
 	}
 	return nil
-}
-
-// noPortClashes checks the ports the host publishes: two listeners on one
-// port fail at start, late and far from the config line that caused them.
-func noPortClashes(c *config.Config, ix *index) diag.List {
-	claims := map[string]string{}
-	var out diag.List
-	take := func(port int, proto, path, what string) {
-		key := fmt.Sprintf("%d/%s", port, proto)
-		if prev, taken := claims[key]; taken {
-			out = append(out, problem(ix, path, "port %s is already used by %s", key, prev)...)
-			return
-		}
-		claims[key] = what
-	}
-	for _, p := range publicPorts(c) {
-		take(p.port, "tcp", p.path, p.what)
-	}
-	if c.Coturn.Enabled {
-		take(c.Coturn.Port, "tcp", "coturn.port", "coturn.port")
-		take(c.Coturn.Port, "udp", "coturn.port", "coturn.port")
-		if c.ReverseProxy.Type == "traefik" && c.Traefik.HTTP3 && c.Coturn.RelayMinPort <= 443 && 443 <= c.Coturn.RelayMaxPort {
-			out = append(out, problem(ix, "coturn.relay_min_port", "the relay range includes UDP 443, which HTTP/3 uses")...)
-		}
-	}
-	return out
-}
-
-type publicPort struct {
-	port       int
-	path, what string
-}
-
-// publicPorts are the TCP ports the bundle's containers publish on the
-// host, each with the option that chose it.
-func publicPorts(c *config.Config) []publicPort {
-	if c.ReverseProxy.Type != "traefik" {
-		return nil // published on the bind address only, at fixed ports
-	}
-	if c.Traefik.BehindProxy.Enabled {
-		return []publicPort{{c.Traefik.BehindProxy.Port, "traefik.behind_proxy.port", "Traefik (traefik.behind_proxy.port)"}}
-	}
-	ports := []publicPort{{80, "", "Traefik (HTTP)"}, {443, "", "Traefik (HTTPS)"}}
-	if f := c.Synapse.Federation; f.Enabled && f.Port != 443 {
-		ports = append(ports, publicPort{f.Port, "synapse.federation.port", "synapse.federation.port"})
-	}
-	return ports
 }
 
 // traefikNeedsACMEEmail: Let's Encrypt requires a contact when Traefik

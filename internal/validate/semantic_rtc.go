@@ -66,8 +66,9 @@ func (p portUse) String() string {
 }
 
 // rtcMediaPortsFree: LiveKit's media ports are published on every
-// address, where nothing else may listen: Traefik's ports, coturn's, and
-// each other.
+// address, where two of them cannot share a port. A clash with another
+// service's published port (Traefik's, coturn's) is found on the plan,
+// which knows the ports compile decides.
 func rtcMediaPortsFree(c *config.Config, ix *index) diag.List {
 	lk := c.RTC.LiveKit
 	ours := []portUse{
@@ -79,22 +80,9 @@ func rtcMediaPortsFree(c *config.Config, ix *index) diag.List {
 			portUse{t.UDPPort, t.UDPPort, "udp", "rtc.livekit.turn.udp_port", "rtc.livekit.turn.udp_port"},
 			portUse{t.RelayMinPort, t.RelayMaxPort, "udp", "rtc.livekit.turn.relay_min_port", "LiveKit's TURN relay range"})
 	}
-	var others []portUse
-	for _, p := range publicPorts(c) {
-		others = append(others, portUse{p.port, p.port, "tcp", p.path, p.what})
-	}
-	if c.ReverseProxy.Type == "traefik" && !c.Traefik.BehindProxy.Enabled && c.Traefik.HTTP3 {
-		others = append(others, portUse{443, 443, "udp", "", "Traefik (HTTP/3)"})
-	}
-	if t := c.Coturn; t.Enabled {
-		others = append(others,
-			portUse{t.Port, t.Port, "tcp", "coturn.port", "coturn.port"},
-			portUse{t.Port, t.Port, "udp", "coturn.port", "coturn.port"},
-			portUse{t.RelayMinPort, t.RelayMaxPort, "udp", "coturn.relay_min_port", "coturn's relay range"})
-	}
 	var out diag.List
 	for i, p := range ours {
-		for _, q := range append(others, ours[:i]...) {
+		for _, q := range ours[:i] {
 			if p.overlaps(q) {
 				out = append(out, problem(ix, p.path, "port %s is already used by %s (%s)", p, q.what, q)...)
 				break

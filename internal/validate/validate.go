@@ -22,16 +22,44 @@ import (
 // Load validates a config file's contents; file names the input in messages.
 // A nil Config comes with at least one diagnostic.
 func Load(file string, data []byte) (*config.Config, diag.List) {
-	if d, ok := checkBytes(file, data); !ok {
-		return nil, diag.List{d}
+	cfg, _, problems := LoadSource(file, data)
+	return cfg, problems
+}
+
+// Source places config paths in the user's file, for the problems later
+// stages find: compile reports a conflict at the option a part of the
+// plan came from.
+type Source struct{ ix *index }
+
+// Locate gives d the position of its Path in the file: the value written
+// there, or the closest enclosing one the file has. A diagnostic without
+// a path is about the config as a whole and gets the file alone.
+func (s *Source) Locate(d diag.Diagnostic) diag.Diagnostic {
+	d.Subject = diag.Range{File: s.ix.file}
+	if d.Path != "" {
+		d.Subject = s.ix.at(d.Path)
 	}
+	return d
+}
+
+// LoadSource is Load that also returns where each option is in the file;
+// the Source is nil when the file could not be read as YAML.
+func LoadSource(file string, data []byte) (*config.Config, *Source, diag.List) {
+	if d, ok := checkBytes(file, data); !ok {
+		return nil, nil, diag.List{d}
+	}
+	cfg, ix, problems := load(file, data)
+	return cfg, &Source{ix}, problems
+}
+
+func load(file string, data []byte) (*config.Config, *index, diag.List) {
 	input, ix, problems := parseYAML(file, data)
 	if problems != nil {
-		return nil, problems.Sorted()
+		return nil, ix, problems.Sorted()
 	}
 	root, ok := input.(map[string]any)
 	if !ok {
-		return nil, diag.List{{Summary: "the config must be a mapping of options", Subject: ix.at("")}}
+		return nil, ix, diag.List{{Summary: "the config must be a mapping of options", Subject: ix.at("")}}
 	}
 	ctx, def := compiled()
 	root, problems = checkVariants(root, ix)
@@ -39,7 +67,7 @@ func Load(file string, data []byte) (*config.Config, diag.List) {
 	unified := def.Unify(ctx.Encode(root))
 	problems = append(problems, cueProblems(unified.Validate(cue.Concrete(true)), root, ix, problems)...)
 	if len(problems) > 0 {
-		return nil, problems.Sorted()
+		return nil, ix, problems.Sorted()
 	}
 	var cfg config.Config
 	if err := unified.Decode(&cfg); err != nil {
@@ -47,9 +75,9 @@ func Load(file string, data []byte) (*config.Config, diag.List) {
 	}
 	decodeVariants(unified, &cfg)
 	if problems = semanticChecks(&cfg, ix); len(problems) > 0 {
-		return nil, problems.Sorted()
+		return nil, ix, problems.Sorted()
 	}
-	return &cfg, nil
+	return &cfg, ix, nil
 }
 
 func checkBytes(file string, data []byte) (diag.Diagnostic, bool) {
