@@ -249,30 +249,13 @@ func testChange(t *testing.T) {
 	registerUsers(ctx, t, s, "alice", "bob")
 	conversation := converse(ctx, t, s, "alice", "bob")
 
-	set := settings("traefik")
-	// The bundles outlive their subtests: each one is the next one's
-	// installed bundle.
-	bundles := t.TempDir()
-	for i, change := range []struct {
-		name     string
-		settings map[string]any
-	}{
+	applyInTurn(ctx, t, s, "quickstart", []configChange{
 		{"upload limit", map[string]any{"synapse.max_upload_size_mb": 2 * s.bundle.Result.Config.Synapse.MaxUploadSizeMB}},
 		{"bridge added", map[string]any{"bridges": map[string]any{
 			"heisenbridge": map[string]any{"type": "heisenbridge", "owner": "@alice:" + s.domain},
 		}}},
 		{"proxy switched", map[string]any{"reverse_proxy.type": "nginx"}},
-	} {
-		t.Run(change.name, func(t *testing.T) {
-			maps.Copy(set, change.settings)
-			next, err := Build(examplePath("quickstart"), set, filepath.Join(bundles, strconv.Itoa(i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			applyChange(ctx, t, s, next)
-			verifyKept(ctx, t, s, "alice", conversation)
-		})
-	}
+	}, conversation, nil)
 }
 
 // testRollingRestart changes a server with workers behind the default
@@ -288,24 +271,42 @@ func testRollingRestart(t *testing.T) {
 	registerUsers(ctx, t, s, "alice", "bob")
 	conversation := converse(ctx, t, s, "alice", "bob")
 
-	set := settings("traefik")
-	bundles := t.TempDir()
-	for i, change := range []struct {
-		name     string
-		settings map[string]any
-	}{
+	applyInTurn(ctx, t, s, "workers", []configChange{
 		{"worker added", map[string]any{"synapse.workers.generic": s.bundle.Result.Config.Synapse.WorkerCounts().Generic + 1}},
 		{"every process", map[string]any{"synapse.max_upload_size_mb": 2 * s.bundle.Result.Config.Synapse.MaxUploadSizeMB}},
-	} {
+	}, conversation, func(t *testing.T, stats pollStats) {
+		if stats.failed > 0 {
+			t.Errorf("%d of %d client requests failed (%s), longest gap %.1f s; want none",
+				stats.failed, stats.sent, stats, stats.longestGap.Seconds())
+		}
+	})
+}
+
+// configChange is options changed (dotted paths) over the example.
+type configChange struct {
+	name     string
+	settings map[string]any
+}
+
+// applyInTurn applies each change, on top of the ones before, as a new
+// bundle of the example behind Traefik, in a subtest of its own (applyChange);
+// afterwards alice still finds the conversation, and check, if any, judges
+// what the polling client saw.
+func applyInTurn(ctx context.Context, t *testing.T, s *server, example string, changes []configChange, conversation kept, check func(*testing.T, pollStats)) {
+	set := settings("traefik")
+	// The bundles outlive their subtests: each one is the next one's
+	// installed bundle.
+	bundles := t.TempDir()
+	for i, change := range changes {
 		t.Run(change.name, func(t *testing.T) {
 			maps.Copy(set, change.settings)
-			next, err := Build(examplePath("workers"), set, filepath.Join(bundles, strconv.Itoa(i)))
+			next, err := Build(examplePath(example), set, filepath.Join(bundles, strconv.Itoa(i)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if stats := applyChange(ctx, t, s, next); stats.failed > 0 {
-				t.Errorf("%d of %d client requests failed (%s), longest gap %.1f s; want none",
-					stats.failed, stats.sent, stats, stats.longestGap.Seconds())
+			stats := applyChange(ctx, t, s, next)
+			if check != nil {
+				check(t, stats)
 			}
 			verifyKept(ctx, t, s, "alice", conversation)
 		})
