@@ -139,6 +139,35 @@ func commandRestarts(p *plan.Plan, steps []string) []string {
 		}
 		out = append(out, batch...)
 	}
+	return inRounds(p, out)
+}
+
+// inRounds reorders the pools' servers among units as install.sh restarts
+// them: the first server of every pool, then the second of every pool, and
+// so on (roll in install.sh).
+func inRounds(p *plan.Plan, units []string) []string {
+	group := map[string]string{}
+	for _, s := range p.Services {
+		group[s.Unit] = s.RestartGroup
+	}
+	var at []int
+	var pooled []string
+	for i, u := range units {
+		if group[u] != "" {
+			at, pooled = append(at, i), append(pooled, u)
+		}
+	}
+	nth := map[string]int{}
+	round := map[string]int{}
+	for _, u := range pooled {
+		round[u] = nth[group[u]]
+		nth[group[u]]++
+	}
+	slices.SortStableFunc(pooled, func(a, b string) int { return round[a] - round[b] })
+	out := slices.Clone(units)
+	for i, u := range pooled {
+		out[at[i]] = u
+	}
 	return out
 }
 
@@ -443,11 +472,13 @@ func TestApplyRepairsHost(t *testing.T) {
 		h.install(t, b.out).mustSucceed(t)
 		// A deleted config file comes back and its unit restarts; a
 		// stopped unit starts again.
-		config := b.host().DataDir + "/synapse/config/homeserver.yaml"
+		server := b.res.Plan.Homeserver.Unit
+		config := homeserverConfigFile(t, b.res.Plan)
 		if err := os.Remove(h.at(config)); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Remove(filepath.Join(h.state, "active-matrix-traefik.service")); err != nil {
+		stopped := "matrix-static-files"
+		if err := os.Remove(filepath.Join(h.state, "active-"+stopped+".service")); err != nil {
 			t.Fatal(err)
 		}
 		r := h.install(t, b.out)
@@ -456,17 +487,30 @@ func TestApplyRepairsHost(t *testing.T) {
 		for _, s := range apply.Decide(bundleTables(t, b), bundleTables(t, b), func(p string) bool { return p == config }) {
 			want = append(want, s.String())
 		}
-		if got := r.printedSteps(); !slices.Equal(got, want) || !slices.Equal(want[:2], []string{"install " + config, "restart matrix-synapse"}) {
+		if got := r.printedSteps(); !slices.Equal(got, want) || !slices.Equal(want[:2], []string{"install " + config, "restart " + server}) {
 			t.Errorf("steps\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 		if got := r.ran("systemctl restart"); !slices.Equal(got, commandRestarts(b.res.Plan, want)) {
 			t.Errorf("restarted %q, want %q", got, commandRestarts(b.res.Plan, want))
 		}
-		if got := r.ran("systemctl start"); !slices.Equal(got, []string{"matrix-traefik"}) {
-			t.Errorf("started %q, want the stopped matrix-traefik", got)
+		if got := r.ran("systemctl start"); !slices.Equal(got, []string{stopped}) {
+			t.Errorf("started %q, want the stopped %s", got, stopped)
 		}
 		b.checkInstalled(t, h, b.readSecrets(t, h))
 	})
+}
+
+// homeserverConfigFile is the file the homeserver's main process is
+// restarted for: homeserver.yaml, dendrite.yaml, continuwuity.toml.
+func homeserverConfigFile(t *testing.T, p *plan.Plan) string {
+	t.Helper()
+	for _, f := range p.Files {
+		if filepath.Base(f.Path) == filepath.Base(p.Homeserver.ConfigFile) && slices.Contains(f.Restarts, p.Homeserver.Unit) {
+			return f.Path
+		}
+	}
+	t.Fatalf("no %s restarts %s", p.Homeserver.ConfigFile, p.Homeserver.Unit)
+	return ""
 }
 
 func TestApplyHealthFailure(t *testing.T) {
@@ -487,8 +531,9 @@ func TestApplyHealthFailure(t *testing.T) {
 	}
 	r := h.install(t, next.out)
 	r.mustSucceed(t)
-	if got := r.ran("systemctl restart"); !slices.Equal(got, []string{"matrix-synapse", "matrix-traefik"}) {
-		t.Errorf("the retry restarted %q, want matrix-synapse and matrix-traefik", got)
+	// Traefik takes the new upload limit from its dynamic configuration.
+	if got := r.ran("systemctl restart"); !slices.Equal(got, []string{"matrix-synapse"}) {
+		t.Errorf("the retry restarted %q, want matrix-synapse", got)
 	}
 }
 

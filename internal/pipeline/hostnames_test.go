@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -40,7 +42,7 @@ func TestHostnamesAreValid(t *testing.T) {
 		for _, proxy := range proxyTypes {
 			t.Run(name+"/"+proxy, func(t *testing.T) {
 				t.Parallel()
-				b := buildVariant(t, name, "reverse_proxy:\n  type: "+proxy+"\n")
+				b := withProxy(t, name, proxy)
 				addresses := map[string]bool{}
 				for _, s := range b.res.Plan.Services {
 					if s.Address != "" {
@@ -162,4 +164,19 @@ func publishes(b builtBundle, unit, upstream string) bool {
 		}
 	}
 	return false
+}
+
+// withProxy builds the example with the proxy of that type, in place of
+// the one it names, if any.
+func withProxy(t *testing.T, name, proxy string) builtBundle {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`(?m)^reverse_proxy:\n  type: \w+\n`).Find(data); m != nil {
+		// Traefik gets its own certificates, which needs a contact.
+		return buildEdited(t, name, string(m), "reverse_proxy:\n  type: "+proxy+"\ntraefik:\n  acme_email: admin@example.org\n")
+	}
+	return buildVariant(t, name, "reverse_proxy:\n  type: "+proxy+"\n")
 }
