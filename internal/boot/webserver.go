@@ -107,7 +107,11 @@ systemctl enable --now caddy
 systemctl reload caddy
 `,
 	"apache": `
-a2enmod -q proxy proxy_http proxy_wstunnel headers alias ssl rewrite >/dev/null
+# The modules matrix.conf names in its a2enmod line, as the operator
+# enables them, and those this site's own lines use.
+mods=$(sed -n 's/^#[[:space:]]*a2enmod //p' "$BUNDLE/matrix.conf" | head -n 1)
+# shellcheck disable=SC2086 # a list of module names
+a2enmod -q $mods proxy proxy_http proxy_wstunnel headers alias ssl rewrite >/dev/null
 mkdir -p /etc/apache2/matrix
 cp "$BUNDLE"/* /etc/apache2/matrix/
 cp "$BUNDLE/matrix.conf" /etc/apache2/sites-available/matrix.conf
