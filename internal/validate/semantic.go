@@ -12,6 +12,21 @@ import (
 // rules are data so that adding one is one line in semanticRules.
 type rule func(c *config.Config, ix *index) diag.List
 
+// onlyWhen is one rule made of the rules of a part of the config, which
+// run only while on says the part is in use.
+func onlyWhen(on func(*config.Config) bool, rules ...rule) rule {
+	return func(c *config.Config, ix *index) diag.List {
+		if !on(c) {
+			return nil
+		}
+		var out diag.List
+		for _, r := range rules {
+			out = append(out, r(c, ix)...)
+		}
+		return out
+	}
+}
+
 var semanticRules = []rule{
 	openRegistrationNeedsVerification,
 	adminAllowListNotEmpty,

@@ -9,9 +9,8 @@ import (
 	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
-// masRules check MAS against the rest of the config. They run as one rule
-// of semanticRules, and only when MAS is on.
-var masRules = []rule{
+// masChecks check MAS against the rest of the config, when MAS is on.
+var masChecks = onlyWhen(func(c *config.Config) bool { return c.MAS.Enabled },
 	masReplacesSynapseSSO,
 	masHostnameOrPath,
 	masHostnameFree,
@@ -19,18 +18,7 @@ var masRules = []rule{
 	masHostPortFree,
 	masProvidersDistinct,
 	masProvidersEndpoints,
-}
-
-func masChecks(c *config.Config, ix *index) diag.List {
-	if !c.MAS.Enabled {
-		return nil
-	}
-	var out diag.List
-	for _, r := range masRules {
-		out = append(out, r(c, ix)...)
-	}
-	return out
-}
+)
 
 // masReplacesSynapseSSO: Synapse refuses to start with SSO of its own
 // while it delegates logins; the providers move to MAS.

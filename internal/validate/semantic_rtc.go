@@ -8,25 +8,13 @@ import (
 	"github.com/matrixgen/matrixgen/internal/reserved"
 )
 
-// rtcRules check MatrixRTC against the rest of the config. They run as
-// one rule of semanticRules, and only when rtc is on.
-var rtcRules = []rule{
+// rtcChecks check MatrixRTC against the rest of the config, when rtc is on.
+var rtcChecks = onlyWhen(func(c *config.Config) bool { return c.RTC.Enabled },
 	rtcNeedsFederation,
 	rtcTURNRelayRange,
 	rtcMediaPortsFree,
 	rtcHostPortsFree,
-}
-
-func rtcChecks(c *config.Config, ix *index) diag.List {
-	if !c.RTC.Enabled {
-		return nil
-	}
-	var out diag.List
-	for _, r := range rtcRules {
-		out = append(out, r(c, ix)...)
-	}
-	return out
-}
+)
 
 // rtcNeedsFederation: the JWT service learns who a user is by asking the
 // user's homeserver, through its federation API, about the OpenID token
