@@ -107,7 +107,12 @@ func testBackupRestore(t *testing.T) {
 func testPostgresUpgrade(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	s := bootWith(ctx, t, "quickstart", lifecycleProxy, map[string]any{"postgres.bundled.major": 15})
+	s := freshHost(ctx, t, buildWith(t, "quickstart", map[string]any{"postgres.bundled.major": 15}), lifecycleProxy)
+	// The data and the upgrade's dump live on a filesystem of their own,
+	// so that "disk full" below fills it and not the machine's disk.
+	runOnHost(ctx, t, s, "sh", "-c", "mkdir -p "+postgresDisk+" && mount -t tmpfs -o size="+postgresDiskSize+" tmpfs "+postgresDisk)
+	installFirst(ctx, t, s)
+	s.waitForAPI(ctx, t)
 	registerUsers(ctx, t, s, "alice", "bob")
 	conversation := converse(ctx, t, s, "alice", "bob")
 
@@ -115,6 +120,7 @@ func testPostgresUpgrade(t *testing.T) {
 	newImage := postgresImage(upgraded)
 	shipUpgrade(ctx, t, s, upgraded, newImage)
 	t.Run("dump killed", func(t *testing.T) { checkDumpKilled(ctx, t, s, conversation) })
+	t.Run("disk full", func(t *testing.T) { checkDiskFull(ctx, t, s, conversation) })
 	started := time.Now()
 	runOnHost(ctx, t, s, bundleOnHost+"/matrix/bin/postgres-upgrade.sh")
 	s.waitForAPI(ctx, t)
@@ -152,6 +158,56 @@ func checkDumpKilled(ctx context.Context, t *testing.T, s *server, conversation 
 	}
 	s.waitForAPI(ctx, t)
 	verifyKept(ctx, t, s, "alice", conversation)
+}
+
+// postgresDisk holds PostgreSQL's data and, beside it, the upgrade's dump.
+const (
+	postgresDisk     = "/matrix/postgres"
+	postgresDiskSize = "2g"
+)
+
+// checkDiskFull runs postgres-upgrade.sh with too little room for its
+// dump: it must stop saying that nothing changed, drop what it wrote, and
+// leave the old server serving once the operator has made room.
+func checkDiskFull(ctx context.Context, t *testing.T, s *server, conversation kept) {
+	dump, err := s.host.Output(ctx, "sh", "-c", "docker exec matrix-postgres pg_dumpall -U matrix | wc -c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dumpBytes, err := strconv.ParseInt(strings.TrimSpace(dump), 10, 64)
+	if err != nil {
+		t.Fatalf("wc says %q: %v", dump, err)
+	}
+	// Measured after the dump, which made PostgreSQL write files too.
+	used, err := s.host.Output(ctx, "sh", "-c", "df --output=used -B1 "+postgresDisk+" | tail -n 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	usedBytes, err := strconv.ParseInt(strings.TrimSpace(used), 10, 64)
+	if err != nil {
+		t.Fatalf("df says %q: %v", used, err)
+	}
+	// Room for half the dump: the row counts the script writes first and
+	// the files a new PostgreSQL connection writes fit, the dump does not.
+	room := dumpBytes / 2
+	size := (usedBytes + room + 4095) &^ 4095 // tmpfs counts whole pages
+	t.Logf("the dump takes %d bytes; about %d bytes left free", dumpBytes, size-usedBytes)
+	runOnHost(ctx, t, s, "mount", "-o", "remount,size="+strconv.FormatInt(size, 10), postgresDisk)
+	out, err := s.host.Run(ctx, nil, bundleOnHost+"/matrix/bin/postgres-upgrade.sh")
+	t.Logf("postgres-upgrade.sh on a full disk:\n%s", out)
+	runOnHost(ctx, t, s, "mount", "-o", "remount,size="+postgresDiskSize, postgresDisk)
+	if err == nil {
+		t.Fatal("postgres-upgrade.sh succeeded although its dump could not be written")
+	}
+	if !strings.Contains(out, "stopped before changing any data") {
+		t.Errorf("postgres-upgrade.sh does not say that nothing changed")
+	}
+	left, _ := s.host.Output(ctx, "sh", "-c", "ls -d "+postgresDisk+"/data-* 2>/dev/null; cat "+postgresDisk+"/data/PG_VERSION")
+	if strings.TrimSpace(left) != "15" {
+		t.Errorf("after the failed upgrade, want only the old data directory (PostgreSQL 15), found: %q", left)
+	}
+	s.waitForAPI(ctx, t)
+	verifyKept(ctx, t, s, "bob", conversation)
 }
 
 // shipUpgrade puts a new bundle where the old one was, as rsync does, and
