@@ -177,50 +177,127 @@ ensure_dirs() {
 	run chmod 0755 "$ROOT$DATA_DIR"
 	run mkdir -p "$ROOT$DATA_DIR/matrixgen" "$ROOT$SECRETS_DIR"
 	run chmod 0700 "$ROOT$SECRETS_DIR"
-	while read -r mode owner dir; do
-		run mkdir -p "$ROOT$dir"
-		run chmod "$mode" "$ROOT$dir"
-		run chown "$(owner_of "$owner")" "$ROOT$dir"
-	done <<'DIRS'
-0750 matrix /srv/matrix/client-element
-0750 matrix /srv/matrix/coturn
-0750 matrix /srv/matrix/exim-relay
-0750 100:101 /srv/matrix/exim-relay/spool
-0750 matrix /srv/matrix/grafana
-0750 matrix /srv/matrix/grafana/dashboards
-0700 matrix /srv/matrix/grafana/data
-0750 matrix /srv/matrix/grafana/provisioning
-0750 matrix /srv/matrix/grafana/provisioning/dashboards
-0750 matrix /srv/matrix/grafana/provisioning/datasources
-0750 matrix /srv/matrix/ketesa
-0750 matrix /srv/matrix/ketesa/config
-0750 matrix /srv/matrix/livekit-server
-0750 matrix /srv/matrix/livekit-server/config
-0750 matrix /srv/matrix/matrix-authentication-service
-0750 matrix /srv/matrix/matrix-authentication-service/config
-0750 matrix /srv/matrix/matrix-authentication-service/data
-0750 matrix /srv/matrix/postgres
-0700 matrix /srv/matrix/postgres/data
-0750 matrix /srv/matrix/prometheus
-0750 matrix /srv/matrix/prometheus/config
-0750 matrix /srv/matrix/prometheus/config/rules
-0700 matrix /srv/matrix/prometheus/data
-0755 root /srv/matrix/prometheus/textfile
-0750 matrix /srv/matrix/static-files
-0750 matrix /srv/matrix/static-files/public
-0750 matrix /srv/matrix/static-files/public/.well-known
-0750 matrix /srv/matrix/static-files/public/.well-known/matrix
-0750 matrix /srv/matrix/static-files/public/errors
-0750 matrix /srv/matrix/synapse
-0750 matrix /srv/matrix/synapse/config
-0750 matrix /srv/matrix/synapse/storage
-0750 matrix /srv/matrix/synapse/storage/media-store
-0750 matrix /srv/matrix/traefik
-0700 matrix /srv/matrix/traefik/buffer
-0750 matrix /srv/matrix/traefik/config
-0750 matrix /srv/matrix/traefik/config/dynamic
-0700 matrix /srv/matrix/traefik/ssl
-DIRS
+	run mkdir -p \
+		"$ROOT"/srv/matrix/client-element \
+		"$ROOT"/srv/matrix/coturn \
+		"$ROOT"/srv/matrix/exim-relay \
+		"$ROOT"/srv/matrix/exim-relay/spool \
+		"$ROOT"/srv/matrix/grafana \
+		"$ROOT"/srv/matrix/grafana/dashboards \
+		"$ROOT"/srv/matrix/grafana/data \
+		"$ROOT"/srv/matrix/grafana/provisioning \
+		"$ROOT"/srv/matrix/grafana/provisioning/dashboards \
+		"$ROOT"/srv/matrix/grafana/provisioning/datasources \
+		"$ROOT"/srv/matrix/ketesa \
+		"$ROOT"/srv/matrix/ketesa/config \
+		"$ROOT"/srv/matrix/livekit-server \
+		"$ROOT"/srv/matrix/livekit-server/config \
+		"$ROOT"/srv/matrix/matrix-authentication-service \
+		"$ROOT"/srv/matrix/matrix-authentication-service/config \
+		"$ROOT"/srv/matrix/matrix-authentication-service/data \
+		"$ROOT"/srv/matrix/postgres \
+		"$ROOT"/srv/matrix/postgres/data \
+		"$ROOT"/srv/matrix/prometheus \
+		"$ROOT"/srv/matrix/prometheus/config \
+		"$ROOT"/srv/matrix/prometheus/config/rules \
+		"$ROOT"/srv/matrix/prometheus/data \
+		"$ROOT"/srv/matrix/prometheus/textfile \
+		"$ROOT"/srv/matrix/static-files \
+		"$ROOT"/srv/matrix/static-files/public \
+		"$ROOT"/srv/matrix/static-files/public/.well-known \
+		"$ROOT"/srv/matrix/static-files/public/.well-known/matrix \
+		"$ROOT"/srv/matrix/static-files/public/errors \
+		"$ROOT"/srv/matrix/synapse \
+		"$ROOT"/srv/matrix/synapse/config \
+		"$ROOT"/srv/matrix/synapse/storage \
+		"$ROOT"/srv/matrix/synapse/storage/media-store \
+		"$ROOT"/srv/matrix/traefik \
+		"$ROOT"/srv/matrix/traefik/buffer \
+		"$ROOT"/srv/matrix/traefik/config \
+		"$ROOT"/srv/matrix/traefik/config/dynamic \
+		"$ROOT"/srv/matrix/traefik/ssl
+	run chmod 0750 \
+		"$ROOT"/srv/matrix/client-element \
+		"$ROOT"/srv/matrix/coturn \
+		"$ROOT"/srv/matrix/exim-relay \
+		"$ROOT"/srv/matrix/exim-relay/spool \
+		"$ROOT"/srv/matrix/grafana \
+		"$ROOT"/srv/matrix/grafana/dashboards \
+		"$ROOT"/srv/matrix/grafana/provisioning \
+		"$ROOT"/srv/matrix/grafana/provisioning/dashboards \
+		"$ROOT"/srv/matrix/grafana/provisioning/datasources \
+		"$ROOT"/srv/matrix/ketesa \
+		"$ROOT"/srv/matrix/ketesa/config \
+		"$ROOT"/srv/matrix/livekit-server \
+		"$ROOT"/srv/matrix/livekit-server/config \
+		"$ROOT"/srv/matrix/matrix-authentication-service \
+		"$ROOT"/srv/matrix/matrix-authentication-service/config \
+		"$ROOT"/srv/matrix/matrix-authentication-service/data \
+		"$ROOT"/srv/matrix/postgres \
+		"$ROOT"/srv/matrix/prometheus \
+		"$ROOT"/srv/matrix/prometheus/config \
+		"$ROOT"/srv/matrix/prometheus/config/rules \
+		"$ROOT"/srv/matrix/static-files \
+		"$ROOT"/srv/matrix/static-files/public \
+		"$ROOT"/srv/matrix/static-files/public/.well-known \
+		"$ROOT"/srv/matrix/static-files/public/.well-known/matrix \
+		"$ROOT"/srv/matrix/static-files/public/errors \
+		"$ROOT"/srv/matrix/synapse \
+		"$ROOT"/srv/matrix/synapse/config \
+		"$ROOT"/srv/matrix/synapse/storage \
+		"$ROOT"/srv/matrix/synapse/storage/media-store \
+		"$ROOT"/srv/matrix/traefik \
+		"$ROOT"/srv/matrix/traefik/config \
+		"$ROOT"/srv/matrix/traefik/config/dynamic
+	run chmod 0700 \
+		"$ROOT"/srv/matrix/grafana/data \
+		"$ROOT"/srv/matrix/postgres/data \
+		"$ROOT"/srv/matrix/prometheus/data \
+		"$ROOT"/srv/matrix/traefik/buffer \
+		"$ROOT"/srv/matrix/traefik/ssl
+	run chmod 0755 \
+		"$ROOT"/srv/matrix/prometheus/textfile
+	run chown "$(owner_of matrix)" \
+		"$ROOT"/srv/matrix/client-element \
+		"$ROOT"/srv/matrix/coturn \
+		"$ROOT"/srv/matrix/exim-relay \
+		"$ROOT"/srv/matrix/grafana \
+		"$ROOT"/srv/matrix/grafana/dashboards \
+		"$ROOT"/srv/matrix/grafana/data \
+		"$ROOT"/srv/matrix/grafana/provisioning \
+		"$ROOT"/srv/matrix/grafana/provisioning/dashboards \
+		"$ROOT"/srv/matrix/grafana/provisioning/datasources \
+		"$ROOT"/srv/matrix/ketesa \
+		"$ROOT"/srv/matrix/ketesa/config \
+		"$ROOT"/srv/matrix/livekit-server \
+		"$ROOT"/srv/matrix/livekit-server/config \
+		"$ROOT"/srv/matrix/matrix-authentication-service \
+		"$ROOT"/srv/matrix/matrix-authentication-service/config \
+		"$ROOT"/srv/matrix/matrix-authentication-service/data \
+		"$ROOT"/srv/matrix/postgres \
+		"$ROOT"/srv/matrix/postgres/data \
+		"$ROOT"/srv/matrix/prometheus \
+		"$ROOT"/srv/matrix/prometheus/config \
+		"$ROOT"/srv/matrix/prometheus/config/rules \
+		"$ROOT"/srv/matrix/prometheus/data \
+		"$ROOT"/srv/matrix/static-files \
+		"$ROOT"/srv/matrix/static-files/public \
+		"$ROOT"/srv/matrix/static-files/public/.well-known \
+		"$ROOT"/srv/matrix/static-files/public/.well-known/matrix \
+		"$ROOT"/srv/matrix/static-files/public/errors \
+		"$ROOT"/srv/matrix/synapse \
+		"$ROOT"/srv/matrix/synapse/config \
+		"$ROOT"/srv/matrix/synapse/storage \
+		"$ROOT"/srv/matrix/synapse/storage/media-store \
+		"$ROOT"/srv/matrix/traefik \
+		"$ROOT"/srv/matrix/traefik/buffer \
+		"$ROOT"/srv/matrix/traefik/config \
+		"$ROOT"/srv/matrix/traefik/config/dynamic \
+		"$ROOT"/srv/matrix/traefik/ssl
+	run chown "$(owner_of 100:101)" \
+		"$ROOT"/srv/matrix/exim-relay/spool
+	run chown "$(owner_of root)" \
+		"$ROOT"/srv/matrix/prometheus/textfile
 }
 
 # Secret values end up inside quoted YAML and JSON strings and env files, so
@@ -593,8 +670,10 @@ check_networks() {
 }
 
 ensure_networks() {
+	# A host without Docker yet (--dry-run before install_docker) has none.
+	existing=$NL$(docker network ls --format '{{.Name}}' 2>/dev/null || true)$NL
 	network_table | while read -r name role subnet4 gateway4 subnet6 gateway6; do
-		docker network inspect "$name" </dev/null >/dev/null 2>&1 && continue
+		case $existing in *"$NL$name$NL"*) continue ;; esac
 		set -- --driver=bridge --subnet="$subnet4" --gateway="$gateway4"
 		[ "$subnet6" = - ] || set -- "$@" --ipv6 --subnet="$subnet6" --gateway="$gateway6"
 		run docker network create "$@" "$name" </dev/null ||
@@ -654,20 +733,37 @@ enable_timers() {
 	done
 }
 
-# units_not STATE-QUERY STATE prints this bundle's units for which
-# systemctl is-active or is-enabled does not answer STATE. It asks about
-# one unit at a time: asked about several, systemctl prints no line for a
-# unit it does not know (a new one, before its file is installed), so
-# answers cannot be paired with units by their order.
+# units_not PROPERTY VALUE prints this bundle's units whose systemd
+# PROPERTY (ActiveState, UnitFileState) is not VALUE. One call asks about
+# them all: systemctl show answers for each unit named, with its Id, even
+# for a unit it does not know (a new one, before its file is installed:
+# an empty state), where is-enabled would print no line and shift the
+# answers of the units after it. A unit without an answer is not in the
+# state.
 units_not() {
-	for unit in $(units); do
-		answer=$(systemctl "$1" "$unit.service" 2>/dev/null || true)
-		[ "$answer" = "$2" ] || say "$unit"
-	done
+	# shellcheck disable=SC2046 # unit names are single words
+	systemctl show --property=Id --property="$1" $(units | sed 's/$/.service/') 2>/dev/null |
+		UNITS=$(units) PROPERTY=$1 WANT=$2 awk '
+		BEGIN { RS = ""; FS = "\n" }
+		{
+			id = ""
+			value = ""
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^Id=/) id = substr($i, 4)
+				else if (index($i, ENVIRON["PROPERTY"] "=") == 1) value = substr($i, length(ENVIRON["PROPERTY"]) + 2)
+			}
+			sub(/\.service$/, "", id)
+			state[id] = value
+		}
+		END {
+			n = split(ENVIRON["UNITS"], unit, "\n")
+			for (i = 1; i <= n; i++)
+				if (!(unit[i] in state) || state[unit[i]] != ENVIRON["WANT"]) print unit[i]
+		}'
 }
 
 enable_units() {
-	disabled=$(units_not is-enabled enabled | sed 's/$/.service/')
+	disabled=$(units_not UnitFileState enabled | sed 's/$/.service/')
 	# shellcheck disable=SC2086 # unit names are single words
 	[ -z "$disabled" ] || run systemctl enable $disabled
 }
@@ -940,7 +1036,7 @@ apply_stage() { # stage
 }
 
 apply_units() {
-	stopped=$NL$(units_not is-active active)$NL
+	stopped=$NL$(units_not ActiveState active)$NL
 	skipped=
 	for stage in $(stages); do
 		apply_stage "$stage"

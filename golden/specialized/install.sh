@@ -177,32 +177,71 @@ ensure_dirs() {
 	run chmod 0755 "$ROOT$DATA_DIR"
 	run mkdir -p "$ROOT$DATA_DIR/matrixgen" "$ROOT$SECRETS_DIR"
 	run chmod 0700 "$ROOT$SECRETS_DIR"
-	while read -r mode owner dir; do
-		run mkdir -p "$ROOT$dir"
-		run chmod "$mode" "$ROOT$dir"
-		run chown "$(owner_of "$owner")" "$ROOT$dir"
-	done <<'DIRS'
-0750 matrix /matrix/client-element
-0750 matrix /matrix/exim-relay
-0750 100:101 /matrix/exim-relay/spool
-0750 matrix /matrix/postgres
-0700 matrix /matrix/postgres/data
-0750 matrix /matrix/static-files
-0750 matrix /matrix/static-files/public
-0750 matrix /matrix/static-files/public/.well-known
-0750 matrix /matrix/static-files/public/.well-known/matrix
-0750 matrix /matrix/static-files/public/errors
-0750 matrix /matrix/synapse
-0750 matrix /matrix/synapse/config
-0750 matrix /matrix/synapse/config/workers
-0750 matrix /matrix/synapse/storage
-0750 matrix /matrix/synapse/storage/media-store
-0750 matrix /matrix/traefik
-0700 matrix /matrix/traefik/buffer
-0750 matrix /matrix/traefik/config
-0750 matrix /matrix/traefik/config/dynamic
-0700 matrix /matrix/traefik/ssl
-DIRS
+	run mkdir -p \
+		"$ROOT"/matrix/client-element \
+		"$ROOT"/matrix/exim-relay \
+		"$ROOT"/matrix/exim-relay/spool \
+		"$ROOT"/matrix/postgres \
+		"$ROOT"/matrix/postgres/data \
+		"$ROOT"/matrix/static-files \
+		"$ROOT"/matrix/static-files/public \
+		"$ROOT"/matrix/static-files/public/.well-known \
+		"$ROOT"/matrix/static-files/public/.well-known/matrix \
+		"$ROOT"/matrix/static-files/public/errors \
+		"$ROOT"/matrix/synapse \
+		"$ROOT"/matrix/synapse/config \
+		"$ROOT"/matrix/synapse/config/workers \
+		"$ROOT"/matrix/synapse/storage \
+		"$ROOT"/matrix/synapse/storage/media-store \
+		"$ROOT"/matrix/traefik \
+		"$ROOT"/matrix/traefik/buffer \
+		"$ROOT"/matrix/traefik/config \
+		"$ROOT"/matrix/traefik/config/dynamic \
+		"$ROOT"/matrix/traefik/ssl
+	run chmod 0750 \
+		"$ROOT"/matrix/client-element \
+		"$ROOT"/matrix/exim-relay \
+		"$ROOT"/matrix/exim-relay/spool \
+		"$ROOT"/matrix/postgres \
+		"$ROOT"/matrix/static-files \
+		"$ROOT"/matrix/static-files/public \
+		"$ROOT"/matrix/static-files/public/.well-known \
+		"$ROOT"/matrix/static-files/public/.well-known/matrix \
+		"$ROOT"/matrix/static-files/public/errors \
+		"$ROOT"/matrix/synapse \
+		"$ROOT"/matrix/synapse/config \
+		"$ROOT"/matrix/synapse/config/workers \
+		"$ROOT"/matrix/synapse/storage \
+		"$ROOT"/matrix/synapse/storage/media-store \
+		"$ROOT"/matrix/traefik \
+		"$ROOT"/matrix/traefik/config \
+		"$ROOT"/matrix/traefik/config/dynamic
+	run chmod 0700 \
+		"$ROOT"/matrix/postgres/data \
+		"$ROOT"/matrix/traefik/buffer \
+		"$ROOT"/matrix/traefik/ssl
+	run chown "$(owner_of matrix)" \
+		"$ROOT"/matrix/client-element \
+		"$ROOT"/matrix/exim-relay \
+		"$ROOT"/matrix/postgres \
+		"$ROOT"/matrix/postgres/data \
+		"$ROOT"/matrix/static-files \
+		"$ROOT"/matrix/static-files/public \
+		"$ROOT"/matrix/static-files/public/.well-known \
+		"$ROOT"/matrix/static-files/public/.well-known/matrix \
+		"$ROOT"/matrix/static-files/public/errors \
+		"$ROOT"/matrix/synapse \
+		"$ROOT"/matrix/synapse/config \
+		"$ROOT"/matrix/synapse/config/workers \
+		"$ROOT"/matrix/synapse/storage \
+		"$ROOT"/matrix/synapse/storage/media-store \
+		"$ROOT"/matrix/traefik \
+		"$ROOT"/matrix/traefik/buffer \
+		"$ROOT"/matrix/traefik/config \
+		"$ROOT"/matrix/traefik/config/dynamic \
+		"$ROOT"/matrix/traefik/ssl
+	run chown "$(owner_of 100:101)" \
+		"$ROOT"/matrix/exim-relay/spool
 }
 
 # Secret values end up inside quoted YAML and JSON strings and env files, so
@@ -564,8 +603,10 @@ check_networks() {
 }
 
 ensure_networks() {
+	# A host without Docker yet (--dry-run before install_docker) has none.
+	existing=$NL$(docker network ls --format '{{.Name}}' 2>/dev/null || true)$NL
 	network_table | while read -r name role subnet4 gateway4 subnet6 gateway6; do
-		docker network inspect "$name" </dev/null >/dev/null 2>&1 && continue
+		case $existing in *"$NL$name$NL"*) continue ;; esac
 		set -- --driver=bridge --subnet="$subnet4" --gateway="$gateway4"
 		[ "$subnet6" = - ] || set -- "$@" --ipv6 --subnet="$subnet6" --gateway="$gateway6"
 		run docker network create "$@" "$name" </dev/null ||
@@ -625,20 +666,37 @@ enable_timers() {
 	done
 }
 
-# units_not STATE-QUERY STATE prints this bundle's units for which
-# systemctl is-active or is-enabled does not answer STATE. It asks about
-# one unit at a time: asked about several, systemctl prints no line for a
-# unit it does not know (a new one, before its file is installed), so
-# answers cannot be paired with units by their order.
+# units_not PROPERTY VALUE prints this bundle's units whose systemd
+# PROPERTY (ActiveState, UnitFileState) is not VALUE. One call asks about
+# them all: systemctl show answers for each unit named, with its Id, even
+# for a unit it does not know (a new one, before its file is installed:
+# an empty state), where is-enabled would print no line and shift the
+# answers of the units after it. A unit without an answer is not in the
+# state.
 units_not() {
-	for unit in $(units); do
-		answer=$(systemctl "$1" "$unit.service" 2>/dev/null || true)
-		[ "$answer" = "$2" ] || say "$unit"
-	done
+	# shellcheck disable=SC2046 # unit names are single words
+	systemctl show --property=Id --property="$1" $(units | sed 's/$/.service/') 2>/dev/null |
+		UNITS=$(units) PROPERTY=$1 WANT=$2 awk '
+		BEGIN { RS = ""; FS = "\n" }
+		{
+			id = ""
+			value = ""
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^Id=/) id = substr($i, 4)
+				else if (index($i, ENVIRON["PROPERTY"] "=") == 1) value = substr($i, length(ENVIRON["PROPERTY"]) + 2)
+			}
+			sub(/\.service$/, "", id)
+			state[id] = value
+		}
+		END {
+			n = split(ENVIRON["UNITS"], unit, "\n")
+			for (i = 1; i <= n; i++)
+				if (!(unit[i] in state) || state[unit[i]] != ENVIRON["WANT"]) print unit[i]
+		}'
 }
 
 enable_units() {
-	disabled=$(units_not is-enabled enabled | sed 's/$/.service/')
+	disabled=$(units_not UnitFileState enabled | sed 's/$/.service/')
 	# shellcheck disable=SC2086 # unit names are single words
 	[ -z "$disabled" ] || run systemctl enable $disabled
 }
@@ -992,7 +1050,7 @@ apply_stage() { # stage
 }
 
 apply_units() {
-	stopped=$NL$(units_not is-active active)$NL
+	stopped=$NL$(units_not ActiveState active)$NL
 	skipped=
 	for stage in $(stages); do
 		apply_stage "$stage"

@@ -94,8 +94,9 @@ func TestInstallPullsOnlyMissingImages(t *testing.T) {
 
 // TestInstallEnablesOnlyDisabledUnits: asked about several units,
 // systemctl is-enabled prints nothing for a unit whose file it has not
-// seen, so a new unit shifts the answers of the ones after it: Element,
-// enabled again, is followed by the mail relay.
+// seen, so a new unit would shift the answers of the ones after it
+// (Element, enabled again, is followed by the mail relay); show answers
+// for it with an empty state. The shim answers both as systemd does.
 func TestInstallEnablesOnlyDisabledUnits(t *testing.T) {
 	old := buildVariant(t, "quickstart", "element:\n  enabled: false\n")
 	next := writeBundle(t, "quickstart", buildExample(t, "quickstart"))
@@ -113,6 +114,18 @@ func TestInstallEnablesOnlyDisabledUnits(t *testing.T) {
 	done
 	exit "$rc"
 fi
+# show answers for a unit it does not know too, with an empty state.
+case "$1 $*" in
+"show "*--property=UnitFileState*)
+	for u in "$@"; do
+		case $u in show | --*) continue ;; esac
+		echo "Id=$u"
+		if [ -e "$state/enabled-$u" ]; then echo UnitFileState=enabled; else echo UnitFileState=; fi
+		echo
+	done
+	exit 0
+	;;
+esac
 `+shimBodies["systemctl"])
 	old.provide(t, h)
 	h.install(t, old.out).mustSucceed(t)

@@ -13,7 +13,7 @@ import (
 // names, modes); values in code pass through the sh escaper.
 type installData struct {
 	Domain, DataDir, User, Group, UID, GID, SecretsDir, HostEnv string
-	Dirs                                                        []dirRow
+	Dirs                                                        dirSteps
 	Secrets                                                     []secretRow
 	Networks                                                    []string
 	NetworkRows                                                 []networkRow
@@ -23,7 +23,37 @@ type installData struct {
 	PoolRejoinSeconds                                           int
 }
 
-type dirRow struct{ Mode, Owner, Path string }
+// dirSteps are install.sh's directory steps: every directory made in one
+// call, then one call for each mode and each owner, rather than three for
+// each directory (a bundle has dozens; each call is a process).
+type dirSteps struct {
+	Paths         []string
+	Modes, Owners []dirGroup
+}
+
+type dirGroup struct {
+	Key   string // a mode, or an owner column (see ownerName)
+	Paths []string
+}
+
+func groupDirs(dirs []plan.Dir) dirSteps {
+	var steps dirSteps
+	add := func(groups []dirGroup, key, path string) []dirGroup {
+		for i := range groups {
+			if groups[i].Key == key {
+				groups[i].Paths = append(groups[i].Paths, path)
+				return groups
+			}
+		}
+		return append(groups, dirGroup{key, []string{path}})
+	}
+	for _, dir := range dirs {
+		steps.Paths = append(steps.Paths, dir.Path)
+		steps.Modes = add(steps.Modes, fmt.Sprintf("%04o", dir.Mode.Perm()), dir.Path)
+		steps.Owners = add(steps.Owners, ownerName(dir.Owner), dir.Path)
+	}
+	return steps
+}
 
 // networkRow is one line of install.sh's network table: the config's
 // name for the network's addresses (host.networks.addresses.<role>), and
@@ -79,9 +109,7 @@ func installScript(p *plan.Plan) ([]byte, error) {
 		Networks: p.Networks, InstallDocker: h.InstallDocker, PoolRejoinSeconds: p.Proxy.PoolRejoinSeconds,
 	}
 	d.NetworkRows, d.NetworkFormat = networkRows(p), NetworkInspectFormat
-	for _, dir := range p.Dirs {
-		d.Dirs = append(d.Dirs, dirRow{fmt.Sprintf("%04o", dir.Mode.Perm()), ownerName(dir.Owner), dir.Path})
-	}
+	d.Dirs = groupDirs(p.Dirs)
 	for _, s := range p.Secrets {
 		d.Secrets = append(d.Secrets, secretRow{
 			Name: s.Name, Kind: secretKinds[s.Kind], Length: fmt.Sprint(max(s.Length, 0)),
