@@ -29,13 +29,7 @@ func addRoutes(o *output) error {
 		return err
 	}
 	for _, g := range groups {
-		var rules []gatewayv1.HTTPRouteRule
-		for _, r := range g.routes {
-			rules = append(rules, httpRule(r))
-			if bare, ok := r.BarePrefix(); ok {
-				rules = append(rules, bareRedirect(r, bare))
-			}
-		}
+		rules := httpRules(g.routes)
 		for i := 0; i < len(rules); i += maxRules {
 			name := fmt.Sprintf("%s-%02d", objectName(g.entrypoint.Name, g.host), i/maxRules)
 			if err := o.add("HTTPRoute", name, "httproutes", httpRoute(o, name, g, rules[i:min(i+maxRules, len(rules))])); err != nil {
@@ -44,6 +38,18 @@ func addRoutes(o *output) error {
 		}
 	}
 	return nil
+}
+
+// httpRules are the rules of routes, in their order.
+func httpRules(routes []plan.Route) []gatewayv1.HTTPRouteRule {
+	var rules []gatewayv1.HTTPRouteRule
+	for _, r := range routes {
+		rules = append(rules, httpRule(r))
+		if bare, ok := r.BarePrefix(); ok {
+			rules = append(rules, bareRedirect(r, bare))
+		}
+	}
+	return rules
 }
 
 // routeGroup is the routes of one hostname on one entrypoint, in the
@@ -63,7 +69,7 @@ func routeGroups(p *plan.Plan) ([]routeGroup, error) {
 	index := map[string]int{}
 	for _, r := range p.Routes {
 		if r.Entrypoint == plan.EntrypointInternal {
-			return nil, fmt.Errorf("route %s serves the containers' internal client API (bridges and bots with workers), which the Kubernetes target does not render yet", r.Name)
+			continue // addInternalAPI's
 		}
 		ep, ok := entrypoints[r.Entrypoint]
 		if !ok {
