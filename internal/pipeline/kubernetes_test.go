@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/matrixgen/matrixgen/internal/bundle"
@@ -180,10 +181,11 @@ func TestKubernetesNoSecrets(t *testing.T) {
 				t.Errorf("%s: %s is a Secret object", name, p)
 			}
 		}
-		// Every secret a pod mounts is one the plan declares, by its host name.
+		// Every secret a pod mounts is one the plan declares, by its host
+		// name with "-" for "_", which object names cannot hold.
 		declared := map[string]bool{}
 		for _, s := range res.Plan.Secrets {
-			declared[s.Name] = true
+			declared[strings.ReplaceAll(s.Name, "_", "-")] = true
 		}
 		for _, p := range res.Tree.Paths() {
 			for _, ref := range secretRefs(t, p, res.Tree[p].Data) {
@@ -196,15 +198,25 @@ func TestKubernetesNoSecrets(t *testing.T) {
 }
 
 func secretRefs(t *testing.T, path string, data []byte) []string {
-	if !strings.HasPrefix(path, "deployments/") && !strings.HasPrefix(path, "statefulsets/") {
+	var pod corev1.PodSpec
+	switch {
+	case strings.HasPrefix(path, "deployments/"), strings.HasPrefix(path, "statefulsets/"):
+		var d appsv1.Deployment // a StatefulSet's pod template sits at the same place
+		if err := yaml.Unmarshal(data, &d); err != nil {
+			t.Fatal(err)
+		}
+		pod = d.Spec.Template.Spec
+	case strings.HasPrefix(path, "cronjobs/"):
+		var cj batchv1.CronJob
+		if err := yaml.Unmarshal(data, &cj); err != nil {
+			t.Fatal(err)
+		}
+		pod = cj.Spec.JobTemplate.Spec.Template.Spec
+	default:
 		return nil
 	}
-	var d appsv1.Deployment // a StatefulSet's pod template sits at the same place
-	if err := yaml.Unmarshal(data, &d); err != nil {
-		t.Fatal(err)
-	}
 	var refs []string
-	for _, v := range d.Spec.Template.Spec.Volumes {
+	for _, v := range pod.Volumes {
 		if v.Secret != nil {
 			refs = append(refs, v.Secret.SecretName)
 		}
@@ -214,6 +226,19 @@ func secretRefs(t *testing.T, path string, data []byte) []string {
 					refs = append(refs, s.Secret.Name)
 				}
 			}
+		}
+	}
+	for _, c := range append(pod.InitContainers, pod.Containers...) {
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				refs = append(refs, e.ValueFrom.SecretKeyRef.Name)
+			}
+		}
+	}
+	// A Secret must be named so that create-secrets.sh can create it.
+	for _, r := range refs {
+		if errs := validation.IsDNS1123Subdomain(r); len(errs) > 0 {
+			t.Errorf("%s: secret %q cannot be the name of a Secret: %v", path, r, errs)
 		}
 	}
 	return refs

@@ -347,7 +347,7 @@ func (w *workloads) backupSecrets(b *strings.Builder, pod *corev1.PodSpec) {
 	optional := true
 	for _, s := range w.p.Secrets {
 		sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
-			LocalObjectReference: corev1.LocalObjectReference{Name: s.Name},
+			LocalObjectReference: corev1.LocalObjectReference{Name: secretObject(s.Name)},
 			Items:                []corev1.KeyToPath{{Key: s.Name, Path: s.Name}},
 			Optional:             &optional,
 		}})

@@ -346,7 +346,7 @@ func envFileVars(f plan.File) ([]corev1.EnvVar, error) {
 		}
 		if secret, ok := placeholderSecret(value); ok {
 			out = append(out, corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
-				SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: secret},
+				SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secretObject(secret)}, Key: secret},
 			}})
 			continue
 		}
@@ -445,7 +445,7 @@ func (v *podVolumes) secretVolume(secret string) string {
 		v.secretVols[name] = true
 		mode := int32(0o440)
 		v.volumes = append(v.volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: secret, DefaultMode: &mode, Items: []corev1.KeyToPath{{Key: secret, Path: secret}},
+			SecretName: secretObject(secret), DefaultMode: &mode, Items: []corev1.KeyToPath{{Key: secret, Path: secret}},
 		}}})
 	}
 	return name
@@ -488,7 +488,7 @@ func (v *podVolumes) config(m plan.Mount, files []plan.File, secrets []plan.Secr
 	for _, s := range secrets {
 		rel := strings.TrimPrefix(strings.TrimPrefix(w.secretPath(s), m.Source), "/")
 		sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
-			LocalObjectReference: corev1.LocalObjectReference{Name: s.Name},
+			LocalObjectReference: corev1.LocalObjectReference{Name: secretObject(s.Name)},
 			Items:                []corev1.KeyToPath{{Key: s.Name, Path: rel}},
 		}})
 		entries = append(entries, rel)
