@@ -27,6 +27,8 @@ import (
 
 	"github.com/matrixgen/matrixgen/internal/bundle"
 	"github.com/matrixgen/matrixgen/internal/consumers"
+	"github.com/matrixgen/matrixgen/internal/plan"
+	"github.com/matrixgen/matrixgen/internal/render/kubernetes"
 )
 
 // TestKubernetesAPIServer applies every cluster output to a real API
@@ -69,11 +71,21 @@ func TestKubernetesAPIServer(t *testing.T) {
 			if err := bundle.Write(out, v.result.Tree); err != nil {
 				t.Fatal(err)
 			}
-			// A dry run creates nothing, so the objects of the namespace
-			// would find no namespace; the namespace is made for real.
-			ns := v.result.Plan.Cluster.Namespace
-			if err := exec.Command(kubectl, "--kubeconfig", kubeconfig, "get", "namespace", ns).Run(); err != nil {
-				run("create", "namespace", ns)
+			// create-secrets.sh makes the namespace and the Secrets for
+			// real, as before a deploy (a dry run of the namespace would
+			// leave the other objects without one); the secrets an
+			// operator provides come from a stand-in copy of a host.
+			script := exec.Command(filepath.Join(out, kubernetes.SecretsScript), "--from", providedSecrets(t, v.result))
+			script.Env = append(os.Environ(), "KUBECTL="+kubectl, "KUBECONFIG="+kubeconfig)
+			if msg, err := script.CombinedOutput(); err != nil {
+				t.Fatalf("create-secrets.sh: %v\n%s", err, msg)
+			}
+			for _, sec := range v.result.Plan.Secrets {
+				name := strings.ReplaceAll(sec.Name, "_", "-")
+				key := run("-n", v.result.Plan.Cluster.Namespace, "get", "secret", name, "-o", "go-template={{range $k, $v := .data}}{{$k}}{{end}}")
+				if key != sec.Name {
+					t.Errorf("Secret %s holds the keys %q, want %s", name, key, sec.Name)
+				}
 			}
 			begin := time.Now()
 			applied := run("apply", "--dry-run=server", "--validate=strict", "-k", out)
@@ -88,6 +100,40 @@ func TestKubernetesAPIServer(t *testing.T) {
 		})
 	}
 	t.Logf("every variant applied in %s", total.Round(time.Millisecond))
+}
+
+// providedSecrets is a stand-in copy of a host that holds, at their
+// paths, the secrets an operator provides.
+func providedSecrets(t *testing.T, res *Result) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, s := range res.Plan.Secrets {
+		var value []byte
+		switch s.Kind {
+		case plan.Provided:
+			value = []byte("provided-" + rand.Text())
+		case plan.ProvidedKey:
+			key, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				t.Fatal(err)
+			}
+			value = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+		default:
+			continue
+		}
+		hostPath := s.Path
+		if hostPath == "" {
+			hostPath = filepath.Join(res.Plan.Host.SecretsDir, s.Name)
+		}
+		target := filepath.Join(dir, hostPath)
+		if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(target, value, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // gatewayCRDs is the directory of the standard channel's CRDs in the
