@@ -50,19 +50,25 @@ func TestKubernetesAPIServer(t *testing.T) {
 	etcdURL := startEtcd(t, etcd, dir)
 	kubeconfig := startAPIServer(t, apiserver, etcdURL, dir)
 	t.Logf("etcd and kube-apiserver ready in %s", time.Since(started).Round(100*time.Millisecond))
-	run := func(args ...string) string {
+	// run returns what kubectl prints on stdout; its warnings (stderr)
+	// are logged.
+	run := func(t *testing.T, args ...string) string {
 		t.Helper()
 		cmd := exec.Command(kubectl, append([]string{"--kubeconfig", kubeconfig}, args...)...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("kubectl %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 		}
-		return string(out)
+		if stderr.Len() > 0 {
+			t.Logf("kubectl %s: %s", strings.Join(args, " "), stderr.String())
+		}
+		return stdout.String()
 	}
-	t.Logf("kube-apiserver %s", strings.TrimSpace(run("version", "-o", "yaml")))
+	t.Logf("kube-apiserver %s", strings.TrimSpace(run(t, "version", "-o", "yaml")))
 	crds := gatewayCRDs(t)
-	run("apply", "--server-side", "-f", crds)
-	run("wait", "--for", "condition=Established", "--timeout", "120s", "crd", "--all")
+	run(t, "apply", "--server-side", "-f", crds)
+	run(t, "wait", "--for", "condition=Established", "--timeout", "120s", "crd", "--all")
 
 	var total time.Duration
 	for _, v := range clusterVariants(t) {
@@ -82,13 +88,13 @@ func TestKubernetesAPIServer(t *testing.T) {
 			}
 			for _, sec := range v.result.Plan.Secrets {
 				name := strings.ReplaceAll(sec.Name, "_", "-")
-				key := run("-n", v.result.Plan.Cluster.Namespace, "get", "secret", name, "-o", "go-template={{range $k, $v := .data}}{{$k}}{{end}}")
+				key := run(t, "-n", v.result.Plan.Cluster.Namespace, "get", "secret", name, "-o", "go-template={{range $k, $v := .data}}{{$k}}{{end}}")
 				if key != sec.Name {
 					t.Errorf("Secret %s holds the keys %q, want %s", name, key, sec.Name)
 				}
 			}
 			begin := time.Now()
-			applied := run("apply", "--dry-run=server", "--validate=strict", "-k", out)
+			applied := run(t, "apply", "--dry-run=server", "--validate=strict", "-k", out)
 			took := time.Since(begin)
 			total += took
 			lines := strings.Count(strings.TrimSpace(applied), "\n") + 1
