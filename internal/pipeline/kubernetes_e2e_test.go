@@ -160,7 +160,7 @@ func gatewayCRDs(t *testing.T) string {
 // startDaemon starts a server that the test stops at its end, first
 // asking it to stop, and its output goes to a log that a failing test
 // prints.
-func startDaemon(t *testing.T, name, logPath string, args ...string) {
+func startDaemon(t *testing.T, name, logPath string, args ...string) <-chan struct{} {
 	t.Helper()
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -194,18 +194,19 @@ func startDaemon(t *testing.T, name, logPath string, args ...string) {
 			t.Logf("end of %s:\n%s", logPath, data)
 		}
 	})
+	return done
 }
 
 func startEtcd(t *testing.T, bin, dir string) string {
 	t.Helper()
 	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	startDaemon(t, bin, filepath.Join(dir, "etcd.log"),
+	exited := startDaemon(t, bin, filepath.Join(dir, "etcd.log"),
 		"--name", "e2e", "--data-dir", filepath.Join(dir, "etcd"),
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 		"--initial-cluster", "e2e="+peer, "--log-level", "warn")
-	waitFor(t, "etcd", 60*time.Second, func() error {
+	waitFor(t, "etcd", 60*time.Second, exited, func() error {
 		resp, err := http.Get(client + "/health")
 		if err != nil {
 			return err
@@ -248,7 +249,7 @@ func startAPIServer(t *testing.T, bin, etcdURL, dir string) string {
 		}
 	}
 	port := freePort(t)
-	startDaemon(t, bin, filepath.Join(dir, "kube-apiserver.log"),
+	exited := startDaemon(t, bin, filepath.Join(dir, "kube-apiserver.log"),
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
 		"--tls-cert-file="+filepath.Join(dir, "server.crt"), "--tls-private-key-file="+filepath.Join(dir, "server.key"),
@@ -259,12 +260,15 @@ func startAPIServer(t *testing.T, bin, etcdURL, dir string) string {
 		"--service-account-key-file="+filepath.Join(dir, "sa.pub"),
 		"--service-account-signing-key-file="+filepath.Join(dir, "sa.key"),
 		"--service-cluster-ip-range=10.96.0.0/16",
+		// The kubernetes Service's endpoint may not be on loopback, and
+		// nothing here needs it.
+		"--endpoint-reconciler-type=none",
 	)
 	server := fmt.Sprintf("https://127.0.0.1:%d", port)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
-	waitFor(t, "kube-apiserver", 3*time.Minute, func() error {
+	waitFor(t, "kube-apiserver", 3*time.Minute, exited, func() error {
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, server+"/readyz", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := client.Do(req)
@@ -348,10 +352,15 @@ func servingCertificate(t *testing.T) (caPEM, certPEM, keyPEM []byte) {
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
 }
 
-func waitFor(t *testing.T, what string, limit time.Duration, ready func() error) {
+func waitFor(t *testing.T, what string, limit time.Duration, exited <-chan struct{}, ready func() error) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
+		select {
+		case <-exited:
+			t.Fatalf("%s exited before it was ready (its log follows)", what)
+		default:
+		}
 		err := ready()
 		if err == nil {
 			return
