@@ -78,6 +78,31 @@ $(LIVEKIT_BIN):
 	cd tools/livekit && nice -n 19 $(GO) build -o $(LIVEKIT_BIN).tmp github.com/livekit/livekit-server/cmd/server
 	mv $(LIVEKIT_BIN).tmp $(LIVEKIT_BIN)
 
+# The cluster target's output applied to a real API server: etcd and
+# kube-apiserver on loopback, the Gateway API's CRDs installed, and
+# `kubectl apply --dry-run=server -k` on every example (docs/cluster.md);
+# opt-in, like e2e-traefik. kube-apiserver is built from tools/kube-apiserver,
+# a module of its own, and kept outside the clone under a name keyed by its
+# go.sum; etcd and kubectl are unpacked from Debian sid.
+KUBE_APISERVER_BIN ?= /var/cache/matrixgen/kube-apiserver-$(shell sha256sum tools/kube-apiserver/go.sum | cut -c1-16)
+.PHONY: e2e-k8s
+e2e-k8s: $(KUBE_APISERVER_BIN)
+	MATRIXGEN_KUBE_APISERVER=$(KUBE_APISERVER_BIN) MATRIXGEN_ETCD=$$(./scripts/etcd.sh) \
+		MATRIXGEN_KUBECTL=$$(./scripts/kubectl.sh) \
+		$(GO) test -tags e2e -run TestKubernetesAPIServer -count=1 -timeout 30m -v ./internal/pipeline
+
+# No prerequisites: the name holds the go.sum it was built from. The
+# version is the release's, as kubectl reads it (a bare go build leaves a
+# placeholder kubectl cannot parse).
+$(KUBE_APISERVER_BIN):
+	mkdir -p $(dir $(KUBE_APISERVER_BIN))
+	cd tools/kube-apiserver && v=$$($(GO) list -m -f '{{.Version}}' k8s.io/kubernetes) && minor=$${v#v1.} && \
+		nice -n 19 $(GO) build -ldflags "-X k8s.io/component-base/version.gitVersion=$$v \
+			-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$${minor%%.*} \
+			-X k8s.io/component-base/version.gitTreeState=clean" \
+		-o $(KUBE_APISERVER_BIN).tmp k8s.io/kubernetes/cmd/kube-apiserver
+	mv $(KUBE_APISERVER_BIN).tmp $(KUBE_APISERVER_BIN)
+
 # Boot tests (internal/boot, docs/testing.md): each example with each proxy
 # type installed by its install.sh on a fresh systemd host with Docker, real
 # Synapse, PostgreSQL and proxy, and a matrix-nio client through it. Needs

@@ -39,21 +39,28 @@ random_token() {
 	LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c "$1"
 }
 
-make_value() { # name kind length description host-path
+make_value() { # name kind length description host-path object
 	case $2 in
 	random) random_token "$3" ;;
 	signing-key)
 		printf 'ed25519 a_%s %s\n' "$(random_token 4)" "$(head -c 32 /dev/urandom | base64 | tr -d '=\n')"
 		;;
+	matrix-pem-key)
+		printf -- '-----BEGIN MATRIX PRIVATE KEY-----\nKey-ID: ed25519:a_%s\n\n%s\n-----END MATRIX PRIVATE KEY-----\n' \
+			"$(random_token 4)" "$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+		;;
 	rsa-key) openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$3" 2>/dev/null ||
 		die "openssl could not make secret $1 ($4)" ;;
-	*) die "secret $1 ($4) is missing: create it with $KUBECTL -n $NAMESPACE create secret generic $1 --from-file=$1=FILE, or give --from a copy of $5" ;;
+	ec-key) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 2>/dev/null ||
+		die "openssl could not make secret $1 ($4)" ;;
+	hex) LC_ALL=C tr -dc '0-9a-f' </dev/urandom | head -c "$3" ;;
+	*) die "secret $1 ($4) is missing: create it with $KUBECTL -n $NAMESPACE create secret generic $6 --from-file=$1=FILE, or give --from a copy of $5" ;;
 	esac
 }
 
-ensure_secret() { # name kind length description host-path
-	if "$KUBECTL" -n "$NAMESPACE" get secret "$1" >/dev/null 2>&1; then
-		echo "keeping secret $1"
+ensure_secret() { # name kind length description host-path object
+	if "$KUBECTL" -n "$NAMESPACE" get secret "$6" >/dev/null 2>&1; then
+		echo "keeping secret $6"
 		return
 	fi
 	if [ -n "$FROM" ] && [ -s "$FROM$5" ]; then
@@ -62,17 +69,17 @@ ensure_secret() { # name kind length description host-path
 	else
 		make_value "$@" >"$WORK/$1"
 		[ -s "$WORK/$1" ] || die "could not make secret $1"
-		echo "creating secret $1"
+		echo "creating secret $6"
 	fi
-	"$KUBECTL" -n "$NAMESPACE" create secret generic "$1" --from-file="$1=$WORK/$1" >/dev/null
+	"$KUBECTL" -n "$NAMESPACE" create secret generic "$6" --from-file="$1=$WORK/$1" >/dev/null
 	rm -f "$WORK/$1"
 }
 
 "$KUBECTL" get namespace "$NAMESPACE" >/dev/null 2>&1 || "$KUBECTL" create namespace "$NAMESPACE" >/dev/null
-ensure_secret coturn-shared-secret random 48 '' /matrix/secrets/coturn-shared-secret
-ensure_secret dendrite-db-password random 48 'password of database role dendrite' /matrix/secrets/dendrite-db-password
-ensure_secret dendrite-registration-secret random 48 'Dendrite registration_shared_secret' /matrix/secrets/dendrite-registration-secret
-ensure_secret dendrite-signing-key '' 0 'Dendrite'\''s ed25519 signing key' /matrix/dendrite/config/example.org.key
-ensure_secret heisenbridge-as-token random 48 'token heisenbridge presents to Synapse' /matrix/secrets/heisenbridge-as-token
-ensure_secret heisenbridge-hs-token random 48 'token Synapse presents to heisenbridge' /matrix/secrets/heisenbridge-hs-token
-ensure_secret postgres-password random 48 'password of the postgres superuser' /matrix/secrets/postgres-password
+ensure_secret coturn-shared-secret random 48 '' /matrix/secrets/coturn-shared-secret coturn-shared-secret
+ensure_secret dendrite-db-password random 48 'password of database role dendrite' /matrix/secrets/dendrite-db-password dendrite-db-password
+ensure_secret dendrite-registration-secret random 48 'Dendrite registration_shared_secret' /matrix/secrets/dendrite-registration-secret dendrite-registration-secret
+ensure_secret dendrite-signing-key matrix-pem-key 0 'Dendrite'\''s ed25519 signing key' /matrix/dendrite/config/example.org.key dendrite-signing-key
+ensure_secret heisenbridge-as-token random 48 'token heisenbridge presents to Synapse' /matrix/secrets/heisenbridge-as-token heisenbridge-as-token
+ensure_secret heisenbridge-hs-token random 48 'token Synapse presents to heisenbridge' /matrix/secrets/heisenbridge-hs-token heisenbridge-hs-token
+ensure_secret postgres-password random 48 'password of the postgres superuser' /matrix/secrets/postgres-password postgres-password

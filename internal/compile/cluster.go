@@ -10,7 +10,7 @@ import (
 )
 
 // addCluster records where the deployment goes in a Kubernetes cluster
-// and what each service requests. It runs after every component, since
+// and what each service and scheduled job requests. It runs after every component, since
 // the requests are per service.
 func addCluster(b *builder) {
 	k := b.cfg.Kubernetes
@@ -26,6 +26,14 @@ func addCluster(b *builder) {
 			r = own
 		}
 		c.Requests[s.Unit] = plan.Resources{CPU: r.CPU, Memory: r.Memory}
+	}
+	// The scheduled jobs run as pods too (CronJobs).
+	for _, j := range b.plan.Jobs {
+		r := k.Requests
+		if own, ok := k.Services[j.Unit]; ok {
+			r = own
+		}
+		c.Requests[j.Unit] = plan.Resources{CPU: r.CPU, Memory: r.Memory}
 	}
 	b.plan.Cluster = c
 }

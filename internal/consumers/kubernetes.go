@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,6 +73,7 @@ var kinds = map[string]func() any{
 	"Ingress":               func() any { return &networkingv1.Ingress{} },
 	"Gateway":               func() any { return &gatewayv1.Gateway{} },
 	"HTTPRoute":             func() any { return &gatewayv1.HTTPRoute{} },
+	"CronJob":               func() any { return &batchv1.CronJob{} },
 }
 
 // apiVersions is the group version each kind must name.
@@ -79,6 +81,7 @@ var apiVersions = map[string]string{
 	"Namespace": "v1", "ConfigMap": "v1", "Service": "v1", "PersistentVolumeClaim": "v1",
 	"Deployment": "apps/v1", "StatefulSet": "apps/v1", "Ingress": "networking.k8s.io/v1",
 	"Gateway": "gateway.networking.k8s.io/v1", "HTTPRoute": "gateway.networking.k8s.io/v1",
+	"CronJob": "batch/v1",
 }
 
 // StrictObjects decodes every YAML document of a stream into the typed

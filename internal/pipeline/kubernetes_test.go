@@ -12,7 +12,9 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/matrixgen/matrixgen/internal/bundle"
@@ -94,9 +96,9 @@ func TestDeterministicKubernetes(t *testing.T) {
 // decodes strictly into its typed struct, and shellcheck reads the secrets
 // script and the init containers' programs.
 func TestConsumersKubernetes(t *testing.T) {
-	for _, name := range exampleNames(t) {
-		t.Run(name, func(t *testing.T) {
-			tree := buildCluster(t, name).Tree
+	for _, v := range clusterVariants(t) {
+		t.Run(v.name, func(t *testing.T) {
+			tree := v.result.Tree
 			dir := filepath.Join(t.TempDir(), "out-k8s")
 			if err := bundle.Write(dir, tree); err != nil {
 				t.Fatal(err)
@@ -129,24 +131,37 @@ func TestConsumersKubernetes(t *testing.T) {
 	}
 }
 
-// initScripts are the programs of the init containers, each once.
+// initScripts are the shell programs of the init containers and of the
+// CronJobs' containers, each once.
 func initScripts(t *testing.T, tree render.Tree) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, p := range tree.Paths() {
-		if !strings.HasPrefix(p, "deployments/") && !strings.HasPrefix(p, "statefulsets/") {
-			continue
+		var containers []corev1.Container
+		switch {
+		case strings.HasPrefix(p, "deployments/"), strings.HasPrefix(p, "statefulsets/"):
+			var w struct {
+				Spec struct {
+					Template corev1.PodTemplateSpec `json:"template"`
+				} `json:"spec"`
+			}
+			if err := yaml.Unmarshal(tree[p].Data, &w); err != nil {
+				t.Fatal(err)
+			}
+			containers = w.Spec.Template.Spec.InitContainers
+		case strings.HasPrefix(p, "cronjobs/"):
+			var cj batchv1.CronJob
+			if err := yaml.Unmarshal(tree[p].Data, &cj); err != nil {
+				t.Fatal(err)
+			}
+			containers = cj.Spec.JobTemplate.Spec.Template.Spec.Containers
 		}
-		var w struct {
-			Spec struct {
-				Template corev1.PodTemplateSpec `json:"template"`
-			} `json:"spec"`
-		}
-		if err := yaml.Unmarshal(tree[p].Data, &w); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range w.Spec.Template.Spec.InitContainers {
-			if script := c.Command[len(c.Command)-1]; !seen[script] {
+		for _, c := range containers {
+			if len(c.Command) != 3 || c.Command[0] != "/bin/sh" || c.Command[1] != "-c" {
+				t.Errorf("%s: container %s runs %q, not a shell program", p, c.Name, c.Command)
+				continue
+			}
+			if script := c.Command[2]; !seen[script] {
 				seen[script] = true
 				out = append(out, script)
 			}
@@ -166,10 +181,11 @@ func TestKubernetesNoSecrets(t *testing.T) {
 				t.Errorf("%s: %s is a Secret object", name, p)
 			}
 		}
-		// Every secret a pod mounts is one the plan declares, by its host name.
+		// Every secret a pod mounts is one the plan declares, by its host
+		// name with "-" for "_", which object names cannot hold.
 		declared := map[string]bool{}
 		for _, s := range res.Plan.Secrets {
-			declared[s.Name] = true
+			declared[strings.ReplaceAll(s.Name, "_", "-")] = true
 		}
 		for _, p := range res.Tree.Paths() {
 			for _, ref := range secretRefs(t, p, res.Tree[p].Data) {
@@ -182,15 +198,25 @@ func TestKubernetesNoSecrets(t *testing.T) {
 }
 
 func secretRefs(t *testing.T, path string, data []byte) []string {
-	if !strings.HasPrefix(path, "deployments/") && !strings.HasPrefix(path, "statefulsets/") {
+	var pod corev1.PodSpec
+	switch {
+	case strings.HasPrefix(path, "deployments/"), strings.HasPrefix(path, "statefulsets/"):
+		var d appsv1.Deployment // a StatefulSet's pod template sits at the same place
+		if err := yaml.Unmarshal(data, &d); err != nil {
+			t.Fatal(err)
+		}
+		pod = d.Spec.Template.Spec
+	case strings.HasPrefix(path, "cronjobs/"):
+		var cj batchv1.CronJob
+		if err := yaml.Unmarshal(data, &cj); err != nil {
+			t.Fatal(err)
+		}
+		pod = cj.Spec.JobTemplate.Spec.Template.Spec
+	default:
 		return nil
 	}
-	var d appsv1.Deployment // a StatefulSet's pod template sits at the same place
-	if err := yaml.Unmarshal(data, &d); err != nil {
-		t.Fatal(err)
-	}
 	var refs []string
-	for _, v := range d.Spec.Template.Spec.Volumes {
+	for _, v := range pod.Volumes {
 		if v.Secret != nil {
 			refs = append(refs, v.Secret.SecretName)
 		}
@@ -200,6 +226,19 @@ func secretRefs(t *testing.T, path string, data []byte) []string {
 					refs = append(refs, s.Secret.Name)
 				}
 			}
+		}
+	}
+	for _, c := range append(pod.InitContainers, pod.Containers...) {
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				refs = append(refs, e.ValueFrom.SecretKeyRef.Name)
+			}
+		}
+	}
+	// A Secret must be named so that create-secrets.sh can create it.
+	for _, r := range refs {
+		if errs := validation.IsDNS1123Subdomain(r); len(errs) > 0 {
+			t.Errorf("%s: secret %q cannot be the name of a Secret: %v", path, r, errs)
 		}
 	}
 	return refs
@@ -394,5 +433,327 @@ esac
 	}
 	if _, err := os.Stat(filepath.Join(store, ".created")); err == nil {
 		t.Error("a second run created secrets again")
+	}
+}
+
+// clusterVariant is a config whose cluster output the tests check beyond
+// the examples: the parts no example has.
+type clusterVariant struct {
+	name   string
+	result *Result
+}
+
+// clusterExtras append to an example what it lacks: bridges beside
+// workers (the internal client API) and Ingress objects instead of the
+// Gateway API.
+var clusterExtras = []struct{ name, example, extra string }{
+	{"workers-bridge", "workers", "bridges:\n  heisenbridge:\n    type: heisenbridge\n    owner: \"@admin:example.org\"\n"},
+	{"quickstart-ingress", "quickstart", "kubernetes:\n  routes: ingress\n"},
+}
+
+func buildClusterExtra(t testing.TB, example, extra string) *Result {
+	t.Helper()
+	path := filepath.Join("examples", example+".yaml")
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runCluster(t, path, append(data, "\n"+extra...))
+}
+
+// clusterVariants are every example and the extras.
+func clusterVariants(t testing.TB) []clusterVariant {
+	var out []clusterVariant
+	for _, name := range exampleNames(t) {
+		out = append(out, clusterVariant{name, buildCluster(t, name)})
+	}
+	for _, e := range clusterExtras {
+		out = append(out, clusterVariant{e.name, buildClusterExtra(t, e.example, e.extra)})
+	}
+	return out
+}
+
+// podOf reads the pod template and strategy of a workload of the output.
+func podOf(t *testing.T, tree render.Tree, path string) (corev1.PodSpec, appsv1.DeploymentStrategy) {
+	t.Helper()
+	entry, ok := tree[path]
+	if !ok {
+		t.Fatalf("no %s", path)
+	}
+	var d appsv1.Deployment // a StatefulSet's pod template sits at the same place
+	if err := yaml.Unmarshal(entry.Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d.Spec.Template.Spec, d.Spec.Strategy
+}
+
+// TestKubernetesProbes: every service's health check of the plan becomes
+// its container's probes: a startup probe that allows as long as
+// install.sh waits, and readiness and liveness. Synapse's processes are
+// asked for /health on their listener by the kubelet itself; the other
+// checks run their command in the container. A service without a check
+// that serves ports is ready once it accepts connections. A Deployment
+// that can roll starts its new pod before it stops the old one.
+func TestKubernetesProbes(t *testing.T) {
+	for _, name := range []string{"workers", "full", "bridges"} {
+		t.Run(name, func(t *testing.T) {
+			res := buildCluster(t, name)
+			checks := map[string]plan.HealthCheck{}
+			for _, h := range res.Plan.Health {
+				checks[h.Unit] = h
+			}
+			httpChecks := 0
+			for _, s := range res.Plan.Services {
+				if s.Unit == res.Plan.Proxy.Unit {
+					continue
+				}
+				name := s.Address
+				if name == "" {
+					name = s.Unit // a service on the host's network
+				}
+				path := "deployments/" + name + ".yaml"
+				if res.Plan.Postgres != nil && s.Unit == res.Plan.Postgres.Unit {
+					path = "statefulsets/" + name + ".yaml"
+				}
+				pod, strategy := podOf(t, res.Tree, path)
+				c := pod.Containers[0]
+				for _, init := range pod.InitContainers {
+					if init.StartupProbe != nil || init.ReadinessProbe != nil || init.LivenessProbe != nil {
+						t.Errorf("%s: init container %s has probes", s.Unit, init.Name)
+					}
+				}
+				if strings.HasPrefix(path, "deployments/") && strategy.Type != appsv1.RecreateDeploymentStrategyType {
+					if ru := strategy.RollingUpdate; strategy.Type != appsv1.RollingUpdateDeploymentStrategyType || ru == nil || ru.MaxUnavailable == nil || ru.MaxUnavailable.IntValue() != 0 || ru.MaxSurge == nil || ru.MaxSurge.IntValue() != 1 {
+						t.Errorf("%s: strategy %+v, want a rolling update with maxUnavailable 0 and maxSurge 1", s.Unit, strategy)
+					}
+				}
+				check, hasCheck := checks[s.Unit]
+				if !hasCheck {
+					if c.StartupProbe != nil || c.LivenessProbe != nil {
+						t.Errorf("%s has no health check in the plan, but startup or liveness probes", s.Unit)
+					}
+					if len(s.Listens) > 0 && (c.ReadinessProbe == nil || c.ReadinessProbe.TCPSocket == nil) {
+						t.Errorf("%s serves ports but has no TCP readiness probe: %+v", s.Unit, c.ReadinessProbe)
+					}
+					continue
+				}
+				if c.StartupProbe == nil || c.ReadinessProbe == nil || c.LivenessProbe == nil {
+					t.Errorf("%s: health check %q without all three probes", s.Unit, check.Command)
+					continue
+				}
+				if allowed := int(c.StartupProbe.PeriodSeconds * c.StartupProbe.FailureThreshold); allowed < check.Timeout {
+					t.Errorf("%s: the startup probe allows %ds, install.sh waits %ds", s.Unit, allowed, check.Timeout)
+				}
+				if !probeHandlersEqual(c.ReadinessProbe.ProbeHandler, c.StartupProbe.ProbeHandler) {
+					t.Errorf("%s: readiness and startup probes ask different things", s.Unit)
+				}
+				h := c.ReadinessProbe.ProbeHandler
+				switch {
+				case h.HTTPGet != nil:
+					httpChecks++
+					if !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == h.HTTPGet.Port.StrVal }) {
+						t.Errorf("%s: the HTTP probe asks port %q, which the container does not name", s.Unit, h.HTTPGet.Port.String())
+					}
+					if !strings.HasSuffix(check.Command[len(check.Command)-1], h.HTTPGet.Path) {
+						t.Errorf("%s: the HTTP probe asks %s, the health check %q", s.Unit, h.HTTPGet.Path, check.Command)
+					}
+				case h.Exec != nil:
+					if want := check.Command[3:]; !slices.Equal(h.Exec.Command, want) {
+						t.Errorf("%s: the probe runs %q, the health check %q", s.Unit, h.Exec.Command, want)
+					}
+				default:
+					t.Errorf("%s: probe %+v is neither a request nor a command", s.Unit, h)
+				}
+			}
+			if name == "workers" {
+				// The main process and every worker with an HTTP listener.
+				want := 0
+				for _, h := range res.Plan.Health {
+					if strings.HasPrefix(h.Unit, "matrix-synapse") {
+						want++
+					}
+				}
+				if httpChecks < want || want < 2 {
+					t.Errorf("%d HTTP probes, want one for each of the %d Synapse processes with a health check", httpChecks, want)
+				}
+			}
+		})
+	}
+}
+
+func probeHandlersEqual(a, b corev1.ProbeHandler) bool {
+	x, _ := yaml.Marshal(a)
+	y, _ := yaml.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+// TestKubernetesCronJobs: the host's timers become CronJobs on the same
+// schedule that never run twice at once and are not retried, as a timer's
+// failed service stays failed. The vacuum reaches every database of the
+// bundled server as its owner; the backup writes to a claim of its own at
+// the host's backup directory and reads the media store's claim.
+func TestKubernetesCronJobs(t *testing.T) {
+	res := buildCluster(t, "full")
+	if len(res.Plan.Jobs) < 2 {
+		t.Fatalf("the full example has %d jobs; it should have the backup and the vacuum", len(res.Plan.Jobs))
+	}
+	wantSchedules := map[string]string{}
+	for _, j := range res.Plan.Jobs {
+		switch j.Schedule {
+		case "*-*-* 02:15:00":
+			wantSchedules[j.Unit] = "15 2 * * *"
+		case "Sun *-*-* 04:30:00":
+			wantSchedules[j.Unit] = "30 4 * * 0"
+		default:
+			t.Fatalf("job %s: schedule %q is not one this test knows; update it", j.Unit, j.Schedule)
+		}
+	}
+	cronJobs := map[string]batchv1.CronJob{}
+	for _, j := range res.Plan.Jobs {
+		path := "cronjobs/" + j.Unit + ".yaml"
+		entry, ok := res.Tree[path]
+		if !ok {
+			t.Errorf("job %s: no %s", j.Unit, path)
+			continue
+		}
+		var cj batchv1.CronJob
+		if err := yaml.UnmarshalStrict(entry.Data, &cj); err != nil {
+			t.Fatal(err)
+		}
+		cronJobs[j.Unit] = cj
+		spec := cj.Spec
+		if spec.Schedule != wantSchedules[j.Unit] {
+			t.Errorf("%s: schedule %q, want %q (from %q)", j.Unit, spec.Schedule, wantSchedules[j.Unit], j.Schedule)
+		}
+		if spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+			t.Errorf("%s: concurrencyPolicy %q, want Forbid", j.Unit, spec.ConcurrencyPolicy)
+		}
+		if b := spec.JobTemplate.Spec.BackoffLimit; b == nil || *b != 0 {
+			t.Errorf("%s: a failed run is retried (backoffLimit %v)", j.Unit, b)
+		}
+		pod := spec.JobTemplate.Spec.Template.Spec
+		if pod.RestartPolicy != corev1.RestartPolicyNever {
+			t.Errorf("%s: restartPolicy %q", j.Unit, pod.RestartPolicy)
+		}
+		if img := pod.Containers[0].Image; img != serviceImage(t, res, res.Plan.Postgres.Unit) {
+			t.Errorf("%s: image %s, want the bundled server's own (its pg_dump and vacuumdb)", j.Unit, img)
+		}
+		script := pod.Containers[0].Command[2]
+		for _, d := range res.Plan.Databases {
+			if !strings.Contains(script, " "+d.Name+" "+d.Role+" "+d.PasswordSecret) {
+				t.Errorf("%s: does not reach database %s as %s", j.Unit, d.Name, d.Role)
+			}
+		}
+	}
+	backup := cronJobs["matrix-backup"].Spec.JobTemplate.Spec.Template.Spec
+	mounts := map[string]corev1.VolumeMount{}
+	for _, m := range backup.Containers[0].VolumeMounts {
+		mounts[m.MountPath] = m
+	}
+	if m, ok := mounts[res.Plan.Backup.Directory]; !ok || m.Name != "backups" || m.ReadOnly {
+		t.Errorf("the backup does not write the claim backups at %s: %+v", res.Plan.Backup.Directory, mounts)
+	}
+	if _, ok := res.Tree["persistentvolumeclaims/backups.yaml"]; !ok {
+		t.Error("no claim for the backups")
+	}
+	media := false
+	for path, m := range mounts {
+		if strings.HasPrefix(res.Plan.Homeserver.MediaStore, path+"/") {
+			media = m.ReadOnly
+		}
+	}
+	if !media {
+		t.Errorf("the backup does not read the media store %s: %+v", res.Plan.Homeserver.MediaStore, mounts)
+	}
+	script := backup.Containers[0].Command[2]
+	for _, want := range []string{"format 1", "SHA256SUMS", "--exclude-table-data=e2e_one_time_keys_json", "KEEP_LOCAL=" + strconv.Itoa(res.Plan.Backup.KeepLocal)} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the backup's script lacks %q", want)
+		}
+	}
+}
+
+func serviceImage(t *testing.T, res *Result, unit string) string {
+	t.Helper()
+	for _, s := range res.Plan.Services {
+		if s.Unit == unit {
+			return s.Image
+		}
+	}
+	t.Fatalf("no service %s", unit)
+	return ""
+}
+
+// TestKubernetesInternalAPI: with workers, the bridges call the client
+// API at the proxy's internal address; in the cluster that address is a
+// Service of the same name and port, whose HTTPRoutes (parent: the
+// Service) are the internal routes of the plan, and which without a mesh
+// reaches the main process, the internal routes' catch-all.
+func TestKubernetesInternalAPI(t *testing.T) {
+	res := buildClusterExtra(t, "workers", clusterExtras[0].extra)
+	var internal []plan.Route
+	for _, r := range res.Plan.Routes {
+		if r.Entrypoint == plan.EntrypointInternal {
+			internal = append(internal, r)
+		}
+	}
+	if len(internal) < 2 {
+		t.Fatalf("%d internal routes; the variant should have the internal client API", len(internal))
+	}
+	var bridgeURL string
+	for _, s := range res.Plan.Services {
+		if s.Unit == "matrix-heisenbridge" {
+			bridgeURL = s.Command[len(s.Command)-1]
+		}
+	}
+	host, port, ok := strings.Cut(strings.TrimPrefix(bridgeURL, "http://"), ":")
+	if !ok {
+		t.Fatalf("heisenbridge calls %q", bridgeURL)
+	}
+	var svc corev1.Service
+	if err := yaml.UnmarshalStrict(res.Tree["services/"+host+".yaml"].Data, &svc); err != nil {
+		t.Fatalf("no Service %s for the bridges' homeserver URL %s: %v", host, bridgeURL, err)
+	}
+	fallback := internal[len(internal)-1]
+	if len(svc.Spec.Ports) != 1 || strconv.Itoa(int(svc.Spec.Ports[0].Port)) != port || svc.Spec.Ports[0].TargetPort.IntValue() != fallback.Port {
+		t.Errorf("Service %s has ports %+v, want %s to the catch-all's %d", host, svc.Spec.Ports, port, fallback.Port)
+	}
+	if got := svc.Spec.Selector["app.kubernetes.io/name"]; got+":"+strconv.Itoa(fallback.Port) != fallback.Upstream {
+		t.Errorf("Service %s selects %q, want the catch-all's %s", host, got, fallback.Upstream)
+	}
+	rules := map[string]bool{}
+	for _, p := range res.Tree.Paths() {
+		if !strings.HasPrefix(p, "httproutes/") {
+			continue
+		}
+		var hr struct {
+			Spec struct {
+				ParentRefs []struct {
+					Kind string `json:"kind"`
+					Name string `json:"name"`
+				} `json:"parentRefs"`
+				Hostnames []string `json:"hostnames"`
+				Rules     []struct {
+					Name string `json:"name"`
+				} `json:"rules"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal(res.Tree[p].Data, &hr); err != nil {
+			t.Fatal(err)
+		}
+		if len(hr.Spec.ParentRefs) != 1 || hr.Spec.ParentRefs[0].Kind != "Service" {
+			continue
+		}
+		if hr.Spec.ParentRefs[0].Name != host || len(hr.Spec.Hostnames) > 0 {
+			t.Errorf("%s: parent %+v, hostnames %v; want the Service %s and none", p, hr.Spec.ParentRefs, hr.Spec.Hostnames, host)
+		}
+		for _, r := range hr.Spec.Rules {
+			rules[r.Name] = true
+		}
+	}
+	for _, r := range internal {
+		if !rules[r.Name] {
+			t.Errorf("internal route %s is in no HTTPRoute of the Service %s", r.Name, host)
+		}
 	}
 }

@@ -61,8 +61,8 @@ type Cluster struct {
 	GatewayClass        string
 	TLSSecret           string // the certificate of every public hostname
 	IngressClass        string // "" for the cluster's default class
-	// Requests holds what each service's container asks the scheduler
-	// for, by unit.
+	// Requests holds what each service's and each job's container asks
+	// the scheduler for, by unit.
 	Requests map[string]Resources
 }
 

@@ -68,8 +68,11 @@ func (o *output) add(kind, name, dir string, v any) error {
 
 // Render turns the plan into the cluster's manifests.
 func Render(p *plan.Plan) (render.Tree, error) {
+	if err := checkSecretObjects(p); err != nil {
+		return nil, err
+	}
 	o := &output{p: p, names: map[string]string{}}
-	steps := []func(*output) error{addNamespace, addWorkloads, addRoutes}
+	steps := []func(*output) error{addNamespace, addWorkloads, addRoutes, addInternalAPI}
 	for _, step := range steps {
 		if err := step(o); err != nil {
 			return nil, err

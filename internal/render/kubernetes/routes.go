@@ -29,21 +29,27 @@ func addRoutes(o *output) error {
 		return err
 	}
 	for _, g := range groups {
-		var rules []gatewayv1.HTTPRouteRule
-		for _, r := range g.routes {
-			rules = append(rules, httpRule(r))
-			if bare, ok := r.BarePrefix(); ok {
-				rules = append(rules, bareRedirect(r, bare))
-			}
-		}
+		rules := httpRules(g.routes)
 		for i := 0; i < len(rules); i += maxRules {
 			name := fmt.Sprintf("%s-%02d", objectName(g.entrypoint.Name, g.host), i/maxRules)
-			if err := o.add("HTTPRoute", name, "httproutes", httpRoute(o, name, g, rules[i:min(i+maxRules, len(rules))])); err != nil {
+			if err := o.add("HTTPRoute", name, "httproutes", httpRoute(o, name, g, listenerName(o.p, groups, g.entrypoint), rules[i:min(i+maxRules, len(rules))])); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// httpRules are the rules of routes, in their order.
+func httpRules(routes []plan.Route) []gatewayv1.HTTPRouteRule {
+	var rules []gatewayv1.HTTPRouteRule
+	for _, r := range routes {
+		rules = append(rules, httpRule(r))
+		if bare, ok := r.BarePrefix(); ok {
+			rules = append(rules, bareRedirect(r, bare))
+		}
+	}
+	return rules
 }
 
 // routeGroup is the routes of one hostname on one entrypoint, in the
@@ -63,7 +69,7 @@ func routeGroups(p *plan.Plan) ([]routeGroup, error) {
 	index := map[string]int{}
 	for _, r := range p.Routes {
 		if r.Entrypoint == plan.EntrypointInternal {
-			return nil, fmt.Errorf("route %s serves the containers' internal client API (bridges and bots with workers), which the Kubernetes target does not render yet", r.Name)
+			continue // addInternalAPI's
 		}
 		ep, ok := entrypoints[r.Entrypoint]
 		if !ok {
@@ -89,13 +95,12 @@ func addGateway(o *output, groups []routeGroup) error {
 		ObjectMeta: o.meta(gatewayName, nil),
 		Spec:       gatewayv1.GatewaySpec{GatewayClassName: gatewayv1.ObjectName(o.p.Cluster.GatewayClass)},
 	}
-	seen := map[string]bool{}
-	for _, g := range groups {
-		ep := g.entrypoint
-		if seen[ep.Name] {
+	for _, ep := range o.p.Entrypoints {
+		// Entrypoints on one port (federation on 443) share its listener:
+		// a Gateway refuses two listeners of one port and protocol.
+		if !hasRoutes(groups, ep) || listenerName(o.p, groups, ep) != ep.Name {
 			continue
 		}
-		seen[ep.Name] = true
 		protocol := gatewayv1.HTTPProtocolType
 		var tls *gatewayv1.ListenerTLSConfig
 		if ep.TLS {
@@ -110,8 +115,28 @@ func addGateway(o *output, groups []routeGroup) error {
 	return o.add("Gateway", gatewayName, "gateways", gw)
 }
 
-func httpRoute(o *output, name string, g routeGroup, rules []gatewayv1.HTTPRouteRule) gatewayv1.HTTPRoute {
-	section := gatewayv1.SectionName(g.entrypoint.Name)
+// listenerName is the Gateway listener that serves an entrypoint: the
+// plan's first entrypoint with routes on its port names it.
+func listenerName(p *plan.Plan, groups []routeGroup, ep plan.Entrypoint) string {
+	for _, e := range p.Entrypoints {
+		if e.Port() == ep.Port() && hasRoutes(groups, e) {
+			return e.Name
+		}
+	}
+	return ep.Name
+}
+
+func hasRoutes(groups []routeGroup, ep plan.Entrypoint) bool {
+	for _, g := range groups {
+		if g.entrypoint.Name == ep.Name {
+			return true
+		}
+	}
+	return false
+}
+
+func httpRoute(o *output, name string, g routeGroup, listener string, rules []gatewayv1.HTTPRouteRule) gatewayv1.HTTPRoute {
+	section := gatewayv1.SectionName(listener)
 	return gatewayv1.HTTPRoute{
 		TypeMeta:   typeMeta("gateway.networking.k8s.io/v1", "HTTPRoute"),
 		ObjectMeta: o.meta(name, nil),

@@ -43,13 +43,33 @@ fill() {
 
 var secretKinds = map[plan.SecretKind]string{
 	plan.RandomToken: "random", plan.Provided: "provided", plan.SigningKey: "signing-key",
-	plan.RSAKey: "rsa-key", plan.ProvidedKey: "provided-key",
+	plan.RSAKey: "rsa-key", plan.ProvidedKey: "provided-key", plan.MatrixPEMKey: "matrix-pem-key",
+	plan.ECKey: "ec-key", plan.HexKey: "hex",
+}
+
+// secretObject is the name of the Secret that holds a secret of the plan:
+// its host name, with "_" (which a host's file name may hold and an
+// object's name may not) as "-". The key inside the Secret keeps the host
+// name, which is also the file name the pods see.
+func secretObject(name string) string { return strings.ReplaceAll(name, "_", "-") }
+
+// checkSecretObjects refuses two secrets that would share one Secret.
+func checkSecretObjects(p *plan.Plan) error {
+	seen := map[string]string{}
+	for _, s := range p.Secrets {
+		obj := secretObject(s.Name)
+		if prev, dup := seen[obj]; dup {
+			return fmt.Errorf("secrets %s and %s would both be the Secret %s", prev, s.Name, obj)
+		}
+		seen[obj] = s.Name
+	}
+	return nil
 }
 
 // secretsScript creates, in the cluster, every secret the deployment
 // reads and the cluster lacks: one Secret a secret, named as the host
-// bundle names it, with one key of the same name. It keeps existing
-// ones, takes a host's own from --from (a copy of the host's files at
+// bundle names it (secretObject), with one key of the host's name. It
+// keeps existing ones, takes a host's own from --from (a copy of the host's files at
 // their paths, so that a server moves with its keys and passwords), and
 // makes the others as install.sh does.
 func secretsScript(p *plan.Plan) []byte {
@@ -94,21 +114,28 @@ random_token() {
 	LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c "$1"
 }
 
-make_value() { # name kind length description host-path
+make_value() { # name kind length description host-path object
 	case $2 in
 	random) random_token "$3" ;;
 	signing-key)
 		printf 'ed25519 a_%s %s\n' "$(random_token 4)" "$(head -c 32 /dev/urandom | base64 | tr -d '=\n')"
 		;;
+	matrix-pem-key)
+		printf -- '-----BEGIN MATRIX PRIVATE KEY-----\nKey-ID: ed25519:a_%s\n\n%s\n-----END MATRIX PRIVATE KEY-----\n' \
+			"$(random_token 4)" "$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+		;;
 	rsa-key) openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$3" 2>/dev/null ||
 		die "openssl could not make secret $1 ($4)" ;;
-	*) die "secret $1 ($4) is missing: create it with $KUBECTL -n $NAMESPACE create secret generic $1 --from-file=$1=FILE, or give --from a copy of $5" ;;
+	ec-key) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 2>/dev/null ||
+		die "openssl could not make secret $1 ($4)" ;;
+	hex) LC_ALL=C tr -dc '0-9a-f' </dev/urandom | head -c "$3" ;;
+	*) die "secret $1 ($4) is missing: create it with $KUBECTL -n $NAMESPACE create secret generic $6 --from-file=$1=FILE, or give --from a copy of $5" ;;
 	esac
 }
 
-ensure_secret() { # name kind length description host-path
-	if "$KUBECTL" -n "$NAMESPACE" get secret "$1" >/dev/null 2>&1; then
-		echo "keeping secret $1"
+ensure_secret() { # name kind length description host-path object
+	if "$KUBECTL" -n "$NAMESPACE" get secret "$6" >/dev/null 2>&1; then
+		echo "keeping secret $6"
 		return
 	fi
 	if [ -n "$FROM" ] && [ -s "$FROM$5" ]; then
@@ -117,9 +144,9 @@ ensure_secret() { # name kind length description host-path
 	else
 		make_value "$@" >"$WORK/$1"
 		[ -s "$WORK/$1" ] || die "could not make secret $1"
-		echo "creating secret $1"
+		echo "creating secret $6"
 	fi
-	"$KUBECTL" -n "$NAMESPACE" create secret generic "$1" --from-file="$1=$WORK/$1" >/dev/null
+	"$KUBECTL" -n "$NAMESPACE" create secret generic "$6" --from-file="$1=$WORK/$1" >/dev/null
 	rm -f "$WORK/$1"
 }
 
@@ -130,7 +157,7 @@ ensure_secret() { # name kind length description host-path
 		if hostPath == "" {
 			hostPath = p.Host.SecretsDir + "/" + s.Name
 		}
-		fmt.Fprintf(&b, "ensure_secret %s\n", escape.ShellWords([]string{s.Name, secretKinds[s.Kind], fmt.Sprint(max(s.Length, 0)), s.Description, hostPath}))
+		fmt.Fprintf(&b, "ensure_secret %s\n", escape.ShellWords([]string{s.Name, secretKinds[s.Kind], fmt.Sprint(max(s.Length, 0)), s.Description, hostPath, secretObject(s.Name)}))
 	}
 	return []byte(b.String())
 }

@@ -100,7 +100,7 @@ func addWorkloads(o *output) error {
 			return err
 		}
 	}
-	return nil
+	return w.addJobs()
 }
 
 // addWorkload wraps the pod: a StatefulSet for the bundled database, whose
@@ -129,8 +129,22 @@ func (w *workloads) addWorkload(s plan.Service, pod corev1.PodSpec, sum string) 
 	// successor, which would wait for the volume forever on another node.
 	if w.holdsExclusiveClaim(pod) {
 		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	} else {
+		d.Spec.Strategy = rollOneAtATime()
 	}
 	return w.add("Deployment", name, "deployments", d)
+}
+
+// rollOneAtATime starts the new pod first and stops the old one only once
+// the new one is ready, so that an update never leaves the Service
+// without a ready pod, nor sends it requests before the new pod's
+// readiness probe passes.
+func rollOneAtATime() appsv1.DeploymentStrategy {
+	none, one := intstr.FromInt32(0), intstr.FromInt32(1)
+	return appsv1.DeploymentStrategy{
+		Type:          appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: &none, MaxSurge: &one},
+	}
 }
 
 func (w *workloads) holdsExclusiveClaim(pod corev1.PodSpec) bool {
@@ -224,12 +238,18 @@ func (w *workloads) podSpec(s plan.Service) (corev1.PodSpec, string, error) {
 		init.VolumeMounts = v.initMounts
 		pod.InitContainers = []corev1.Container{init}
 	}
+	if err := w.probes(s, &pod.Containers[0]); err != nil {
+		return corev1.PodSpec{}, "", err
+	}
 	sort.Slice(pod.Volumes, func(i, j int) bool { return pod.Volumes[i].Name < pod.Volumes[j].Name })
 	return pod, v.hash(), nil
 }
 
 func (w *workloads) resources(s plan.Service) corev1.ResourceRequirements {
-	r := w.p.Cluster.Requests[s.Unit]
+	r, ok := w.p.Cluster.Requests[s.Unit]
+	if !ok {
+		return corev1.ResourceRequirements{} // a plan made without the cluster's options
+	}
 	cpu, mem := resource.MustParse(r.CPU), resource.MustParse(r.Memory)
 	return corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{corev1.ResourceCPU: cpu, corev1.ResourceMemory: mem},
@@ -326,7 +346,7 @@ func envFileVars(f plan.File) ([]corev1.EnvVar, error) {
 		}
 		if secret, ok := placeholderSecret(value); ok {
 			out = append(out, corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
-				SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: secret},
+				SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secretObject(secret)}, Key: secret},
 			}})
 			continue
 		}
@@ -425,7 +445,7 @@ func (v *podVolumes) secretVolume(secret string) string {
 		v.secretVols[name] = true
 		mode := int32(0o440)
 		v.volumes = append(v.volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: secret, DefaultMode: &mode, Items: []corev1.KeyToPath{{Key: secret, Path: secret}},
+			SecretName: secretObject(secret), DefaultMode: &mode, Items: []corev1.KeyToPath{{Key: secret, Path: secret}},
 		}}})
 	}
 	return name
@@ -468,7 +488,7 @@ func (v *podVolumes) config(m plan.Mount, files []plan.File, secrets []plan.Secr
 	for _, s := range secrets {
 		rel := strings.TrimPrefix(strings.TrimPrefix(w.secretPath(s), m.Source), "/")
 		sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
-			LocalObjectReference: corev1.LocalObjectReference{Name: s.Name},
+			LocalObjectReference: corev1.LocalObjectReference{Name: secretObject(s.Name)},
 			Items:                []corev1.KeyToPath{{Key: s.Name, Path: rel}},
 		}})
 		entries = append(entries, rel)
