@@ -21,7 +21,8 @@ import (
 
 // TestDendriteStarts runs the real Dendrite server (make e2e-dendrite
 // builds v0.13.8 from tools/dendrite and sets MATRIXGEN_DENDRITE) with the
-// dendrite example's bundle as install.sh applies it: install.sh runs on
+// dendrite example's bundle, as it is (registration closed) and with open
+// registration, as install.sh applies it: install.sh runs on
 // a test host whose matrix-postgres is a real PostgreSQL
 // (postgres_test.go), so the signing key, the secrets filled into
 // dendrite.yaml, and Dendrite's role and database are install.sh's own.
@@ -47,8 +48,18 @@ func TestDendriteStarts(t *testing.T) {
 		t.Fatalf("%s --version: %v\n%s", bin, err, out)
 	}
 	t.Logf("Dendrite %s", strings.TrimSpace(string(out)))
+	t.Run("example", func(t *testing.T) {
+		checkDendrite(t, bin, createAccount, writeBundle(t, "dendrite", buildExample(t, "dendrite")))
+	})
+	// Open registration without verification: the unit passes
+	// --really-enable-open-registration, without which Dendrite would
+	// refuse to start.
+	t.Run("open", func(t *testing.T) {
+		checkDendrite(t, bin, createAccount, buildEdited(t, "dendrite", "    mode: closed\n", "    mode: open\n    allow_unverified: true\n"))
+	})
+}
 
-	b := writeBundle(t, "dendrite", buildExample(t, "dendrite"))
+func checkDendrite(t *testing.T, bin, createAccount string, b builtBundle) {
 	dataDir := b.host().DataDir + "/postgres/data"
 	h := newPostgresHost(t, dataDir)
 	b.provide(t, h.testHost)
