@@ -144,9 +144,11 @@ func loadTarget(e *env, path, target string) (*pipeline.Result, bool) {
 	res, problems := pipeline.RunTarget(path, data, target)
 	if len(problems) > 0 {
 		diag.Print(e.stderr, problems, e.cwd)
-		fmt.Fprintf(e.stderr, "%s: %d %s\n", relativePath(path, e.cwd), len(problems.Sorted()), plural(len(problems.Sorted()), "problem", "problems"))
+		n := problems.Sorted().Problems()
+		fmt.Fprintf(e.stderr, "%s: %d %s\n", relativePath(path, e.cwd), n, plural(n, "problem", "problems"))
 		return nil, false
 	}
+	diag.Print(e.stderr, res.Warnings, e.cwd)
 	return res, true
 }
 

@@ -44,6 +44,10 @@ var explainCommand = command{
 			v, prefix, optional := validate.Schema(), "", false
 			var opts []option
 			if len(args) == 1 {
+				if to, renamed := validate.RenamedTo(args[0]); renamed {
+					fmt.Fprintf(e.stderr, "matrixgen explain: %s is now %s\n", args[0], to)
+					args[0] = to
+				}
 				var ok bool
 				if opts, ok = variantOptionsAt(args[0]); !ok {
 					if v, optional, ok = lookupOption(v, args[0]); !ok {

@@ -53,13 +53,15 @@ func TestOptionsDocCurrent(t *testing.T) {
 
 func TestExplainOne(t *testing.T) {
 	cases := map[string]string{
-		"synapse.registration.mode": `allowed: "closed", "open", "token"`,
+		"homeserver.registration.mode": `allowed: "closed", "open", "token"`,
+		// A renamed option is explained under its new name.
+		"synapse.registration.mode": "homeserver.registration.mode",
 		"traefik.acme_email":        "optional (unset by default)",
 		"domain":                    "required",
 		"postgres.bundled.major":    "default: 17",
 		// From compile's option table: where the value is written.
-		"synapse.max_upload_size_mb": "lands in: synapse/config/homeserver.yaml max_upload_size\n",
-		"element.brand":              "lands in: client-element/config.json brand\n",
+		"homeserver.max_upload_size_mb": "lands in: synapse/config/homeserver.yaml max_upload_size\n",
+		"element.brand":                 "lands in: client-element/config.json brand\n",
 	}
 	for path, want := range cases {
 		var out, errs bytes.Buffer

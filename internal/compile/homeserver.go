@@ -70,7 +70,7 @@ func (b *builder) homeserverURL() string {
 // files are the static-files component's on every homeserver.
 func addHomeserverRoutes(b *builder, unit string, port int) {
 	host := b.cfg.Hostnames.Homeserver
-	body := plan.RouteSettings{MaxBodyBytes: int64(b.cfg.Synapse.MaxUploadSizeMB) << 20}
+	body := plan.RouteSettings{MaxBodyBytes: int64(b.cfg.Homeserver.MaxUploadSizeMB) << 20}
 	route := func(name, prefix, entrypoint string) {
 		b.route(plan.Route{Name: unit + "-" + name, Host: host, PathPrefix: prefix, Entrypoint: entrypoint,
 			Service: unit, Port: port, Settings: body})

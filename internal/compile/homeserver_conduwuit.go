@@ -65,7 +65,7 @@ func (k conduwuitKind) add(b *builder) {
 		{Source: configDir, Target: conduwuitConfigDir, ReadOnly: true},
 		{Source: data, Target: conduwuitDataTarget},
 	}
-	if b.cfg.Synapse.Registration.Mode == "token" {
+	if b.cfg.Homeserver.Registration.Mode == "token" {
 		token := b.secret(unit+"-registration-token", k.name+" registration token new users give", unit)
 		secrets = append(secrets, string(token))
 	}
@@ -105,14 +105,14 @@ func (k conduwuitKind) add(b *builder) {
 // global is the [global] table.
 func (k conduwuitKind) global(b *builder, unit string, turn *homeserverTURN) obj {
 	c, s := b.cfg, b.cfg.Synapse
-	reg := s.Registration
+	reg := c.Homeserver.Registration
 	g := obj{
 		"server_name":   c.Domain,
 		"database_path": conduwuitDataTarget,
 		"address":       []any{"0.0.0.0"},
 		"port":          conduwuitPort,
 		// Bytes: the proxy allows the same body size.
-		"max_request_size":   int64(s.MaxUploadSizeMB) << 20,
+		"max_request_size":   int64(c.Homeserver.MaxUploadSizeMB) << 20,
 		"allow_registration": reg.Mode != "closed",
 		"allow_federation":   s.Federation.Enabled,
 		"trusted_servers":    plan.AnyList(s.TrustedKeyServer),

@@ -51,9 +51,10 @@ func addDendrite(b *builder) {
 		Secrets: secrets, Restarts: []string{dendriteUnit},
 	})
 	command := []string{"--config", dendriteConfigDir + "/dendrite.yaml", "--http-bind-address", fmt.Sprintf(":%d", dendritePort)}
-	if r := b.cfg.Synapse.Registration; r.Mode == "token" || r.Mode == "open" && r.AllowUnverified {
-		// Dendrite refuses any registration without a captcha unless told
-		// so, a token included (v0.13.8's ClientAPI.Verify).
+	if r := b.cfg.Homeserver.Registration; r.Mode == "open" && r.AllowUnverified {
+		// Dendrite refuses open registration without a captcha unless
+		// told so (v0.13.8's ClientAPI.Verify). Validation refuses the
+		// token mode: v0.13.8 never asks for a token at /register.
 		command = append(command, "--really-enable-open-registration")
 	}
 	mounts := []plan.Mount{
@@ -89,13 +90,14 @@ func dendriteConfig(b *builder, db dbConn, keyFile string, sharedSecret plan.Sec
 	c, s := b.cfg, b.cfg.Synapse
 	conn := fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=%s",
 		db.User, db.Password.Placeholder(), db.Host, db.Port, db.Database, db.SSLMode)
-	reg := s.Registration
+	reg := c.Homeserver.Registration
 	clientAPI := obj{
-		"registration_disabled":       reg.Mode == "closed",
-		"registration_requires_token": reg.Mode == "token",
-		"registration_shared_secret":  sharedSecret,
-		"guests_disabled":             true,
-		"rate_limiting":               obj{"enabled": true, "threshold": 20, "cooloff_ms": 500},
+		"registration_disabled": reg.Mode == "closed",
+		// Accounts of a closed server: create-account registers them
+		// with this secret, which Dendrite takes whatever the mode.
+		"registration_shared_secret": sharedSecret,
+		"guests_disabled":            true,
+		"rate_limiting":              obj{"enabled": true, "threshold": 20, "cooloff_ms": 500},
 	}
 	if turn != nil {
 		clientAPI["turn"] = obj{
@@ -129,7 +131,7 @@ func dendriteConfig(b *builder, db dbConn, keyFile string, sharedSecret plan.Sec
 		"app_service_api": obj{"config_files": appserviceConfigFiles(b)},
 		"media_api": obj{
 			"base_path":           dendriteDataDir + "/media",
-			"max_file_size_bytes": int64(s.MaxUploadSizeMB) << 20,
+			"max_file_size_bytes": int64(c.Homeserver.MaxUploadSizeMB) << 20,
 		},
 		"sync_api": obj{"search": obj{"enabled": true, "index_path": dendriteDataDir + "/searchindex", "language": "en"}},
 		"user_api": obj{"auto_join_rooms": plan.AnyList(s.AutoJoinRooms)},

@@ -153,7 +153,7 @@ func masRoutes(c *config.Config) []plan.Route {
 	compat := plan.Route{
 		Name: "mas-compat", Host: c.Hostnames.Homeserver, PathRegex: masCompatPaths,
 		Entrypoint: plan.EntrypointClient, Service: masUnit, Port: masWebPort, Priority: masCompatPriority,
-		Settings: plan.RouteSettings{MaxBodyBytes: int64(c.Synapse.MaxUploadSizeMB) << 20},
+		Settings: plan.RouteSettings{MaxBodyBytes: int64(c.Homeserver.MaxUploadSizeMB) << 20},
 	}
 	return []plan.Route{own, compat}
 }
@@ -221,9 +221,9 @@ func masConfig(b *builder, db dbConn) obj {
 }
 
 // masAccount lets users register with a password as
-// synapse.registration lets them register with Synapse.
+// homeserver.registration lets them register with Synapse.
 func masAccount(c *config.Config) obj {
-	r := c.Synapse.Registration
+	r := c.Homeserver.Registration
 	email := false
 	for _, t := range r.Require3PID {
 		email = email || t == "email"

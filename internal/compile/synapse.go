@@ -120,7 +120,7 @@ func addSynapse(b *builder) {
 
 func addSynapseRoutes(b *builder) {
 	host := b.cfg.Hostnames.Homeserver
-	body := plan.RouteSettings{MaxBodyBytes: int64(b.cfg.Synapse.MaxUploadSizeMB) << 20}
+	body := plan.RouteSettings{MaxBodyBytes: int64(b.cfg.Homeserver.MaxUploadSizeMB) << 20}
 	route := func(name, prefix, entrypoint string, port int, settings plan.RouteSettings) {
 		b.route(plan.Route{Name: name, Host: host, PathPrefix: prefix, Entrypoint: entrypoint,
 			Service: synapseUnit, Port: port, Settings: settings})
@@ -198,7 +198,7 @@ func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 }
 
 func registrationConfig(b *builder) obj {
-	r := b.cfg.Synapse.Registration
+	r := b.cfg.Homeserver.Registration
 	out := obj{
 		"enable_registration":         r.Mode != "closed",
 		"registration_requires_token": r.Mode == "token",

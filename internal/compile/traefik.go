@@ -11,7 +11,7 @@ const (
 	// traefikBufferDir is where Traefik's buffering middleware (the upload
 	// limit, render/traefik.go) keeps bodies larger than it holds in
 	// memory: a host directory, because an upload may be as large as
-	// synapse.max_upload_size_mb (up to 10 GiB) and the container's /tmp
+	// homeserver.max_upload_size_mb (up to 10 GiB) and the container's /tmp
 	// is a 64 MiB tmpfs, which is memory. Go puts temporary files in
 	// $TMPDIR. Traefik unlinks a request's file as soon as it has opened
 	// it and a response's when it has been sent.
@@ -170,7 +170,7 @@ func traefikStatic(b *builder, listeners []traefikListener) obj {
 		if len(l.trustForwards) > 0 {
 			ep["forwardedHeaders"] = obj{"trustedIPs": plan.AnyList(l.trustForwards)}
 		}
-		ep["transport"] = obj{"respondingTimeouts": respondingTimeouts(b.cfg.Synapse.MaxUploadSizeMB)}
+		ep["transport"] = obj{"respondingTimeouts": respondingTimeouts(b.cfg.Homeserver.MaxUploadSizeMB)}
 		eps[l.name] = ep
 	}
 	static := obj{

@@ -93,9 +93,10 @@ type NetworkAddress struct {
 }
 
 type Synapse struct {
-	Image              string           `json:"image"`
-	Registration       Registration     `json:"registration"`
-	MaxUploadSizeMB    int              `json:"max_upload_size_mb"`
+	Image string `json:"image"`
+	// Deprecated: Homeserver.MaxUploadSizeMB is the option; validation
+	// copies it here for callers not yet moved to it.
+	MaxUploadSizeMB    int              `json:"-"`
 	Presence           bool             `json:"presence"`
 	Federation         Federation       `json:"federation"`
 	URLPreviews        Toggle           `json:"url_previews"`

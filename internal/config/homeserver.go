@@ -2,7 +2,9 @@ package config
 
 // Homeserver chooses the homeserver program.
 type Homeserver struct {
-	Implementation string `json:"implementation"`
+	Implementation  string       `json:"implementation"`
+	Registration    Registration `json:"registration"`
+	MaxUploadSizeMB int          `json:"max_upload_size_mb"`
 }
 
 // OtherHomeserver is the section of a homeserver other than Synapse:

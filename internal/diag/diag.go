@@ -24,13 +24,16 @@ type Range struct {
 }
 
 // Diagnostic is one problem. Path is the config option path
-// ("synapse.max_upload_size_mb"); Summary is one short sentence; Detail, when
+// ("homeserver.max_upload_size_mb"); Summary is one short sentence; Detail, when
 // set, says what to do.
 type Diagnostic struct {
 	Path    string
 	Summary string
 	Detail  string
 	Subject Range
+	// Warning marks what works but should change: it does not make the
+	// config invalid.
+	Warning bool
 }
 
 func (d Diagnostic) String() string {
@@ -44,6 +47,9 @@ func (d Diagnostic) String() string {
 	}
 	if d.Path != "" {
 		b.WriteString(d.Path + ": ")
+	}
+	if d.Warning {
+		b.WriteString("warning: ")
 	}
 	b.WriteString(d.Summary)
 	if d.Detail != "" {
@@ -63,6 +69,17 @@ func (l List) Error() string {
 		return l[0].String()
 	}
 	return fmt.Sprintf("%s (and %d more problems)", l[0], len(l)-1)
+}
+
+// Problems counts the diagnostics that are not warnings.
+func (l List) Problems() int {
+	n := 0
+	for _, d := range l {
+		if !d.Warning {
+			n++
+		}
+	}
+	return n
 }
 
 // Add appends a diagnostic.

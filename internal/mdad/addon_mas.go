@@ -57,7 +57,7 @@ func (a *addonRun) mas() {
 	}
 	a.masSecrets()
 	a.extra(nil, "configuration_extension_yaml", nil)
-	a.t.notes = append(a.t.notes, "mas: password registration in MAS follows synapse.registration (mode open or token), as Synapse's own did; matrix_authentication_service_config_account_* are not read")
+	a.t.notes = append(a.t.notes, "mas: password registration in MAS follows homeserver.registration (mode open or token), as Synapse's own did; matrix_authentication_service_config_account_* are not read")
 }
 
 // masPlace: on the homeserver's hostname MAS is served under a path (the

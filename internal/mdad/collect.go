@@ -30,7 +30,7 @@ func (t *translator) collectSecrets() {
 	_, smarthostUser := t.out.get("mailer.smarthost.user")
 	impl := t.homeserverImplementation()
 	synapse, dendrite := t.runsSynapse(), impl == "dendrite"
-	mode, _ := t.out.get("synapse.registration.mode")
+	mode, _ := t.out.get("homeserver.registration.mode")
 	token := mode != nil && mode.Value == "token"
 	needed := map[string]bool{
 		"synapse-db-password":                    synapse,

@@ -116,7 +116,7 @@ func dendriteRows() []row {
 		{name: p + "configuration_extension_yaml", fn: ownExtension("dendrite"), raw: true, when: d},
 		{name: p + "client_api_registration_disabled", fn: dendriteRegistration, when: d},
 		{name: p + "process_extra_arguments", fn: dendriteArguments, when: d},
-		{name: p + "max_file_size_bytes", option: "synapse.max_upload_size_mb", conv: mebibytes, when: d},
+		{name: p + "max_file_size_bytes", option: "homeserver.max_upload_size_mb", conv: mebibytes, when: d},
 		{name: p + "federation_enabled", option: "synapse.federation.enabled", conv: boolean, when: d},
 		{name: p + "user_api_auto_join_rooms", option: "synapse.auto_join_rooms", conv: stringList, when: d},
 		{name: p + "sync_api_search_enabled", option: "dendrite.extra.sync_api.search.enabled", conv: boolean, when: d},
@@ -198,8 +198,8 @@ func (k conduwuitKind) rows() []row {
 		{name: p + "version", fn: imageTag(k.name+".image", k.image), when: on},
 		{name: c + "allow_registration", fn: k.registration, when: on},
 		{name: c + "registration_token", secret: "matrix-" + k.name + "-registration-token", when: both(on, k.tokenUsed)},
-		{name: c + "yes_i_am_very_very_sure_i_want_an_open_registration_server_prone_to_abuse", option: "synapse.registration.allow_unverified", conv: boolean, when: on},
-		{name: c + "max_request_size", option: "synapse.max_upload_size_mb", conv: mebibytes, when: on},
+		{name: c + "yes_i_am_very_very_sure_i_want_an_open_registration_server_prone_to_abuse", option: "homeserver.registration.allow_unverified", conv: boolean, when: on},
+		{name: c + "max_request_size", option: "homeserver.max_upload_size_mb", conv: mebibytes, when: on},
 		{name: c + "allow_federation", option: "synapse.federation.enabled", conv: boolean, when: on},
 		{name: c + "trusted_servers", option: "synapse.trusted_key_servers", conv: stringList, when: on},
 		{name: c + "auto_join_rooms", option: "synapse.auto_join_rooms", conv: stringList, when: on},
@@ -236,7 +236,7 @@ func (k conduwuitKind) registration(t *translator, v *variable, n *yaml.Node) {
 			mode = "token"
 		}
 	}
-	t.set(v, "synapse.registration.mode", strNode(mode))
+	t.set(v, "homeserver.registration.mode", strNode(mode))
 }
 
 func (k conduwuitKind) hasToken(t *translator) bool {
@@ -261,7 +261,7 @@ func dendriteRegistration(t *translator, v *variable, n *yaml.Node) {
 	if disabled {
 		mode = "closed"
 	}
-	t.set(v, "synapse.registration.mode", strNode(mode))
+	t.set(v, "homeserver.registration.mode", strNode(mode))
 }
 
 // dendriteArguments reads the flags the playbook passes to Dendrite; the
@@ -288,9 +288,9 @@ func dendriteArguments(t *translator, v *variable, n *yaml.Node) {
 	}
 	switch {
 	case len(others) > 0:
-		t.notTranslated(v, fmt.Sprintf("matrixgen passes Dendrite no flags of yours (%s); --really-enable-open-registration is synapse.registration.allow_unverified", strings.Join(others, " ")))
+		t.notTranslated(v, fmt.Sprintf("matrixgen passes Dendrite no flags of yours (%s); --really-enable-open-registration is homeserver.registration.allow_unverified", strings.Join(others, " ")))
 	case open:
-		t.set(v, "synapse.registration.allow_unverified", boolNode(true))
+		t.set(v, "homeserver.registration.allow_unverified", boolNode(true))
 	default:
 		t.readVar(v, "empty")
 	}

@@ -30,8 +30,8 @@ var homeserverFixtures = []fixture{
 		check: func(t *testing.T, c *config.Config, r *Result) {
 			want(t, "homeserver.implementation", c.Homeserver.Implementation, "dendrite")
 			want(t, "dendrite.image", c.Dendrite.Image, "docker.io/matrixdotorg/dendrite-monolith:v0.13.8")
-			want(t, "synapse.registration", c.Synapse.Registration.Mode+" unverified="+boolText(c.Synapse.Registration.AllowUnverified), "open unverified=true")
-			want(t, "synapse.max_upload_size_mb", c.Synapse.MaxUploadSizeMB, 100)
+			want(t, "homeserver.registration", c.Homeserver.Registration.Mode+" unverified="+boolText(c.Homeserver.Registration.AllowUnverified), "open unverified=true")
+			want(t, "homeserver.max_upload_size_mb", c.Homeserver.MaxUploadSizeMB, 100)
 			want(t, "synapse.auto_join_rooms", c.Synapse.AutoJoinRooms[0], "#lobby:example.net")
 			want(t, "mailer.enabled", c.Mailer.Enabled, false)
 			want(t, "dendrite.extra.client_api", fmt.Sprint(c.Dendrite.Extra["client_api"]), "map[rate_limiting:map[threshold:40]]")
@@ -59,10 +59,10 @@ var homeserverFixtures = []fixture{
 		check: func(t *testing.T, c *config.Config, r *Result) {
 			want(t, "homeserver.implementation", c.Homeserver.Implementation, "continuwuity")
 			want(t, "continuwuity.image", c.Continuwuity.Image, "forgejo.ellis.link/continuwuation/continuwuity:v26.7.3")
-			want(t, "synapse.registration.mode", c.Synapse.Registration.Mode, "token")
+			want(t, "homeserver.registration.mode", c.Homeserver.Registration.Mode, "token")
 			want(t, "synapse.federation.enabled", c.Synapse.Federation.Enabled, false)
 			// 20_000_000 bytes, rounded up to whole MiB.
-			want(t, "synapse.max_upload_size_mb", c.Synapse.MaxUploadSizeMB, 20)
+			want(t, "homeserver.max_upload_size_mb", c.Homeserver.MaxUploadSizeMB, 20)
 			want(t, "synapse.trusted_key_servers", len(c.Synapse.TrustedKeyServer), 2)
 			want(t, "continuwuity.extra.default_room_version", fmt.Sprint(c.Continuwuity.Extra["default_room_version"]), "11")
 			want(t, "continuwuity.extra.allow_outgoing_presence", fmt.Sprint(c.Continuwuity.Extra["allow_outgoing_presence"]), "true")
@@ -85,8 +85,8 @@ var homeserverFixtures = []fixture{
 		check: func(t *testing.T, c *config.Config, r *Result) {
 			want(t, "homeserver.implementation", c.Homeserver.Implementation, "tuwunel")
 			want(t, "hostnames.homeserver", c.Hostnames.Homeserver, "hs.example.org")
-			want(t, "synapse.registration", c.Synapse.Registration.Mode+" unverified="+boolText(c.Synapse.Registration.AllowUnverified), "open unverified=true")
-			want(t, "synapse.max_upload_size_mb", c.Synapse.MaxUploadSizeMB, 50)
+			want(t, "homeserver.registration", c.Homeserver.Registration.Mode+" unverified="+boolText(c.Homeserver.Registration.AllowUnverified), "open unverified=true")
+			want(t, "homeserver.max_upload_size_mb", c.Homeserver.MaxUploadSizeMB, 50)
 			want(t, "synapse.turn.uris", c.Synapse.TURN.URIs[0], "turn:turn.example.org:3478?transport=udp")
 			want(t, "tuwunel.extra.allowed_remote_server_names_experimental", fmt.Sprint(c.Tuwunel.Extra["allowed_remote_server_names_experimental"]), "[example.com]")
 			want(t, "tuwunel.extra.sentry", fmt.Sprint(c.Tuwunel.Extra["sentry"]), "false")

@@ -67,8 +67,8 @@ var fixtures = []fixture{
 			want(t, "hostnames.element", c.Hostnames.Element, "chat.example.org")
 			want(t, "reverse_proxy.type", c.ReverseProxy.Type, "traefik")
 			want(t, "traefik.acme_email", c.Traefik.ACMEEmail, "hostmaster@example.org")
-			want(t, "synapse.registration.mode", c.Synapse.Registration.Mode, "token")
-			want(t, "synapse.max_upload_size_mb", c.Synapse.MaxUploadSizeMB, 200)
+			want(t, "homeserver.registration.mode", c.Homeserver.Registration.Mode, "token")
+			want(t, "homeserver.max_upload_size_mb", c.Homeserver.MaxUploadSizeMB, 200)
 			want(t, "synapse.presence", c.Synapse.Presence, false)
 			want(t, "synapse.auto_join_rooms", strings.Join(c.Synapse.AutoJoinRooms, " "), "#welcome:example.org #announcements:example.org")
 			want(t, "synapse.limit_remote_rooms", c.Synapse.LimitRemoteRooms, config.LimitRemoteRooms{Enabled: true, Complexity: 1.5, AdminsCanJoin: true})
@@ -124,8 +124,8 @@ var fixtures = []fixture{
 		name:         "relay-mailer",
 		untranslated: []string{"22 matrix_synapse_email_invite_client_location"},
 		check: func(t *testing.T, c *config.Config, r *Result) {
-			want(t, "synapse.registration.mode", c.Synapse.Registration.Mode, "open")
-			want(t, "synapse.registration.require_3pid", strings.Join(c.Synapse.Registration.Require3PID, " "), "email")
+			want(t, "homeserver.registration.mode", c.Homeserver.Registration.Mode, "open")
+			want(t, "homeserver.registration.require_3pid", strings.Join(c.Homeserver.Registration.Require3PID, " "), "email")
 			want(t, "mailer.sender", c.Mailer.Sender, "noreply@example.com")
 			want(t, "mailer.sender_name", c.Mailer.SenderName, "Example Chat")
 			if c.Mailer.Smarthost == nil {
@@ -317,7 +317,7 @@ var fixtures = []fixture{
 		},
 		check: func(t *testing.T, c *config.Config, r *Result) {
 			want(t, "traefik.acme_email", c.Traefik.ACMEEmail, "certs@example.com")
-			want(t, "synapse.max_upload_size_mb", c.Synapse.MaxUploadSizeMB, 100)
+			want(t, "homeserver.max_upload_size_mb", c.Homeserver.MaxUploadSizeMB, 100)
 			want(t, "synapse.presence", c.Synapse.Presence, false)
 			want(t, "mailer.sender", c.Mailer.Sender, "matrix@example.com")
 			want(t, "mailer.smarthost", *c.Mailer.Smarthost, config.Smarthost{Host: "mail.example.com", Port: 465})
@@ -996,7 +996,7 @@ func TestMDADRules(t *testing.T) {
 		{
 			name:    "open registration",
 			vars:    "matrix_synapse_enable_registration: yes\nmatrix_synapse_enable_registration_without_verification: true\n",
-			options: map[string]string{"synapse.registration.mode": "open", "synapse.registration.allow_unverified": "true"},
+			options: map[string]string{"homeserver.registration.mode": "open", "homeserver.registration.allow_unverified": "true"},
 		},
 		{
 			name:    "a token without registration",
@@ -1006,7 +1006,7 @@ func TestMDADRules(t *testing.T) {
 		{
 			name:    "closed registration",
 			vars:    "matrix_synapse_enable_registration: false\nmatrix_synapse_registration_requires_token: true\n",
-			options: map[string]string{"synapse.registration.mode": "closed"},
+			options: map[string]string{"homeserver.registration.mode": "closed"},
 			reasons: map[string]string{"matrix_synapse_registration_requires_token": "no effect"},
 		},
 		{

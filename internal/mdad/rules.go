@@ -116,7 +116,7 @@ func registration(t *translator, v *variable, n *yaml.Node) {
 			mode = "token"
 		}
 	}
-	t.set(v, "synapse.registration.mode", strNode(mode))
+	t.set(v, "homeserver.registration.mode", strNode(mode))
 }
 
 func registrationToken(t *translator, v *variable, n *yaml.Node) {
@@ -126,7 +126,7 @@ func registrationToken(t *translator, v *variable, n *yaml.Node) {
 	case err != nil:
 		t.notTranslated(v, err.Error())
 	case enabled:
-		t.readVar(v, "part of synapse.registration.mode")
+		t.readVar(v, "part of homeserver.registration.mode")
 	case token:
 		t.notTranslated(v, "it has no effect while registration is off (matrix_synapse_enable_registration)")
 	default:

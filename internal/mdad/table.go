@@ -83,9 +83,9 @@ var coreRows = []row{
 	// Synapse.
 	{name: "matrix_synapse_enable_registration", fn: registration},
 	{name: "matrix_synapse_registration_requires_token", fn: registrationToken},
-	{name: "matrix_synapse_enable_registration_without_verification", option: "synapse.registration.allow_unverified", conv: boolean},
-	{name: "matrix_synapse_registrations_require_3pid", option: "synapse.registration.require_3pid", conv: stringList},
-	{name: "matrix_synapse_max_upload_size_mb", option: "synapse.max_upload_size_mb", conv: integer},
+	{name: "matrix_synapse_enable_registration_without_verification", option: "homeserver.registration.allow_unverified", conv: boolean},
+	{name: "matrix_synapse_registrations_require_3pid", option: "homeserver.registration.require_3pid", conv: stringList},
+	{name: "matrix_synapse_max_upload_size_mb", option: "homeserver.max_upload_size_mb", conv: integer},
 	{name: "matrix_synapse_presence_enabled", option: "synapse.presence", conv: boolean},
 	{name: "matrix_homeserver_federation_enabled", option: "synapse.federation.enabled", conv: boolean},
 	{name: "matrix_synapse_auto_join_rooms", option: "synapse.auto_join_rooms", conv: stringList},

@@ -20,6 +20,8 @@ type Result struct {
 	Config *config.Config
 	Plan   *plan.Plan
 	Tree   render.Tree
+	// Warnings are about the config: what works but should change.
+	Warnings diag.List
 }
 
 // The targets a Plan is rendered for.
@@ -48,7 +50,7 @@ func RunTarget(file string, data []byte, target string) (*Result, diag.List) {
 		for i := range problems {
 			problems[i] = src.Locate(problems[i])
 		}
-		return nil, problems.Sorted()
+		return nil, append(problems, src.Warnings()...).Sorted()
 	}
 	renderers := map[string]func(*plan.Plan) (render.Tree, error){TargetHost: render.Render, TargetKubernetes: kubernetes.Render}
 	renderTarget, ok := renderers[target]
@@ -61,5 +63,5 @@ func RunTarget(file string, data []byte, target string) (*Result, diag.List) {
 		// so a render error is a gap in validation: report it, don't panic.
 		return nil, diag.List{{Subject: diag.Range{File: file}, Summary: fmt.Sprintf("cannot render the bundle: %v", err)}}
 	}
-	return &Result{Config: cfg, Plan: p, Tree: tree}, nil
+	return &Result{Config: cfg, Plan: p, Tree: tree, Warnings: src.Warnings()}, nil
 }

@@ -300,7 +300,7 @@ func traefikHeaders(s plan.RouteSettings) (map[string]any, bool) {
 // goes to a file in Traefik's buffer directory on the host's disk
 // (compile/traefik.go). Every Matrix API request and most answers fit in
 // it; media does not. So memory grows by at most 2 MiB per request in
-// flight (Traefik's default, pinned), whatever synapse.max_upload_size_mb
+// flight (Traefik's default, pinned), whatever homeserver.max_upload_size_mb
 // allows, and a file is only written for media.
 const traefikBufferMemBytes = 1 << 20
 

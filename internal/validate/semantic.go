@@ -67,10 +67,10 @@ func problem(ix *index, path, format string, args ...any) diag.List {
 }
 
 func openRegistrationNeedsVerification(c *config.Config, ix *index) diag.List {
-	r := c.Synapse.Registration
+	r := c.Homeserver.Registration
 	if r.Mode == "open" && len(r.Require3PID) == 0 && !r.AllowUnverified {
-		return problem(ix, "synapse.registration.mode",
-			"open registration without verification invites spam bots; set synapse.registration.require_3pid: [email], or allow_unverified: true if you mean it")
+		return problem(ix, "homeserver.registration.mode",
+			"open registration without verification invites spam bots; set homeserver.registration.require_3pid: [email], or allow_unverified: true if you mean it")
 	}
 	return nil
 }
@@ -87,9 +87,9 @@ func adminAllowListNotEmpty(c *config.Config, ix *index) diag.List {
 }
 
 func emailNeeds3PIDMailer(c *config.Config, ix *index) diag.List {
-	for i, kind := range c.Synapse.Registration.Require3PID {
+	for i, kind := range c.Homeserver.Registration.Require3PID {
 		if kind == "email" && !c.Mailer.Enabled {
-			return problem(ix, fmt.Sprintf("synapse.registration.require_3pid.%d", i),
+			return problem(ix, fmt.Sprintf("homeserver.registration.require_3pid.%d", i),
 				"e-mail verification needs the mailer; set mailer.enabled: true")
 		}
 	}

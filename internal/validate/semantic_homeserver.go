@@ -31,17 +31,19 @@ var synapseOnly = map[string]string{
 // notFor are options some other homeserver cannot honour, by homeserver.
 var notFor = map[string]map[string]string{
 	"dendrite": {
-		"synapse.url_previews.enabled":      "Dendrite makes no URL previews; set it to false",
-		"synapse.registration.require_3pid": "Dendrite verifies no e-mail address or phone number",
-		"mailer.enabled":                    "Dendrite sends no e-mail; set it to false",
+		"synapse.url_previews.enabled":         "Dendrite makes no URL previews; set it to false",
+		"homeserver.registration.require_3pid": "Dendrite verifies no e-mail address or phone number",
+		"homeserver.registration.mode": "Dendrite 0.13.8 keeps registration tokens but never asks for one at /register, " +
+			"so token registration would be open registration; use closed (accounts made with create-account) or open",
+		"mailer.enabled": "Dendrite sends no e-mail; set it to false",
 	},
 	"continuwuity": {
-		"synapse.registration.require_3pid": "matrixgen does not yet map verified registration onto continuwuity",
+		"homeserver.registration.require_3pid": "matrixgen does not yet map verified registration onto continuwuity",
 		"bridges": "continuwuity registers appservices only through commands in its admin room, " +
 			"which a build cannot send; Tuwunel, Dendrite and Synapse read registration files",
 	},
 	"tuwunel": {
-		"synapse.registration.require_3pid": "matrixgen does not yet map verified registration onto Tuwunel",
+		"homeserver.registration.require_3pid": "matrixgen does not yet map verified registration onto Tuwunel",
 	},
 }
 
@@ -112,8 +114,10 @@ func isSet(c *config.Config, path string) bool {
 	switch path {
 	case "synapse.url_previews.enabled":
 		return c.Synapse.URLPreviews.Enabled
-	case "synapse.registration.require_3pid":
-		return len(c.Synapse.Registration.Require3PID) > 0
+	case "homeserver.registration.mode":
+		return c.Homeserver.Registration.Mode == "token"
+	case "homeserver.registration.require_3pid":
+		return len(c.Homeserver.Registration.Require3PID) > 0
 	case "mailer.enabled":
 		return c.Mailer.Enabled
 	case "bridges":

@@ -19,6 +19,10 @@ func TestHomeserverRules(t *testing.T) {
 			"mas.enabled", "Synapse's own delegation"},
 		{"e-mail on Dendrite", "homeserver: {implementation: dendrite}\nmailer: {enabled: true}",
 			"mailer.enabled", "Dendrite sends no e-mail"},
+		{"token registration on Dendrite", "homeserver: {implementation: dendrite, registration: {mode: token}}",
+			"homeserver.registration.mode", "never asks for one at /register"},
+		{"token registration on Dendrite, old name", "homeserver: {implementation: dendrite}\nsynapse: {registration: {mode: token}}",
+			"homeserver.registration.mode", "never asks for one at /register"},
 		{"another homeserver's options", "homeserver: {implementation: tuwunel}\ndendrite: {extra: {a: 1}}",
 			"dendrite", "homeserver.implementation is tuwunel"},
 	} {

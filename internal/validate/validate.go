@@ -29,7 +29,14 @@ func Load(file string, data []byte) (*config.Config, diag.List) {
 // Source places config paths in the user's file, for the problems later
 // stages find: compile reports a conflict at the option a part of the
 // plan came from.
-type Source struct{ ix *index }
+type Source struct {
+	ix       *index
+	warnings diag.List
+}
+
+// Warnings are what the config does that works but should change, such as
+// an option written under its old name.
+func (s *Source) Warnings() diag.List { return s.warnings.Sorted() }
 
 // Locate gives d the position of its Path in the file: the value written
 // there, or the closest enclosing one the file has. A diagnostic without
@@ -42,42 +49,50 @@ func (s *Source) Locate(d diag.Diagnostic) diag.Diagnostic {
 	return d
 }
 
-// LoadSource is Load that also returns where each option is in the file;
-// the Source is nil when the file could not be read as YAML.
+// LoadSource is Load that also returns where each option is in the file,
+// and the warnings; the Source is nil when the file could not be read as
+// YAML. With problems, the warnings are among them: a message about an
+// option written under its old name uses the new one.
 func LoadSource(file string, data []byte) (*config.Config, *Source, diag.List) {
 	if d, ok := checkBytes(file, data); !ok {
 		return nil, nil, diag.List{d}
 	}
-	cfg, ix, problems := load(file, data)
-	return cfg, &Source{ix}, problems
+	cfg, ix, warnings, problems := load(file, data)
+	if len(problems) > 0 {
+		problems = append(problems, warnings...).Sorted()
+	}
+	return cfg, &Source{ix, warnings}, problems
 }
 
-func load(file string, data []byte) (*config.Config, *index, diag.List) {
+func load(file string, data []byte) (cfg *config.Config, ix *index, warnings, problems diag.List) {
 	input, ix, problems := parseYAML(file, data)
 	if problems != nil {
-		return nil, ix, problems.Sorted()
+		return nil, ix, nil, problems.Sorted()
 	}
 	root, ok := input.(map[string]any)
 	if !ok {
-		return nil, ix, diag.List{{Summary: "the config must be a mapping of options", Subject: ix.at("")}}
+		return nil, ix, nil, diag.List{{Summary: "the config must be a mapping of options", Subject: ix.at("")}}
 	}
 	ctx, def := compiled()
+	warnings, renameProblems := applyRenames(root, ix)
 	root, problems = checkVariants(root, ix)
+	problems = append(problems, renameProblems...)
 	problems = append(problems, unknownKeys(def, root, "", ix)...)
 	unified := def.Unify(ctx.Encode(root))
 	problems = append(problems, cueProblems(unified.Validate(cue.Concrete(true)), root, ix, problems)...)
 	if len(problems) > 0 {
-		return nil, ix, problems.Sorted()
+		return nil, ix, warnings, problems.Sorted()
 	}
-	var cfg config.Config
-	if err := unified.Decode(&cfg); err != nil {
+	cfg = &config.Config{}
+	if err := unified.Decode(cfg); err != nil {
 		panic(fmt.Sprintf("schema and config.Config disagree: %v", err))
 	}
-	decodeVariants(unified, &cfg)
-	if problems = semanticChecks(&cfg, ix); len(problems) > 0 {
-		return nil, ix, problems.Sorted()
+	decodeVariants(unified, cfg)
+	cfg.Synapse.MaxUploadSizeMB = cfg.Homeserver.MaxUploadSizeMB
+	if problems = semanticChecks(cfg, ix); len(problems) > 0 {
+		return nil, ix, warnings, problems.Sorted()
 	}
-	return &cfg, ix, nil
+	return cfg, ix, warnings, nil
 }
 
 func checkBytes(file string, data []byte) (diag.Diagnostic, bool) {

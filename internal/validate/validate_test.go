@@ -65,9 +65,9 @@ func TestDefaults(t *testing.T) {
 		{"host.uid", c.Host.UID, (*int)(nil)},
 		{"host.networks.homeserver", c.Host.Networks.Homeserver, "matrix"},
 		{"host.networks.proxy", c.Host.Networks.Proxy, "traefik"},
-		{"synapse.registration.mode", c.Synapse.Registration.Mode, "closed"},
-		{"synapse.registration.require_3pid", c.Synapse.Registration.Require3PID, []string{}},
-		{"synapse.max_upload_size_mb", c.Synapse.MaxUploadSizeMB, 50},
+		{"synapse.registration.mode", c.Homeserver.Registration.Mode, "closed"},
+		{"synapse.registration.require_3pid", c.Homeserver.Registration.Require3PID, []string{}},
+		{"synapse.max_upload_size_mb", c.Homeserver.MaxUploadSizeMB, 50},
 		{"synapse.presence", c.Synapse.Presence, true},
 		{"synapse.federation.enabled", c.Synapse.Federation.Enabled, true},
 		{"synapse.federation.port", c.Synapse.Federation.Port, 8448},
@@ -388,18 +388,19 @@ func TestAllProblemsAtOnce(t *testing.T) {
 		{"schema", `domain: example.org
 traefik:
   acme_email: nope
-synapse:
+homeserver:
   max_upload_size_mb: "10"
+synapse:
   presense: false
 postgres:
   bundled:
     major: 14
 element:
   brand: ""
-`, []string{"traefik.acme_email", "synapse.max_upload_size_mb", "synapse.presense", "postgres.bundled.major", "element.brand"}},
+`, []string{"traefik.acme_email", "homeserver.max_upload_size_mb", "synapse.presense", "postgres.bundled.major", "element.brand"}},
 		{"semantic", minimal + `hostnames:
   element: matrix.example.org
-synapse:
+homeserver:
   registration:
     require_3pid: [email]
 mailer:
@@ -410,7 +411,7 @@ coturn:
   enabled: true
   relay_min_port: 50100
   relay_max_port: 50000
-`, []string{"hostnames.element", "synapse.registration.require_3pid.0", "postgres.mode", "coturn.relay_min_port"}},
+`, []string{"hostnames.element", "homeserver.registration.require_3pid.0", "postgres.mode", "coturn.relay_min_port"}},
 		// Port clashes are found on the plan, after validation; they come
 		// all at once too (internal/pipeline/testdata/conflicts/all-at-once.yaml).
 	} {

@@ -6,7 +6,7 @@
 # registration shared secret from the file Synapse itself reads
 # (registration_shared_secret_path), and the password arrives on its
 # standard input: neither is ever on a command line, where every user of
-# the host could read it. Works whatever synapse.registration allows.
+# the host could read it. Works whatever homeserver.registration allows.
 #
 # The password is asked twice on the terminal; without one, it is the first
 # line of standard input or of --password-file.
