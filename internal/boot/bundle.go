@@ -90,5 +90,5 @@ func (b *Bundle) Hostnames() []string {
 
 // MaxUploadBytes is Synapse's upload limit.
 func (b *Bundle) MaxUploadBytes() int64 {
-	return int64(b.Result.Config.Synapse.MaxUploadSizeMB) * 1024 * 1024
+	return int64(b.Result.Config.Homeserver.MaxUploadSizeMB) * 1024 * 1024
 }

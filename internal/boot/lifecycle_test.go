@@ -236,7 +236,7 @@ func postgresImage(b *Bundle) string {
 
 func buildWith(t *testing.T, example string, changes map[string]any) *Bundle {
 	t.Helper()
-	set := settings(example, lifecycleProxy)
+	set := settings(lifecycleProxy)
 	maps.Copy(set, changes)
 	b, err := Build(examplePath(example), set, t.TempDir())
 	if err != nil {
@@ -306,7 +306,7 @@ func testChange(t *testing.T) {
 	conversation := converse(ctx, t, s, "alice", "bob")
 
 	applyInTurn(ctx, t, s, "quickstart", []configChange{
-		{"upload limit", map[string]any{"synapse.max_upload_size_mb": 2 * s.bundle.Result.Config.Synapse.MaxUploadSizeMB}},
+		{"upload limit", map[string]any{"homeserver.max_upload_size_mb": 2 * s.bundle.Result.Config.Homeserver.MaxUploadSizeMB}},
 		{"bridge added", map[string]any{"bridges": map[string]any{
 			"heisenbridge": map[string]any{"type": "heisenbridge", "owner": "@alice:" + s.domain},
 		}}},
@@ -329,7 +329,7 @@ func testRollingRestart(t *testing.T) {
 
 	applyInTurn(ctx, t, s, "workers", []configChange{
 		{"worker added", map[string]any{"synapse.workers.generic": s.bundle.Result.Config.Synapse.WorkerCounts().Generic + 1}},
-		{"every process", map[string]any{"synapse.max_upload_size_mb": 2 * s.bundle.Result.Config.Synapse.MaxUploadSizeMB}},
+		{"every process", map[string]any{"homeserver.max_upload_size_mb": 2 * s.bundle.Result.Config.Homeserver.MaxUploadSizeMB}},
 	}, conversation, func(t *testing.T, stats pollStats) {
 		if stats.failed > 0 {
 			t.Errorf("%d of %d client requests failed (%s), longest gap %.1f s; want none",
@@ -349,7 +349,7 @@ type configChange struct {
 // afterwards alice still finds the conversation, and check, if any, judges
 // what the polling client saw.
 func applyInTurn(ctx context.Context, t *testing.T, s *server, example string, changes []configChange, conversation kept, check func(*testing.T, pollStats)) {
-	set := settings(example, "traefik")
+	set := settings("traefik")
 	// The bundles outlive their subtests: each one is the next one's
 	// installed bundle.
 	bundles := t.TempDir()

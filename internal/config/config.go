@@ -93,10 +93,7 @@ type NetworkAddress struct {
 }
 
 type Synapse struct {
-	Image string `json:"image"`
-	// Deprecated: Homeserver.MaxUploadSizeMB is the option; validation
-	// copies it here for callers not yet moved to it.
-	MaxUploadSizeMB    int              `json:"-"`
+	Image              string           `json:"image"`
 	Presence           bool             `json:"presence"`
 	Federation         Federation       `json:"federation"`
 	URLPreviews        Toggle           `json:"url_previews"`

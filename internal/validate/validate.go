@@ -88,7 +88,6 @@ func load(file string, data []byte) (cfg *config.Config, ix *index, warnings, pr
 		panic(fmt.Sprintf("schema and config.Config disagree: %v", err))
 	}
 	decodeVariants(unified, cfg)
-	cfg.Synapse.MaxUploadSizeMB = cfg.Homeserver.MaxUploadSizeMB
 	if problems = semanticChecks(cfg, ix); len(problems) > 0 {
 		return nil, ix, warnings, problems.Sorted()
 	}
