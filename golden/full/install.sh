@@ -212,6 +212,7 @@ ensure_dirs() {
 0750 matrix /srv/matrix/static-files/public/.well-known/matrix
 0750 matrix /srv/matrix/static-files/public/errors
 0750 matrix /srv/matrix/synapse
+0700 root /srv/matrix/synapse-auto-compressor
 0750 matrix /srv/matrix/synapse/config
 0750 matrix /srv/matrix/synapse/storage
 0750 matrix /srv/matrix/synapse/storage/media-store
