@@ -14,7 +14,7 @@ import (
 func TestStateCompressorConnection(t *testing.T) {
 	for _, c := range []struct {
 		name, extra, want string
-		after            string
+		after             string
 	}{
 		{"bundled", "", "host=matrix-postgres port=5432 dbname=synapse user=synapse password=__MATRIXGEN_SECRET_synapse-db-password__ sslmode=disable", "matrix-postgres.service"},
 		{"external", "postgres:\n  mode: external\n  external: {host: db.example.org, database: matrix, user: hs}\n",
