@@ -208,6 +208,7 @@ ensure_dirs() {
 		"$ROOT"/srv/matrix/static-files/public/.well-known/matrix \
 		"$ROOT"/srv/matrix/static-files/public/errors \
 		"$ROOT"/srv/matrix/synapse \
+		"$ROOT"/srv/matrix/synapse-auto-compressor \
 		"$ROOT"/srv/matrix/synapse/config \
 		"$ROOT"/srv/matrix/synapse/storage \
 		"$ROOT"/srv/matrix/synapse/storage/media-store \
@@ -253,6 +254,7 @@ ensure_dirs() {
 		"$ROOT"/srv/matrix/grafana/data \
 		"$ROOT"/srv/matrix/postgres/data \
 		"$ROOT"/srv/matrix/prometheus/data \
+		"$ROOT"/srv/matrix/synapse-auto-compressor \
 		"$ROOT"/srv/matrix/traefik/buffer \
 		"$ROOT"/srv/matrix/traefik/ssl
 	run chmod 0755 \
@@ -297,7 +299,8 @@ ensure_dirs() {
 	run chown "$(owner_of 100:101)" \
 		"$ROOT"/srv/matrix/exim-relay/spool
 	run chown "$(owner_of root)" \
-		"$ROOT"/srv/matrix/prometheus/textfile
+		"$ROOT"/srv/matrix/prometheus/textfile \
+		"$ROOT"/srv/matrix/synapse-auto-compressor
 }
 
 # Secret values end up inside quoted YAML and JSON strings and env files, so

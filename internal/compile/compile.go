@@ -59,6 +59,9 @@ var components = []component{
 	{"postgres-vacuum", "maintenance.postgres_vacuum", func(c *config.Config) bool {
 		return c.Maintenance.PostgresVacuum.Enabled && c.Postgres.Mode == "bundled"
 	}, addPostgresVacuum},
+	{"state-compressor", "maintenance.state_compressor", func(c *config.Config) bool {
+		return c.Maintenance.StateCompressor.Enabled && c.IsSynapse()
+	}, addStateCompressor},
 	// After every component that adds a service: Prometheus scrapes their
 	// metrics listeners.
 	{"monitoring", "monitoring", func(c *config.Config) bool { return c.Monitoring.Enabled }, addMonitoring},
@@ -68,6 +71,8 @@ var components = []component{
 	{"external-postgres", "postgres", func(c *config.Config) bool { return c.Postgres.Mode == "external" }, addExternalPostgresNote},
 	// After every component that adds a service.
 	{"cluster", "kubernetes", always, addCluster},
+	// After every component that adds a route.
+	{"self-check", "hostnames.homeserver", always, addMatrixProbes},
 }
 
 func always(*config.Config) bool { return true }
@@ -242,6 +247,8 @@ func (b *builder) route(r plan.Route) {
 	r.Origin = b.originOr(r.Origin)
 	b.plan.Routes = append(b.plan.Routes, r)
 }
+
+func (b *builder) probe(p plan.Probe) { b.plan.Probes = append(b.plan.Probes, p) }
 
 func (b *builder) health(unit string, timeout int, command ...string) {
 	b.plan.Health = append(b.plan.Health, plan.HealthCheck{Unit: unit, Command: command, Timeout: timeout})

@@ -29,6 +29,8 @@ func addElement(b *builder) {
 	})
 	b.route(plan.Route{Name: "element", Host: c.Hostnames.Element, PathPrefix: "/",
 		Entrypoint: plan.EntrypointClient, Service: elementUnit, Port: 8080})
+	b.probe(plan.Probe{Name: "Element's config.json", Host: c.Hostnames.Element, Entrypoint: plan.EntrypointClient,
+		Path: "/config.json", ContentType: "application/json"})
 }
 
 func elementConfig(b *builder) obj {

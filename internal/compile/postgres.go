@@ -30,13 +30,9 @@ type dbConn struct {
 func (b *builder) database(owner, name string, cLocale bool) dbConn {
 	pg := b.cfg.Postgres
 	secret := name + "-db-password"
-	conn := dbConn{Host: postgresUnit, Port: postgresPort, Database: name, User: name, SSLMode: "disable", Unit: postgresUnit}
+	conn := b.connection(name)
 	if pg.Mode == "external" {
 		ext := pg.External
-		conn = dbConn{Host: ext.Host, Port: ext.Port, Database: name, User: name, SSLMode: ext.SSLMode}
-		if name == "synapse" {
-			conn.Database, conn.User = ext.Database, ext.User
-		}
 		conn.Password = b.providedSecret(secret, fmt.Sprintf("password of role %s on %s (see %s)", conn.User, ext.Host, b.externalNotePath()), owner)
 		b.external = append(b.external, plan.Database{Name: conn.Database, Role: conn.User, Owner: owner, PasswordSecret: secret, CLocale: cLocale})
 		return conn
@@ -46,6 +42,22 @@ func (b *builder) database(owner, name string, cLocale bool) dbConn {
 		Name: name, Role: name, Owner: owner, Server: postgresUnit, Superuser: pg.Bundled.Superuser,
 		PasswordSecret: secret, CLocale: cLocale,
 	})
+	return conn
+}
+
+// connection is how database name is reached, without its password:
+// the part of database that another reader of an existing database
+// shares.
+func (b *builder) connection(name string) dbConn {
+	pg := b.cfg.Postgres
+	if pg.Mode != "external" {
+		return dbConn{Host: postgresUnit, Port: postgresPort, Database: name, User: name, SSLMode: "disable", Unit: postgresUnit}
+	}
+	ext := pg.External
+	conn := dbConn{Host: ext.Host, Port: ext.Port, Database: name, User: name, SSLMode: ext.SSLMode}
+	if name == "synapse" {
+		conn.Database, conn.User = ext.Database, ext.User
+	}
 	return conn
 }
 

@@ -1,6 +1,9 @@
 package compile
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/matrixgen/matrixgen/internal/plan"
 	"github.com/matrixgen/matrixgen/internal/reserved"
 )
@@ -43,6 +46,12 @@ func addStaticFiles(b *builder) {
 		hosts = append(hosts, b.cfg.Domain)
 	}
 	for _, host := range hosts {
+		for _, name := range slices.Sorted(maps.Keys(wellKnownDocuments(b))) {
+			b.probe(plan.Probe{
+				Name: "well-known " + name + " on " + host, Host: host, Entrypoint: plan.EntrypointClient,
+				Path: "/.well-known/matrix/" + name, ContentType: "application/json", CORS: true,
+			})
+		}
 		b.route(plan.Route{
 			Name: "well-known-" + host, Host: host, PathPrefix: "/.well-known/matrix",
 			Entrypoint: plan.EntrypointClient, Service: staticFilesUnit, Port: 8080,

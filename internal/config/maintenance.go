@@ -9,7 +9,17 @@ type MediaRetention struct {
 // Maintenance is what the host does on a schedule to keep its storage in
 // shape.
 type Maintenance struct {
-	PostgresVacuum ScheduledJob `json:"postgres_vacuum"`
+	PostgresVacuum  ScheduledJob    `json:"postgres_vacuum"`
+	StateCompressor StateCompressor `json:"state_compressor"`
+}
+
+// StateCompressor is synapse_auto_compressor on a schedule.
+type StateCompressor struct {
+	Enabled   bool   `json:"enabled"`
+	Schedule  string `json:"schedule"`
+	Image     string `json:"image"`
+	ChunkSize int    `json:"chunk_size"`
+	Chunks    int    `json:"chunks"`
 }
 
 type ScheduledJob struct {

@@ -8,7 +8,7 @@ var secretOrder = []string{
 	"dendrite-db-password", "dendrite-registration-secret",
 	"matrix-continuwuity-registration-token", "matrix-tuwunel-registration-token",
 	"postgres-password", "coturn-shared-secret", turnElsewhereSecret, "mailer-smarthost-password", "synapse-worker-replication-secret",
-	"livekit-api-key", "livekit-api-secret",
+	"livekit-api-key", "livekit-api-secret", grafanaAdminSecret, backupPasswordSecret,
 }
 
 // derivedSalts are the salts the playbook derives a secret with, for the
@@ -53,6 +53,8 @@ func (t *translator) collectSecrets() {
 		// Only LiveKit and the JWT service use them: install.sh makes new ones.
 		"livekit-api-key":    t.rtcEnabled(),
 		"livekit-api-secret": t.rtcEnabled(),
+		grafanaAdminSecret:   t.monitoringOn(),
+		backupPasswordSecret: borgUsed(t) == "",
 	}
 	// A secret the operator provides, not one install.sh can make.
 	provided := map[string]bool{
@@ -60,6 +62,9 @@ func (t *translator) collectSecrets() {
 		"dendrite-db-password":      external,
 		"mailer-smarthost-password": true,
 		turnElsewhereSecret:         true,
+		// Without it no backup in the repository can be read: a new
+		// value would start a repository nobody can restore from.
+		backupPasswordSecret: true,
 	}
 	key, keyVar := "", t.vf.byName["matrix_homeserver_generic_secret_key"]
 	if keyVar != nil && keyVar.overriddenAt == 0 {

@@ -37,8 +37,8 @@ var table []row
 // The rows of the bridges and bots follow from the kinds their own files
 // register in package variables, which are all set before this runs.
 func init() {
-	table = slices.Concat(coreRows, rtcRows, homeserverRows(), bridgeRows(), addonRows())
-	for _, r := range coreRows {
+	table = slices.Concat(coreRows, operationsRows, rtcRows, homeserverRows(), bridgeRows(), addonRows())
+	for _, r := range slices.Concat(coreRows, operationsRows) {
 		if strings.HasPrefix(r.name, "matrix_synapse_") {
 			synapseRows[r.name] = true
 		}

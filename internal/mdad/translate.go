@@ -715,7 +715,7 @@ func redactText(s string) string {
 // cannot be taken back.
 func isSecretName(name string) bool {
 	n := strings.ToLower(name)
-	for _, w := range []string{"password", "passwd", "secret", "token", "key"} {
+	for _, w := range []string{"password", "passwd", "passphrase", "secret", "token", "key"} {
 		if strings.Contains(n, w) {
 			return true
 		}

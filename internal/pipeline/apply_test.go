@@ -242,6 +242,8 @@ var applyCases = []applyCase{
 			"install DATA/bin/backup.sh",
 			"install DATA/bin/import-synapse-sqlite.sh",
 			"install DATA/bin/restore.sh",
+			// self-check.sh checks every unit.
+			"install DATA/bin/self-check.sh",
 			"install DATA/coturn/turnserver.conf",
 			"install DATA/synapse/config/homeserver.yaml",
 			"daemon-reload",
@@ -254,6 +256,7 @@ var applyCases = []applyCase{
 		name:  "element disabled",
 		extra: "element:\n  enabled: false\n",
 		want: []string{
+			"install DATA/bin/self-check.sh",
 			"install DATA/traefik/config/dynamic/matrixgen.yml",
 			"remove /etc/systemd/system/matrix-client-element.service",
 			"remove DATA/client-element/config.json",
@@ -298,6 +301,7 @@ var applyCases = []applyCase{
 			"install DATA/bin/import-synapse-sqlite.sh",
 			"install DATA/bin/postgres-upgrade.sh",
 			"install DATA/bin/restore.sh",
+			"install DATA/bin/self-check.sh",
 			"install DATA/bin/vacuum.sh",
 			"install DATA/grafana/dashboards/host.json",
 			"install DATA/grafana/dashboards/postgres.json",
@@ -335,6 +339,22 @@ var applyCases = []applyCase{
 			"install /etc/systemd/system/matrix-backup.service",
 			"install /etc/systemd/system/matrix-backup.timer",
 			"install DATA/bin/scheduled-backup.sh",
+			"install DATA/bin/self-check.sh",
+			"daemon-reload",
+		},
+	},
+	{
+		name: "state compressor on",
+		// Nothing restarts either: its job reads Synapse's database
+		// password from a file of its own, and install.sh enables its
+		// timer after the steps; self-check.sh checks the timer.
+		extra: "maintenance:\n  state_compressor:\n    enabled: true\n",
+		want: []string{
+			"install /etc/systemd/system/matrix-synapse-auto-compressor.service",
+			"install /etc/systemd/system/matrix-synapse-auto-compressor.timer",
+			"install DATA/bin/compress-state.sh",
+			"install DATA/bin/self-check.sh",
+			"install DATA/synapse-auto-compressor/env",
 			"daemon-reload",
 		},
 	},

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -110,17 +111,25 @@ func TestScheduledBackupFails(t *testing.T) {
 	script := b.binScript(h.testHost, "scheduled-backup.sh")
 	metrics := h.at(b.res.Plan.Backup.MetricsFile)
 
+	stamp := h.at(b.res.Plan.Backup.StampFile)
+
 	h.runScript(t, script).mustSucceed(t)
 	if got := readFile(t, metrics); !strings.Contains(got, "matrixgen_backup_last_success_timestamp_seconds ") {
 		t.Fatalf("no success recorded after a backup that succeeded: %q", got)
 	}
-	if err := os.Remove(metrics); err != nil {
-		t.Fatal(err)
+	// The record self-check.sh reads: seconds since the epoch, a moment ago.
+	if got, err := strconv.ParseInt(strings.TrimSpace(readFile(t, stamp)), 10, 64); err != nil || time.Since(time.Unix(got, 0)) > time.Hour {
+		t.Errorf("%s after a backup that succeeded: %d, %v; want the time it ended", b.res.Plan.Backup.StampFile, got, err)
+	}
+	for _, f := range []string{metrics, stamp} {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Another password: the repository cannot be opened.
 	writeSecret(t, h.at(b.host().SecretsDir+"/backup-repository-password"), "another-password")
 	h.runScript(t, script).mustFail(t, "cannot open or make the repository")
-	if exists(metrics) {
+	if exists(metrics) || exists(stamp) {
 		t.Errorf("a failed run recorded a success")
 	}
 }

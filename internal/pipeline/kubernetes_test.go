@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -604,6 +605,8 @@ func TestKubernetesCronJobs(t *testing.T) {
 			wantSchedules[j.Unit] = "15 2 * * *"
 		case "Sun *-*-* 04:30:00":
 			wantSchedules[j.Unit] = "30 4 * * 0"
+		case "*-*-* 03:30:00":
+			wantSchedules[j.Unit] = "30 3 * * *"
 		default:
 			t.Fatalf("job %s: schedule %q is not one this test knows; update it", j.Unit, j.Schedule)
 		}
@@ -635,10 +638,14 @@ func TestKubernetesCronJobs(t *testing.T) {
 		if pod.RestartPolicy != corev1.RestartPolicyNever {
 			t.Errorf("%s: restartPolicy %q", j.Unit, pod.RestartPolicy)
 		}
+		script := pod.Containers[0].Command[2]
+		if c := res.Plan.StateCompressor; c != nil && j.Unit == c.Container {
+			checkCompressorPod(t, res, pod)
+			continue
+		}
 		if img := pod.Containers[0].Image; img != serviceImage(t, res, res.Plan.Postgres.Unit) {
 			t.Errorf("%s: image %s, want the bundled server's own (its pg_dump and vacuumdb)", j.Unit, img)
 		}
-		script := pod.Containers[0].Command[2]
 		for _, d := range res.Plan.Databases {
 			if !strings.Contains(script, " "+d.Name+" "+d.Role+" "+d.PasswordSecret) {
 				t.Errorf("%s: does not reach database %s as %s", j.Unit, d.Name, d.Role)
@@ -670,6 +677,34 @@ func TestKubernetesCronJobs(t *testing.T) {
 		if !strings.Contains(script, want) {
 			t.Errorf("the backup's script lacks %q", want)
 		}
+	}
+}
+
+// checkCompressorPod: the state compressor's own image, reaching Synapse's
+// database as its role with the password from its mounted secret.
+func checkCompressorPod(t *testing.T, res *Result, pod corev1.PodSpec) {
+	t.Helper()
+	c := res.Plan.StateCompressor
+	if img := pod.Containers[0].Image; img != c.Image {
+		t.Errorf("state compressor: image %s, want %s", img, c.Image)
+	}
+	i := slices.IndexFunc(res.Plan.Databases, func(d plan.Database) bool { return d.Name == c.Database })
+	if i < 0 {
+		t.Fatalf("the state compressor's database %s is not in the plan", c.Database)
+	}
+	db := res.Plan.Databases[i]
+	script := pod.Containers[0].Command[2]
+	for _, want := range []string{"exec synapse_auto_compressor", "dbname=" + db.Name + " user=" + db.Role,
+		fmt.Sprintf("-c %d -n %d", c.ChunkSize, c.Chunks), db.PasswordSecret} {
+		if !strings.Contains(script, want) {
+			t.Errorf("state compressor: the script lacks %q:\n%s", want, script)
+		}
+	}
+	mounted := slices.ContainsFunc(pod.Containers[0].VolumeMounts, func(m corev1.VolumeMount) bool {
+		return strings.HasSuffix(m.MountPath, "/"+db.PasswordSecret) && m.ReadOnly
+	})
+	if !mounted {
+		t.Errorf("state compressor: secret %s is not mounted", db.PasswordSecret)
 	}
 }
 

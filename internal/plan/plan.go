@@ -39,8 +39,14 @@ type Plan struct {
 
 	// Jobs are the commands the host runs on a schedule.
 	Jobs []Job
+	// Probes are the requests bin/self-check.sh sends to the public
+	// routes through the proxy, with the answers a working server gives.
+	Probes []Probe
 	// Backup is how the scheduled backup runs; nil when none is.
 	Backup *Backup
+	// StateCompressor is how bin/compress-state.sh runs Synapse's state
+	// compressor; nil when it is off.
+	StateCompressor *StateCompressor
 	// Subnets holds the addresses of each network of Networks, by name:
 	// install.sh creates the networks with them, so that they are known
 	// before the host has them.
@@ -119,6 +125,33 @@ type Job struct {
 	After []string
 }
 
+// Probe is one request the self-check sends to a public hostname through
+// the proxy, and what the answer must be: status 200, and the rest where
+// set. The component that routes the path says what a good answer is.
+type Probe struct {
+	Name       string // names the check in the report: "well-known server on example.org"
+	Host       string
+	Entrypoint string // the role of the entrypoint it is sent to
+	Path       string
+	// ContentType is the media type the answer must have; "" for any.
+	ContentType string
+	// CORS: the answer must allow every origin
+	// (Access-Control-Allow-Origin: *), as browsers need of it.
+	CORS bool
+	// Contains is a text the body must hold; "" for any.
+	Contains string
+}
+
+// StateCompressor is synapse_auto_compressor as the script that runs it
+// needs it: a one-off container of Image on Network, which reads the
+// database's location (with the password filled in) from EnvFile.
+type StateCompressor struct {
+	Container, Image, Network string
+	EnvFile                   string // host path, root's
+	Database                  string // Synapse's, which the cluster target finds on the bundled server
+	ChunkSize, Chunks         int
+}
+
 // Backup is what the scheduled backup does after backup.sh has written a
 // backup into Directory.
 type Backup struct {
@@ -135,6 +168,12 @@ type Backup struct {
 	// MetricsFile is where a successful run writes the time it finished,
 	// for node_exporter's textfile collector; "" without monitoring.
 	MetricsFile string
+	// StampFile is where a successful run writes the time it finished,
+	// in seconds since the epoch, for bin/self-check.sh.
+	StampFile string
+	// MaxAgeHours is how old the last successful run may be before the
+	// self-check and the alert call it missing.
+	MaxAgeHours int
 }
 
 // Homeserver says where the homeserver keeps what maintenance touches.

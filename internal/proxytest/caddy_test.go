@@ -357,6 +357,7 @@ type caddyCase struct {
 
 // caddyRun is a Caddy started for one test.
 type caddyRun struct {
+	dir        string // Caddy's files: its configuration and, under data/caddy, its state
 	config     string // the test's matrix.yaml
 	setup      *proxytest.Setup
 	baseSite   bool // the test serves the base domain with the generated snippet
@@ -415,6 +416,7 @@ func startCaddy(t *testing.T, tc caddyCase) *caddyRun {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	c.dir = dir
 	files := writeCaddyTree(t, dir, tree)
 	config := writeCaddyFile(t, dir, "Caddyfile", c.topLevel(t, files))
 	caddyValidate(t, bin, dir, config, files)

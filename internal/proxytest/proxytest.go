@@ -128,6 +128,7 @@ type Stub struct {
 
 // document is a file a stub serves as the backend it stands for would.
 type document struct {
+	status      int
 	contentType string
 	body        []byte
 }
@@ -135,12 +136,18 @@ type document struct {
 // Serve makes the stub answer GET path with body, as the static file
 // server it stands for does, instead of with what it saw.
 func (s *Stub) Serve(path, contentType string, body []byte) {
+	s.ServeStatus(path, http.StatusOK, contentType, body)
+}
+
+// ServeStatus makes the stub answer GET path with status and body, as a
+// backend that lacks the file or fails does.
+func (s *Stub) ServeStatus(path string, status int, contentType string, body []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.documents == nil {
 		s.documents = map[string]document{}
 	}
-	s.documents[path] = document{contentType, body}
+	s.documents[path] = document{status, contentType, body}
 }
 
 func (s *Stub) document(path string) (document, bool) {
@@ -200,6 +207,7 @@ func (s *Stub) currentServer() *http.Server {
 func (s *Stub) answer(w http.ResponseWriter, r *http.Request) {
 	if d, ok := s.document(r.URL.Path); ok && r.Method == http.MethodGet {
 		w.Header().Set("Content-Type", d.contentType)
+		w.WriteHeader(d.status)
 		_, _ = w.Write(d.body)
 		return
 	}

@@ -243,7 +243,33 @@ func renderMaintenance(p *plan.Plan, t Tree) error {
 			return err
 		}
 	}
+	if err := renderSelfCheck(p, t); err != nil {
+		return err
+	}
+	if err := renderStateCompressor(p, t); err != nil {
+		return err
+	}
 	return renderBackupScripts(p, d, t)
+}
+
+// stateCompressorData is what compress-state.sh.tmpl prints.
+type stateCompressorData struct {
+	plan.StateCompressor
+	Script string
+}
+
+// renderStateCompressor adds the script matrix-synapse-auto-compressor
+// runs, when the compressor is on.
+func renderStateCompressor(p *plan.Plan, t Tree) error {
+	if p.StateCompressor == nil {
+		return nil
+	}
+	d := stateCompressorData{*p.StateCompressor, "compress-state.sh"}
+	var b strings.Builder
+	if err := parsed.ExecuteTemplate(&b, "compress-state.sh.tmpl", d); err != nil {
+		return err
+	}
+	return t.add(hostPath(path.Join(binDir(p.Host), d.Script)), 0o750, []byte(b.String()))
 }
 
 // renderBackupScripts adds the scheduled backup's script, and with a

@@ -47,6 +47,7 @@ var semanticRules = []rule{
 	monitoringChecks,
 	backupRepositoryGiven,
 	vacuumNeedsBundledPostgres,
+	stateCompressorNeedsSynapse,
 	oneTURNServer,
 	oidcProviderChecks,
 	synapseReadsSecretFiles,

@@ -23,3 +23,12 @@ func vacuumNeedsBundledPostgres(c *config.Config, ix *index) diag.List {
 	}
 	return problem(ix, "maintenance.postgres_vacuum.enabled", "the scheduled vacuum needs postgres.mode bundled; vacuum an external server where it runs")
 }
+
+// stateCompressorNeedsSynapse: the compressor works on the tables of
+// Synapse's database; other homeservers keep their state otherwise.
+func stateCompressorNeedsSynapse(c *config.Config, ix *index) diag.List {
+	if !c.Maintenance.StateCompressor.Enabled || c.IsSynapse() {
+		return nil
+	}
+	return problem(ix, "maintenance.state_compressor.enabled", "the state compressor works on Synapse's database; homeserver.implementation is %s", c.Homeserver.Implementation)
+}

@@ -1,8 +1,11 @@
 package validate
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/matrixgen/matrixgen/internal/diag"
 )
 
 // TestMonitoringRules: Grafana placed where it cannot be served is refused
@@ -64,5 +67,18 @@ func TestVacuumNeedsBundledPostgres(t *testing.T) {
 	_, problems := Load("matrix.yaml", []byte(src))
 	if len(problems) != 1 || problems[0].Path != "maintenance.postgres_vacuum.enabled" {
 		t.Fatalf("want one problem at maintenance.postgres_vacuum.enabled, got:\n%s", printed(problems))
+	}
+}
+
+func TestStateCompressorNeedsSynapse(t *testing.T) {
+	src := minimal + "homeserver: {implementation: dendrite}\nmaintenance:\n  state_compressor: {enabled: true}\n"
+	_, problems := Load("matrix.yaml", []byte(src))
+	if !slices.ContainsFunc(problems, func(p diag.Diagnostic) bool {
+		return p.Path == "maintenance.state_compressor.enabled" && strings.Contains(p.Summary, "dendrite")
+	}) {
+		t.Fatalf("want a problem at maintenance.state_compressor.enabled naming dendrite, got:\n%s", printed(problems))
+	}
+	if _, problems := Load("matrix.yaml", []byte(minimal+"maintenance:\n  state_compressor: {enabled: true, chunks: 5}\n")); len(problems) > 0 {
+		t.Errorf("refused with Synapse:\n%s", printed(problems))
 	}
 }

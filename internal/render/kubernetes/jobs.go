@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,8 +20,9 @@ import (
 // The host scripts the plan's jobs run (written by the host renderer into
 // DATA_DIR/bin), each of which has a counterpart here.
 const (
-	backupScript = "scheduled-backup.sh"
-	vacuumScript = "vacuum.sh"
+	backupScript        = "scheduled-backup.sh"
+	vacuumScript        = "vacuum.sh"
+	compressStateScript = "compress-state.sh"
 )
 
 // backupClaim holds the backups the scheduled backup writes in the
@@ -52,6 +54,8 @@ func (w *workloads) addJobs() error {
 			pod, err = w.vacuumPod(j)
 		case backupScript:
 			pod, err = w.backupPod(j)
+		case compressStateScript:
+			pod, err = w.compressorPod(j)
 		default:
 			err = fmt.Errorf("it runs %s on the host, which the Kubernetes target has no counterpart for", j.Command[0])
 		}
@@ -161,6 +165,32 @@ vacuum() { # database role password-secret
 		secrets = append(secrets, d.PasswordSecret)
 	}
 	return w.jobPod(j, server.Image, b.String(), secrets), nil
+}
+
+// compressorPod runs Synapse's state compressor against Synapse's
+// database on the bundled server, as compress-state.sh does on the host,
+// as Synapse's role with its password from its secret. The server is in
+// the cluster, so the connection is not encrypted, as Synapse's is not.
+func (w *workloads) compressorPod(j plan.Job) (corev1.PodSpec, error) {
+	c := w.p.StateCompressor
+	if c == nil {
+		return corev1.PodSpec{}, fmt.Errorf("the plan has no state compressor")
+	}
+	server, dbs, err := w.bundledDatabases()
+	if err != nil {
+		return corev1.PodSpec{}, fmt.Errorf("the state compressor needs Synapse's database on the bundled server: %w", err)
+	}
+	i := slices.IndexFunc(dbs, func(d plan.Database) bool { return d.Name == c.Database })
+	if i < 0 {
+		return corev1.PodSpec{}, fmt.Errorf("database %s is not on the bundled server", c.Database)
+	}
+	db := dbs[i]
+	script := fmt.Sprintf(`set -eu
+location="host=%s port=%d dbname=%s user=%s sslmode=disable password=$(cat %s)"
+exec synapse_auto_compressor -p "$location" -c %d -n %d
+`, serviceName(server), server.Listens[0].Port, db.Name, db.Role,
+		escape.Shell(path.Join(secretRoot, db.PasswordSecret, db.PasswordSecret)), c.ChunkSize, c.Chunks)
+	return w.jobPod(j, c.Image, script, []string{db.PasswordSecret}), nil
 }
 
 // backupPod writes a backup in the layout backup.sh writes on a host

@@ -23,6 +23,7 @@ BACKUPS=/var/backups/matrixgen
 KEEP_LOCAL=3
 MEDIA=1
 METRICS_FILE=/srv/matrix/prometheus/textfile/matrixgen-backup.prom
+STAMP_FILE=/srv/matrix/matrixgen/last-backup
 
 say() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$ME" "$*" >&2; exit 1; }
@@ -124,15 +125,19 @@ keep_newest() {
 		done
 }
 
-# record_success tells node_exporter's textfile collector when the last
-# backup succeeded.
+# record_success writes when the last backup succeeded, for self-check.sh
+# and node_exporter's textfile collector.
 record_success() {
+	now=$(date +%s)
+	mkdir -p "$(dirname "$ROOT$STAMP_FILE")"
+	echo "$now" >"$ROOT$STAMP_FILE.new"
+	mv "$ROOT$STAMP_FILE.new" "$ROOT$STAMP_FILE"
 	[ -n "$METRICS_FILE" ] || return 0
 	mkdir -p "$(dirname "$ROOT$METRICS_FILE")"
 	{
 		echo '# HELP matrixgen_backup_last_success_timestamp_seconds When the scheduled backup last succeeded.'
 		echo '# TYPE matrixgen_backup_last_success_timestamp_seconds gauge'
-		echo "matrixgen_backup_last_success_timestamp_seconds $(date +%s)"
+		echo "matrixgen_backup_last_success_timestamp_seconds $now"
 	} >"$ROOT$METRICS_FILE.new"
 	chmod 0644 "$ROOT$METRICS_FILE.new"
 	mv "$ROOT$METRICS_FILE.new" "$ROOT$METRICS_FILE"
