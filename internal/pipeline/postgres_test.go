@@ -118,10 +118,14 @@ esac
 	// directories; here it runs as postgres, so those directories become
 	// postgres's when install.sh gives them to the matrix user. Otherwise
 	// install.sh's chmod of them would lock a running server out.
-	h.shim(t, "chown", fmt.Sprintf(`case $# in 2) ;; *) exit 0 ;; esac
-case $2 in
-%[1]s | %[2]s) exec %[3]s postgres: "$2" ;;
-esac`, shQuote(data), shQuote(filepath.Dir(data)), shQuote(chown)))
+	// install.sh gives all the directories of an owner in one call.
+	h.shim(t, "chown", fmt.Sprintf(`case $1 in -*) exit 0 ;; esac
+shift
+for p in "$@"; do
+	case $p in
+	%[1]s | %[2]s) %[3]s postgres: "$p" || exit 1 ;;
+	esac
+done`, shQuote(data), shQuote(filepath.Dir(data)), shQuote(chown)))
 	h.shim(t, "systemctl", fmt.Sprintf(`cmd=$1
 pg=0
 for u in "$@"; do [ "$u" = matrix-postgres.service ] && pg=1; done

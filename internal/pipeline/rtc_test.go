@@ -387,6 +387,7 @@ func TestApplyRTCChanges(t *testing.T) {
 			"install /etc/systemd/system/matrix-livekit-server.service",
 			"install /matrix/bin/backup.sh",
 			"install /matrix/bin/restore.sh",
+			"install /matrix/bin/self-check.sh",
 			"install /matrix/client-element/config.json",
 			"install /matrix/livekit-server/config/config.yaml",
 			"install /matrix/livekit-server/config/keys.yaml",
