@@ -54,20 +54,21 @@ func TestCronScheduleRefuses(t *testing.T) {
 }
 
 // The cluster's backup reads its dumps back as backup.sh does, so that
-// restore.sh compares a restore with the same counts: the two copies of
-// dump_rows stay one.
+// restore.sh compares a restore with the same counts: both take dump_rows
+// from templates/dump-rows.sh.tmpl, which this holds them to.
 func TestDumpRowsMatchesBackupScript(t *testing.T) {
-	data, err := os.ReadFile("../../../templates/maintenance.tmpl")
+	// The host's backup.sh as the quickstart's bundle has it.
+	data, err := os.ReadFile("../../../golden/quickstart/matrix/bin/backup.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(data)
 	start := strings.Index(text, "dump_rows() {")
 	if start < 0 {
-		t.Fatal("templates/maintenance.tmpl has no dump_rows")
+		t.Fatal("the host's backup.sh has no dump_rows")
 	}
 	end := strings.Index(text[start:], "\n}\n")
 	if got := text[start : start+end+3]; got != dumpRowsFunction {
-		t.Errorf("dump_rows differs from templates/maintenance.tmpl's:\n%s\nwant:\n%s", dumpRowsFunction, got)
+		t.Errorf("dump_rows differs from the host's backup.sh:\n%s\nwant:\n%s", dumpRowsFunction, got)
 	}
 }

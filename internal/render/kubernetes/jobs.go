@@ -15,6 +15,7 @@ import (
 
 	"github.com/matrixgen/matrixgen/internal/escape"
 	"github.com/matrixgen/matrixgen/internal/plan"
+	"github.com/matrixgen/matrixgen/templates"
 )
 
 // The host scripts the plan's jobs run (written by the host renderer into
@@ -402,26 +403,16 @@ say "secrets and signing key copied: this backup is sensitive"
 `, escape.ShellWords(names), dir, dir)
 }
 
-// dumpRowsFunction is backup.sh's dump_rows: it reads a dump as SQL and
-// prints "schema.table rows" for every table it fills, which restore.sh
-// compares with the restored database; it fails on a dump without
-// pg_dump's closing line.
-const dumpRowsFunction = `dump_rows() {
-	LC_ALL=C awk '
-	copying {
-		if ($0 == "\\.") {
-			copying = 0
-			if (n > 0 && table !~ /\.e2e_one_time_keys_json$/) print table, n
-		} else n++
-		next
+// dumpRowsFunction is backup.sh's dump_rows, from the template the host's
+// scripts include: it reads a dump as SQL and prints "schema.table rows"
+// for every table it fills, which restore.sh compares with the restored
+// database; it fails on a dump without pg_dump's closing line.
+var dumpRowsFunction = mustTemplateText("dump-rows.sh.tmpl")
+
+func mustTemplateText(name string) string {
+	b, err := templates.Files.ReadFile(name)
+	if err != nil {
+		panic(err) // embedded: only a build without the file gets here
 	}
-	/^COPY .* FROM stdin;$/ {
-		table = substr($0, 6)
-		sub(/ (\(.*\) )?FROM stdin;$/, "", table)
-		n = 0
-		copying = 1
-	}
-	/^-- PostgreSQL database dump complete$/ { complete = 1 }
-	END { exit !complete }'
+	return string(b)
 }
-`
