@@ -32,6 +32,14 @@ func addDendrite(b *builder) {
 		// JetStream's queues and the media belong together: a copy of
 		// the directory is whole only with Dendrite stopped.
 		StoreDir: data,
+		// Dendrite's image carries create-account, which reads the
+		// shared secret from dendrite.yaml. It has no flag for a user
+		// that exists; the server's answer names it M_USER_IN_USE.
+		Accounts: &plan.AccountTool{
+			Command: []string{"create-account", "-config", dendriteConfigDir + "/dendrite.yaml", "-passwordstdin",
+				"-url", fmt.Sprintf("http://localhost:%d", dendritePort)},
+			UserFlag: "-username", AdminFlag: "-admin", InUse: "M_USER_IN_USE",
+		},
 	}
 	keyFile := b.cfg.Domain + ".key"
 	b.plan.Secrets = append(b.plan.Secrets, plan.Secret{

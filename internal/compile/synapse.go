@@ -114,6 +114,13 @@ func addSynapse(b *builder) {
 		Unit: synapseUnit, ConfigFile: synapseConfigDir + "/homeserver.yaml", ClientPort: synapseClientPort,
 		MediaStore: storage + "/media-store", Database: db.Database,
 		Implementation: "synapse", SynapseTools: true, FederationPort: synapseFederationPort,
+		// The tool reads the shared secret from the file Synapse reads
+		// (registration_shared_secret_path).
+		Accounts: &plan.AccountTool{
+			Command:  []string{"register_new_matrix_user", "--config", synapseConfigDir + "/homeserver.yaml", "--password-file", "/dev/stdin"},
+			UserFlag: "--user", AdminFlag: "--admin", NotAdminFlag: "--no-admin", ExistsOKFlag: "--exists-ok",
+			Last: []string{fmt.Sprintf("http://localhost:%d", synapseClientPort)},
+		},
 	}
 	addSynapseRoutes(b)
 }

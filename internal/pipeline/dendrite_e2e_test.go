@@ -111,15 +111,19 @@ func checkDendrite(t *testing.T, bin, createAccount string, b builtBundle) {
 	t.Logf("Dendrite answered /_matrix/client/versions %.1fs after it was started", time.Since(began).Seconds())
 
 	const user, password = "alice", "correct-horse-battery-staple"
-	passwordFile := filepath.Join(dir, "password")
-	if err := os.WriteFile(passwordFile, []byte(password), 0o600); err != nil {
-		t.Fatal(err)
+	execHere(t, h.testHost, createAccount, map[string]string{
+		dendriteConfigInContainer: configPath, fmt.Sprintf("http://localhost:%d", dendritePort): base,
+	})
+	registerUser := b.binScript(h.testHost, "register-user.sh")
+	r := h.runScriptInput(t, password+"\n", registerUser, "--admin", user)
+	if r.code != 0 {
+		t.Fatalf("register-user.sh: %s\nDendrite's log:\n%s", r, server.log.String())
 	}
-	made, err := exec.Command(createAccount, "--config", configPath, "--url", base,
-		"--username", user, "--passwordfile", passwordFile, "--admin").CombinedOutput()
-	if err != nil {
-		t.Fatalf("create-account: %v\n%s\nDendrite's log:\n%s", err, made, server.log.String())
+	// A second time: the user exists, which only --exists-ok accepts.
+	if r := h.runScriptInput(t, password+"\n", registerUser, user); r.code == 0 || !strings.Contains(r.stderr, "M_USER_IN_USE") {
+		t.Errorf("register-user.sh for a user that exists: %s, want a failure that says M_USER_IN_USE", r)
 	}
+	h.runScriptInput(t, password+"\n", registerUser, "--exists-ok", user).mustSucceed(t)
 	token := login(t, base, user, password)
 	var who struct {
 		UserID string `json:"user_id"`
@@ -384,4 +388,38 @@ func request(t *testing.T, method, url, token string, body, out any) int {
 		t.Fatalf("%s %s: %d, not JSON: %s", method, url, resp.StatusCode, data)
 	}
 	return resp.StatusCode
+}
+
+// Where the unit mounts dendrite.yaml, and the port Dendrite serves in
+// its container, as register-user.sh gives them to create-account.
+const (
+	dendriteConfigInContainer = "/etc/dendrite/dendrite.yaml"
+	dendritePort              = 8008
+)
+
+// execHere makes the test host's docker run `docker exec -i UNIT PROGRAM
+// ARGS` as tool, here, with each argument that is a key of replace
+// replaced by its value (a path or URL in the container by the test's
+// own): what register-user.sh runs in the container then reaches the
+// real server.
+func execHere(t *testing.T, h *testHost, tool string, replace map[string]string) {
+	t.Helper()
+	var cases strings.Builder
+	for from, to := range replace {
+		fmt.Fprintf(&cases, "\t%s) a=%s ;;\n", shQuote(from), shQuote(to))
+	}
+	shim := fmt.Sprintf(`#!/bin/sh
+[ "$1 $2 $4" = "exec -i %s" ] || { echo "docker: only exec -i UNIT %[1]s here: $*" >&2; exit 97; }
+shift 4
+for a; do
+	case $a in
+%s	esac
+	set -- "$@" "$a"
+	shift
+done
+exec %s "$@"
+`, filepath.Base(tool), cases.String(), shQuote(tool))
+	if err := os.WriteFile(filepath.Join(h.bin, "docker"), []byte(shim), 0o755); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -197,9 +197,31 @@ type Homeserver struct {
 	// Empty when its state is in PostgreSQL and MediaStore.
 	StoreDir string
 	// SynapseTools: the image carries Synapse's admin tools
-	// (register_new_matrix_user, synapse_port_db) and Synapse's media
-	// store layout, which register-user.sh and the import scripts use.
+	// (synapse_port_db) and Synapse's media store layout, which the
+	// import scripts use.
 	SynapseTools bool
+	// Accounts is the homeserver's own tool that registers a user with
+	// the registration shared secret, which register-user.sh runs; nil
+	// when its image has none.
+	Accounts *AccountTool
+}
+
+// AccountTool is a program in the homeserver's main container that
+// registers one user through the registration shared secret, reading the
+// password from its standard input, so that neither is ever on a command
+// line.
+type AccountTool struct {
+	Command  []string // the program and its fixed arguments
+	UserFlag string   // precedes the localpart
+	// AdminFlag makes a server admin; NotAdminFlag, if the tool has one,
+	// says the opposite (otherwise a tool asks on a terminal).
+	AdminFlag, NotAdminFlag string
+	// ExistsOKFlag is the tool's own flag to succeed for a user that
+	// exists; without one, InUse is what its output carries in that case
+	// (the Matrix error code), which register-user.sh recognises.
+	ExistsOKFlag, InUse string
+	// Last are arguments that must follow the flags (a positional one).
+	Last []string
 }
 
 // Proxy is the reverse proxy in front of the services.

@@ -37,7 +37,7 @@ type maintenanceData struct {
 	Dependants, MediaUnits string
 
 	Synapse struct {
-		Unit, Image, Config, ClientURL, MediaStore, Database, Network, ConfigFile string
+		Unit, Image, Config, MediaStore, Database, Network, ConfigFile string
 		// StoreDir is the homeserver's own database directory, copied
 		// with Unit stopped; Implementation names the program.
 		StoreDir, Implementation string
@@ -45,6 +45,8 @@ type maintenanceData struct {
 		// that a one-off container of its image reads what Synapse reads.
 		Mounts []string
 	}
+	// Accounts is the homeserver's account tool, for register-user.sh.
+	Accounts *plan.AccountTool
 	Secrets  []secretFileRow
 	Networks []string
 
@@ -88,7 +90,7 @@ func newMaintenanceData(p *plan.Plan) maintenanceData {
 	hs := p.Homeserver
 	d.Synapse.Unit, d.Synapse.Config, d.Synapse.MediaStore = hs.Unit, hs.ConfigFile, hs.MediaStore
 	d.Synapse.StoreDir, d.Synapse.Implementation = hs.StoreDir, hs.Implementation
-	d.Synapse.ClientURL = fmt.Sprintf("http://localhost:%d", hs.ClientPort)
+	d.Accounts = hs.Accounts
 	if bundled {
 		d.Synapse.Database = hs.Database
 	}
@@ -182,21 +184,22 @@ var maintenanceScripts = []struct {
 	name     string
 	postgres bool
 	synapse  bool // uses Synapse's own tools or media layout
+	accounts bool // runs the homeserver's account tool (or the auth service's)
 	auth     bool // needs the authentication service
 	// authTemplate replaces the script's template when the
 	// authentication service owns the accounts.
 	authTemplate string
 }{
-	{"backup.sh", false, false, false, ""},
-	{"restore.sh", false, false, false, ""},
-	{"register-user.sh", false, true, false, "register-user-mas.sh"},
-	{"import-media-store.sh", false, true, false, ""},
-	{"uninstall.sh", false, false, false, ""},
-	{"psql.sh", true, false, false, ""},
-	{"vacuum.sh", true, false, false, ""},
-	{"import-postgres.sh", true, true, false, ""},
-	{"import-synapse-sqlite.sh", true, true, false, ""},
-	{"syn2mas.sh", false, true, true, ""},
+	{"backup.sh", false, false, false, false, ""},
+	{"restore.sh", false, false, false, false, ""},
+	{"register-user.sh", false, false, true, false, "register-user-mas.sh"},
+	{"import-media-store.sh", false, true, false, false, ""},
+	{"uninstall.sh", false, false, false, false, ""},
+	{"psql.sh", true, false, false, false, ""},
+	{"vacuum.sh", true, false, false, false, ""},
+	{"import-postgres.sh", true, true, false, false, ""},
+	{"import-synapse-sqlite.sh", true, true, false, false, ""},
+	{"syn2mas.sh", false, true, false, true, ""},
 }
 
 // plainWord is what the scripts' heredoc tables and help text carry
@@ -209,6 +212,11 @@ func (d maintenanceData) checkPlain() error {
 	words := []string{d.Domain, d.Synapse.MediaStore, d.Synapse.Database, d.Postgres.Superuser, d.Synapse.StoreDir, d.Auth.DataDir, d.Backup.PasswordFile, d.Backup.Tool}
 	for _, db := range d.Databases {
 		words = append(words, db.Name, db.Role, db.Secret)
+	}
+	if a := d.Accounts; a != nil {
+		// register-user.sh names the program in a comment and matches
+		// InUse as a case pattern.
+		words = append(words, a.Command[0], a.InUse)
 	}
 	for _, s := range d.Secrets {
 		words = append(words, s.Name, s.Path)
@@ -227,7 +235,8 @@ func renderMaintenance(p *plan.Plan, t Tree) error {
 		return err
 	}
 	for _, s := range maintenanceScripts {
-		if s.postgres && d.Postgres.Unit == "" || s.synapse && !p.Homeserver.SynapseTools || s.auth && d.Auth.Unit == "" {
+		if s.postgres && d.Postgres.Unit == "" || s.synapse && !p.Homeserver.SynapseTools || s.auth && d.Auth.Unit == "" ||
+			s.accounts && d.Accounts == nil && d.Auth.Unit == "" {
 			continue
 		}
 		d.Script = s.name
