@@ -166,9 +166,9 @@ func filesTable(p *plan.Plan, t Tree) []byte {
 // pull only images that changed, starts the units of a stage together, and
 // restarts a group's units one at a time.
 func unitsTable(p *plan.Plan) []byte {
-	stages := unitStages(p)
+	services, stages := startOrder(p)
 	var b strings.Builder
-	for _, s := range p.Services {
+	for _, s := range services {
 		fmt.Fprintf(&b, "%s %s %s %s %d\n", s.Unit, s.Image, orDash(strings.Join(s.Requires, ",")), orDash(s.RestartGroup), stages[s.Unit])
 	}
 	return []byte(b.String())

@@ -105,34 +105,47 @@ func dependants(p *plan.Plan, server string) []string {
 // unitStages numbers the stages install.sh starts units in: it starts or
 // restarts the units of one stage together and waits until all of them
 // are healthy before the next. A unit comes a stage after the units it
-// requires or wants, and the proxy a stage after the units before it that
-// its routes lead to, so that its first requests find them up: PostgreSQL
-// and Valkey, then Synapse's main process, then its workers, the proxy and
-// whatever else needs the main process. Stages never go down along the
-// start order, so that the steps install.sh and matrixgen diff print in
-// that order are also the order they happen in.
+// requires or wants, and as early as that allows: PostgreSQL and Valkey
+// with everything that needs nothing (the proxy, static files, Element),
+// then Synapse's main process, then its workers and whatever else needs
+// the main process. The proxy does not wait for the services its routes
+// lead to: it answers 502 for them until they are up, which on a fresh
+// install nobody sees, and its start (seconds on a small host) overlaps
+// theirs.
 func unitStages(p *plan.Plan) map[string]int {
-	after := map[string][]string{}
-	for _, s := range p.Services {
-		after[s.Unit] = append(slices.Clone(s.Requires), s.Wants...)
-	}
-	if u := p.Proxy.Unit; u != "" {
-		for _, r := range p.Routes {
-			for _, b := range r.Servers() {
-				after[u] = append(after[u], b.Service)
-			}
-		}
-	}
 	stage := map[string]int{}
-	last := 0
+	var stageOf func(unit string, seen map[string]bool) int
+	needs := map[string][]string{}
 	for _, s := range p.Services {
-		n := last
-		for _, d := range after[s.Unit] {
-			if before, ok := stage[d]; ok {
-				n = max(n, before+1)
+		needs[s.Unit] = append(slices.Clone(s.Requires), s.Wants...)
+	}
+	stageOf = func(unit string, seen map[string]bool) int {
+		if n, ok := stage[unit]; ok {
+			return n
+		}
+		// A cycle is a plan's defect; systemd would refuse it first.
+		seen[unit] = true
+		n := 0
+		for _, d := range needs[unit] {
+			if _, known := needs[d]; known && !seen[d] {
+				n = max(n, stageOf(d, seen)+1)
 			}
 		}
-		stage[s.Unit], last = n, n
+		stage[unit] = n
+		return n
+	}
+	for _, s := range p.Services {
+		stageOf(s.Unit, map[string]bool{})
 	}
 	return stage
+}
+
+// startOrder is the plan's services by stage, in the plan's order within
+// one: the order install.sh and matrixgen diff print their steps in is
+// then the order they happen in.
+func startOrder(p *plan.Plan) ([]plan.Service, map[string]int) {
+	stages := unitStages(p)
+	services := slices.Clone(p.Services)
+	slices.SortStableFunc(services, func(a, b plan.Service) int { return stages[a.Unit] - stages[b.Unit] })
+	return services, stages
 }
