@@ -32,7 +32,7 @@ import (
 func testBridges(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	b, err := Build(examplePath("bridges"), settings("traefik"), t.TempDir())
+	b, err := Build(examplePath("bridges"), settings("bridges", "traefik"), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,7 +133,7 @@ func federationNetwork(ctx context.Context, t *testing.T) (name, subnet string) 
 //   - trusted_key_servers: none; matrix.org, the default notary, is not
 //     reachable, so each server fetches the other's keys from it.
 func federationSettings(domain, subnet string) map[string]any {
-	set := settings(lifecycleProxy)
+	set := settings("quickstart", lifecycleProxy)
 	set["domain"] = domain
 	set["synapse.extra"] = map[string]any{
 		"federation_custom_ca_list": []string{federationCAInContainer},

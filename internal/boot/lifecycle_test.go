@@ -236,7 +236,7 @@ func postgresImage(b *Bundle) string {
 
 func buildWith(t *testing.T, example string, changes map[string]any) *Bundle {
 	t.Helper()
-	set := settings(lifecycleProxy)
+	set := settings(example, lifecycleProxy)
 	maps.Copy(set, changes)
 	b, err := Build(examplePath(example), set, t.TempDir())
 	if err != nil {
@@ -349,7 +349,7 @@ type configChange struct {
 // afterwards alice still finds the conversation, and check, if any, judges
 // what the polling client saw.
 func applyInTurn(ctx context.Context, t *testing.T, s *server, example string, changes []configChange, conversation kept, check func(*testing.T, pollStats)) {
-	set := settings("traefik")
+	set := settings(example, "traefik")
 	// The bundles outlive their subtests: each one is the next one's
 	// installed bundle.
 	bundles := t.TempDir()

@@ -34,7 +34,7 @@ func TestBootStarts(t *testing.T) {
 					logLoad(t)
 					logStartCPU(ctx, t, s.host, "fresh install")
 					t.Run("no-op install", func(t *testing.T) { checkNoOpInstall(ctx, t, s) })
-					t.Run("option changed", func(t *testing.T) { checkOptionChange(ctx, t, s, example, settings(proxy)) })
+					t.Run("option changed", func(t *testing.T) { checkOptionChange(ctx, t, s, example, settings(example, proxy)) })
 					logLoad(t)
 					logStartCPU(ctx, t, s.host, "option changed")
 				})

@@ -36,7 +36,7 @@ func testMDADTakeover(t *testing.T) {
 	work := t.TempDir()
 	config, secrets := importPlaybookVars(ctx, t, work)
 
-	set := settings("traefik")
+	set := settings("quickstart", "traefik")
 	set["postgres.bundled.major"] = 17
 	first, err := Build(config, set, filepath.Join(work, "first"))
 	if err != nil {

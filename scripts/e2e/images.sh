@@ -18,6 +18,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 test_deps=${MATRIXGEN_TEST_DEPS:-$root/../shared/test-deps}
 traefik_bin=${MATRIXGEN_TRAEFIK:-$root/.tools/traefik}
+# Dendrite's binaries, built from tools/dendrite by make dendrite-path into a
+# directory named after that module's go.sum.
+dendrite_dir=${MATRIXGEN_DENDRITE:-/var/cache/matrixgen/dendrite-$(sha256sum "$root/tools/dendrite/go.sum" | cut -c1-16)}
 work=$(mktemp -d)
 # An import fed by a failed mmdebstrap still makes an image: a build that
 # did not finish removes the tag it was making, so that it is not taken
@@ -121,6 +124,24 @@ build_postgres() {
 	with_stop_signal "$tag" SIGINT
 }
 
+# coturn from Debian 12: the bundle's unit gives turnserver its config file
+# as arguments, which the entrypoint takes as they are.
+build_coturn() {
+	local tag=$1
+	debian_rootfs bookworm coturn |
+		docker import --change 'ENTRYPOINT ["/usr/bin/turnserver"]' - "$tag" >/dev/null
+}
+
+# Dendrite's server and create-account on Debian 12, whose wget the bundle's
+# health check calls; the unit's arguments go to the server.
+build_dendrite() {
+	local tag=$1
+	[ -x "$dendrite_dir/dendrite" ] || die "no Dendrite binaries in $dendrite_dir: make dendrite-path builds them"
+	debian_rootfs bookworm wget,ca-certificates \
+		"copy-in $dendrite_dir/dendrite $dendrite_dir/create-account /usr/bin/" |
+		docker import --change 'ENTRYPOINT ["/usr/bin/dendrite"]' - "$tag" >/dev/null
+}
+
 # The host: Debian 12 with systemd as PID 1, Docker, and the three webservers
 # the bundle can write configs for (none of them enabled).
 host_packages=systemd,systemd-sysv,dbus,docker.io,iproute2,procps,openssl,ca-certificates,curl,nginx,caddy,apache2,rsync,less
@@ -193,6 +214,8 @@ image_for() {
 		echo "postgres-$major build_postgres $major $here/postgres-entrypoint.sh"
 		;;
 	*/traefik:*) echo "traefik build_traefik - $traefik_bin" ;;
+	*/coturn:*) echo "coturn build_coturn -" ;;
+	*/dendrite-monolith:*) echo "dendrite build_dendrite - $dendrite_dir" ;;
 	*/element-web:*) echo "element-web build_standin element-web $root/internal/boot/standin" ;;
 	*/static-web-server:*) echo "static-web-server build_standin static-web-server $root/internal/boot/standin" ;;
 	*/exim-relay:*) echo "exim-relay build_standin exim-relay $root/internal/boot/standin" ;;
