@@ -56,9 +56,13 @@ func TestExplainOne(t *testing.T) {
 		"homeserver.registration.mode": `allowed: "closed", "open", "token"`,
 		// A renamed option is explained under its new name.
 		"synapse.registration.mode": "homeserver.registration.mode",
-		"traefik.acme_email":        "optional (unset by default)",
-		"domain":                    "required",
-		"postgres.bundled.major":    "default: 17",
+		"synapse.federation.port":   "homeserver.federation.port",
+		"synapse.turn.uris":         "homeserver.turn.uris",
+		// The older name of the federation port leads to the current one.
+		"traefik.federation_port": "homeserver.federation.port",
+		"traefik.acme_email":      "optional (unset by default)",
+		"domain":                  "required",
+		"postgres.bundled.major":  "default: 17",
 		// From compile's option table: where the value is written.
 		"homeserver.max_upload_size_mb": "lands in: synapse/config/homeserver.yaml max_upload_size\n",
 		"element.brand":                 "lands in: client-element/config.json brand\n",
@@ -92,7 +96,7 @@ func TestExplainListItems(t *testing.T) {
 		"\nsynapse.sso.oidc_providers[].attribute_requirements[].attribute\n",
 		"\nwell_known.support.contacts[].role\n",
 		// At least one URI: required, with no default to show.
-		"\nsynapse.turn.uris\n  type:    list\n  required\n",
+		"\nhomeserver.turn.uris\n  type:    list\n  required\n",
 	} {
 		if !strings.Contains(all.String(), want) {
 			t.Errorf("explain lacks %q", want)

@@ -11,7 +11,7 @@ import (
 
 // kinds are the worker counts of synapse.workers in the order workers are
 // dealt out, with the most each may take. Presence is left out: its writer
-// needs synapse.presence, which the base may turn off.
+// needs homeserver.presence, which the base may turn off.
 var kinds = []struct {
 	path []string
 	max  int

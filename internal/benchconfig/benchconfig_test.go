@@ -39,7 +39,7 @@ func TestWorkers(t *testing.T) {
 			if len(problems) > 0 {
 				t.Fatalf("%d workers, proxy %q: %v\n%s", n, proxy, problems, data)
 			}
-			if got := cfg.Synapse.WorkerCounts().Total(); got != n {
+			if got := cfg.WorkerCounts().Total(); got != n {
 				t.Errorf("%d workers, proxy %q: the config has %d", n, proxy, got)
 			}
 			if proxy != "" && cfg.ReverseProxy.Type != proxy {

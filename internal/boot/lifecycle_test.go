@@ -328,7 +328,7 @@ func testRollingRestart(t *testing.T) {
 	conversation := converse(ctx, t, s, "alice", "bob")
 
 	applyInTurn(ctx, t, s, "workers", []configChange{
-		{"worker added", map[string]any{"synapse.workers.generic": s.bundle.Result.Config.Synapse.WorkerCounts().Generic + 1}},
+		{"worker added", map[string]any{"synapse.workers.generic": s.bundle.Result.Config.WorkerCounts().Generic + 1}},
 		{"every process", map[string]any{"homeserver.max_upload_size_mb": 2 * s.bundle.Result.Config.Homeserver.MaxUploadSizeMB}},
 	}, conversation, func(t *testing.T, stats pollStats) {
 		if stats.failed > 0 {

@@ -32,7 +32,7 @@ func addMautrixDiscord(b *builder, br bridge) {
 			"username_template": br.UsernamePrefix + "{{.}}",
 			"permissions":       m.permissions,
 			// A room can only federate if the server does.
-			"federate_rooms":   b.cfg.Synapse.Federation.Enabled,
+			"federate_rooms":   b.cfg.Homeserver.Federation.Enabled,
 			"avatar_proxy_key": m.secret(b, "avatar-proxy-key", "key signing avatar URLs"),
 			"provisioning":     obj{"shared_secret": m.secret(b, "provisioning-secret", "shared secret of the provisioning API")},
 			"direct_media":     obj{"server_key": m.directMediaKey(b)},

@@ -11,7 +11,7 @@ const (
 	coturnUnit   = "matrix-coturn"
 	coturnSecret = "coturn-shared-secret"
 	// turnElsewhereSecret is the shared secret of a TURN server outside
-	// the bundle (synapse.turn), which its operator gives.
+	// the bundle (homeserver.turn), which its operator gives.
 	turnElsewhereSecret = "synapse-turn-shared-secret"
 )
 
@@ -79,11 +79,11 @@ func turnserverConf(b *builder, secret plan.SecretRef) []byte {
 }
 
 // synapseTURN points Synapse at the bundle's coturn, or at the TURN server
-// of synapse.turn; validation refuses both at once. Synapse reads the
+// of homeserver.turn; validation refuses both at once. Synapse reads the
 // shared secret from its file (turn_shared_secret_path, Synapse 1.116 and
 // later).
 func synapseTURN(b *builder) obj {
-	if ext := b.cfg.Synapse.TURN; ext != nil {
+	if ext := b.cfg.Homeserver.TURN; ext != nil {
 		return obj{
 			"turn_uris":               plan.AnyList(ext.URIs),
 			"turn_shared_secret_path": secretMount(turnElsewhereSecret),

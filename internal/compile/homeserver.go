@@ -76,7 +76,7 @@ func addHomeserverRoutes(b *builder, unit string, port int) {
 			Service: unit, Port: port, Settings: body})
 	}
 	route("client", "/_matrix", plan.EntrypointClient)
-	if !b.cfg.Synapse.Federation.Enabled {
+	if !b.cfg.Homeserver.Federation.Enabled {
 		return
 	}
 	route("federation", "/_matrix/federation", plan.EntrypointFederation)
@@ -84,16 +84,16 @@ func addHomeserverRoutes(b *builder, unit string, port int) {
 }
 
 // homeserverTURN is the TURN server a homeserver hands clients
-// credentials for: the bundle's coturn or the one of synapse.turn, with
+// credentials for: the bundle's coturn or the one of homeserver.turn, with
 // the host secret both share.
 type homeserverTURN struct {
 	uris     []string
 	secret   string // name of the shared secret
-	lifetime string // as synapse.turn gives it: "1h", "30m"
+	lifetime string // as homeserver.turn gives it: "1h", "30m"
 }
 
 func (b *builder) turnServer() *homeserverTURN {
-	if ext := b.cfg.Synapse.TURN; ext != nil {
+	if ext := b.cfg.Homeserver.TURN; ext != nil {
 		b.providedSecret(turnElsewhereSecret, "shared secret of the TURN server "+turnHosts(ext.URIs), b.homeserverUnit())
 		return &homeserverTURN{uris: ext.URIs, secret: turnElsewhereSecret, lifetime: ext.UserLifetime}
 	}

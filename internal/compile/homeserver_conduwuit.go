@@ -104,24 +104,24 @@ func (k conduwuitKind) add(b *builder) {
 
 // global is the [global] table.
 func (k conduwuitKind) global(b *builder, unit string, turn *homeserverTURN) obj {
-	c, s := b.cfg, b.cfg.Synapse
-	reg := c.Homeserver.Registration
+	c, hs := b.cfg, b.cfg.Homeserver
+	reg := hs.Registration
 	g := obj{
 		"server_name":   c.Domain,
 		"database_path": conduwuitDataTarget,
 		"address":       []any{"0.0.0.0"},
 		"port":          conduwuitPort,
 		// Bytes: the proxy allows the same body size.
-		"max_request_size":   int64(c.Homeserver.MaxUploadSizeMB) << 20,
+		"max_request_size":   int64(hs.MaxUploadSizeMB) << 20,
 		"allow_registration": reg.Mode != "closed",
-		"allow_federation":   s.Federation.Enabled,
-		"trusted_servers":    plan.AnyList(s.TrustedKeyServer),
-		"auto_join_rooms":    plan.AnyList(s.AutoJoinRooms),
+		"allow_federation":   hs.Federation.Enabled,
+		"trusted_servers":    plan.AnyList(hs.TrustedKeyServers),
+		"auto_join_rooms":    plan.AnyList(hs.AutoJoinRooms),
 		// The default puts a flag after every new user's display name.
 		"new_user_displayname_suffix": "",
-		"allow_local_presence":        s.Presence,
-		"allow_incoming_presence":     s.Presence,
-		"allow_outgoing_presence":     s.Presence,
+		"allow_local_presence":        hs.Presence,
+		"allow_incoming_presence":     hs.Presence,
+		"allow_outgoing_presence":     hs.Presence,
 	}
 	if reg.Mode == "token" {
 		g["registration_token_file"] = secretMount(unit + "-registration-token")
@@ -129,7 +129,7 @@ func (k conduwuitKind) global(b *builder, unit string, turn *homeserverTURN) obj
 	if reg.Mode == "open" && reg.AllowUnverified {
 		g["yes_i_am_very_very_sure_i_want_an_open_registration_server_prone_to_abuse"] = true
 	}
-	if s.URLPreviews.Enabled {
+	if c.Synapse.URLPreviews.Enabled {
 		// Previews are off until some domain is allowed; the default
 		// ip_range_denylist keeps private addresses out.
 		g["url_preview_domain_contains_allowlist"] = []any{"*"}
@@ -152,12 +152,12 @@ func (k conduwuitKind) global(b *builder, unit string, turn *homeserverTURN) obj
 	return g
 }
 
-// turnSeconds reads a lifetime as synapse.turn gives it ("1h", "90m"):
+// turnSeconds reads a lifetime as homeserver.turn gives it ("1h", "90m"):
 // the schema allows a number and one of ms, s, m, h, d, w, y.
 func turnSeconds(lifetime string) int {
 	m := lifetimePattern.FindStringSubmatch(lifetime)
 	if m == nil {
-		panic("synapse.turn.user_lifetime " + lifetime + " passed the schema")
+		panic("homeserver.turn.user_lifetime " + lifetime + " passed the schema")
 	}
 	n, _ := strconv.Atoi(m[1])
 	seconds := map[string]int{"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}

@@ -95,10 +95,10 @@ func addDendrite(b *builder) {
 // dendriteConfig is dendrite.yaml (config version 2) for the monolith with
 // one PostgreSQL database for every component.
 func dendriteConfig(b *builder, db dbConn, keyFile string, sharedSecret plan.SecretRef, turn *homeserverTURN) obj {
-	c, s := b.cfg, b.cfg.Synapse
+	c, hs := b.cfg, b.cfg.Homeserver
 	conn := fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=%s",
 		db.User, db.Password.Placeholder(), db.Host, db.Port, db.Database, db.SSLMode)
-	reg := c.Homeserver.Registration
+	reg := hs.Registration
 	clientAPI := obj{
 		"registration_disabled": reg.Mode == "closed",
 		// Accounts of a closed server: create-account registers them
@@ -115,7 +115,7 @@ func dendriteConfig(b *builder, db dbConn, keyFile string, sharedSecret plan.Sec
 		}
 	}
 	var perspectives []any
-	for _, server := range s.TrustedKeyServer {
+	for _, server := range hs.TrustedKeyServers {
 		if keys, ok := knownKeyServers[server]; ok {
 			perspectives = append(perspectives, obj{"server_name": server, "keys": keys})
 		}
@@ -128,8 +128,8 @@ func dendriteConfig(b *builder, db dbConn, keyFile string, sharedSecret plan.Sec
 			"database": obj{
 				"connection_string": conn, "max_open_conns": 90, "max_idle_conns": 5, "conn_max_lifetime": -1,
 			},
-			"disable_federation":             !s.Federation.Enabled,
-			"presence":                       obj{"enable_inbound": s.Presence, "enable_outbound": s.Presence},
+			"disable_federation":             !hs.Federation.Enabled,
+			"presence":                       obj{"enable_inbound": hs.Presence, "enable_outbound": hs.Presence},
 			"report_stats":                   obj{"enabled": false},
 			"jetstream":                      obj{"storage_path": dendriteDataDir + "/jetstream", "topic_prefix": "Dendrite"},
 			"trusted_third_party_id_servers": []any{},
@@ -139,10 +139,10 @@ func dendriteConfig(b *builder, db dbConn, keyFile string, sharedSecret plan.Sec
 		"app_service_api": obj{"config_files": appserviceConfigFiles(b)},
 		"media_api": obj{
 			"base_path":           dendriteDataDir + "/media",
-			"max_file_size_bytes": int64(c.Homeserver.MaxUploadSizeMB) << 20,
+			"max_file_size_bytes": int64(hs.MaxUploadSizeMB) << 20,
 		},
 		"sync_api": obj{"search": obj{"enabled": true, "index_path": dendriteDataDir + "/searchindex", "language": "en"}},
-		"user_api": obj{"auto_join_rooms": plan.AnyList(s.AutoJoinRooms)},
+		"user_api": obj{"auto_join_rooms": plan.AnyList(hs.AutoJoinRooms)},
 		"logging":  []any{obj{"type": "std", "level": strings.ToLower(dendriteLogLevel)}},
 	}
 }

@@ -36,15 +36,15 @@ var mappings = []mapping{
 		func(c *config.Config) any { return "https://" + c.Hostnames.Homeserver + "/" }},
 	{"homeserver.max_upload_size_mb", homeserverFile, keyPath("max_upload_size"),
 		func(c *config.Config) any { return fmt.Sprintf("%dM", c.Homeserver.MaxUploadSizeMB) }},
-	{"synapse.presence", homeserverFile, keyPath("presence", "enabled"), func(c *config.Config) any { return c.Synapse.Presence }},
-	{"synapse.trusted_key_servers", homeserverFile, keyPath("trusted_key_servers"), trustedKeyServers},
+	{"homeserver.presence", homeserverFile, keyPath("presence", "enabled"), func(c *config.Config) any { return c.Homeserver.Presence }},
+	{"homeserver.trusted_key_servers", homeserverFile, keyPath("trusted_key_servers"), trustedKeyServers},
 	{"synapse.limit_remote_rooms.enabled", homeserverFile, keyPath("limit_remote_rooms", "enabled"),
 		func(c *config.Config) any { return c.Synapse.LimitRemoteRooms.Enabled }},
 	{"synapse.limit_remote_rooms.complexity", homeserverFile, keyPath("limit_remote_rooms", "complexity"),
 		func(c *config.Config) any { return c.Synapse.LimitRemoteRooms.Complexity }},
 	{"synapse.limit_remote_rooms.admins_can_join", homeserverFile, keyPath("limit_remote_rooms", "admins_can_join"),
 		func(c *config.Config) any { return c.Synapse.LimitRemoteRooms.AdminsCanJoin }},
-	{"synapse.auto_join_rooms", homeserverFile, keyPath("auto_join_rooms"), func(c *config.Config) any { return listOrNone(c.Synapse.AutoJoinRooms) }},
+	{"homeserver.auto_join_rooms", homeserverFile, keyPath("auto_join_rooms"), func(c *config.Config) any { return listOrNone(c.Homeserver.AutoJoinRooms) }},
 	{"synapse.admin_contact", homeserverFile, keyPath("admin_contact"), func(c *config.Config) any { return stringOrNone(c.Synapse.AdminContact) }},
 	{"synapse.url_previews.enabled", homeserverFile, keyPath("url_preview_enabled"), func(c *config.Config) any { return c.Synapse.URLPreviews.Enabled }},
 
@@ -70,7 +70,7 @@ func keyPath(parts ...string) []string { return parts }
 // written then too, since Synapse takes a missing one for matrix.org.
 func trustedKeyServers(c *config.Config) any {
 	var out []any
-	for _, k := range c.Synapse.TrustedKeyServer {
+	for _, k := range c.Homeserver.TrustedKeyServers {
 		out = append(out, obj{"server_name": k})
 	}
 	return out

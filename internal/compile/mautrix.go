@@ -183,7 +183,7 @@ func addMautrixBridgev2(b *builder, br bridge, n mautrixNetwork) {
 			"username_template": br.UsernamePrefix + "{{.}}",
 		},
 		// A room can only federate if the server does.
-		"matrix":       obj{"federate_rooms": b.cfg.Synapse.Federation.Enabled},
+		"matrix":       obj{"federate_rooms": b.cfg.Homeserver.Federation.Enabled},
 		"provisioning": obj{"shared_secret": m.secret(b, "provisioning-secret", "shared secret of the provisioning API")},
 		"public_media": obj{"signing_key": m.secret(b, "public-media-key", "key signing public media URLs")},
 		"direct_media": obj{"server_key": m.directMediaKey(b)},

@@ -18,7 +18,7 @@ func (b *builder) ownProxy() bool { return b.cfg.ReverseProxy.Type != "traefik" 
 // federation its own port, which may be 443 too.
 func publicEntrypoints(b *builder) []plan.Entrypoint {
 	c := b.cfg
-	fedPort := c.Synapse.Federation.Port
+	fedPort := c.Homeserver.Federation.Port
 	switch {
 	case !b.ownProxy() && c.Traefik.BehindProxy.Enabled:
 		port := c.Traefik.BehindProxy.Port

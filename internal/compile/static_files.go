@@ -81,8 +81,8 @@ func addTooLargeDocument(b *builder, public string) {
 func wellKnownDocuments(b *builder) map[string]any {
 	c := b.cfg
 	docs := map[string]any{}
-	if c.WellKnown.Server && c.Synapse.Federation.Enabled {
-		docs["server"] = obj{"m.server": c.Hostnames.Homeserver + ":" + itoa(c.Synapse.Federation.Port)}
+	if c.WellKnown.Server && c.Homeserver.Federation.Enabled {
+		docs["server"] = obj{"m.server": c.Hostnames.Homeserver + ":" + itoa(c.Homeserver.Federation.Port)}
 	}
 	if c.WellKnown.Client {
 		client := obj{"m.homeserver": obj{"base_url": "https://" + c.Hostnames.Homeserver}}

@@ -45,8 +45,8 @@ func addSynapse(b *builder) {
 	// Secrets of outside services: the OIDC providers' client secrets and
 	// the shared secret of a TURN server elsewhere.
 	provided := synapseSSOSecrets(b)
-	if s.TURN != nil {
-		b.providedSecret(turnElsewhereSecret, "shared secret of the TURN server "+turnHosts(s.TURN.URIs), synapseUnit)
+	if turn := b.cfg.Homeserver.TURN; turn != nil {
+		b.providedSecret(turnElsewhereSecret, "shared secret of the TURN server "+turnHosts(turn.URIs), synapseUnit)
 		provided = append(provided, turnElsewhereSecret)
 	}
 	hs := homeserverConfig(b, db, workers)
@@ -80,7 +80,7 @@ func addSynapse(b *builder) {
 	}
 	mounts = append(mounts, appserviceMounts(b)...)
 	listens := []plan.Listen{{Name: "client", Port: synapseClientPort, HostPort: reserved.SynapseClientPort}}
-	if s.Federation.Enabled {
+	if b.cfg.Homeserver.Federation.Enabled {
 		listens = append(listens, plan.Listen{Name: "federation", Port: synapseFederationPort, HostPort: reserved.SynapseFederationPort})
 	}
 	if c := b.cfg; c.SynapseMetrics() {
@@ -140,7 +140,7 @@ func addSynapseRoutes(b *builder) {
 		route("synapse-admin", "/_synapse/admin", plan.EntrypointClient, synapseClientPort,
 			plan.RouteSettings{MaxBodyBytes: body.MaxBodyBytes, AllowIPs: admin.Allow})
 	}
-	if !b.cfg.Synapse.Federation.Enabled {
+	if !b.cfg.Homeserver.Federation.Enabled {
 		return
 	}
 	route("synapse-federation", "/_matrix/federation", plan.EntrypointFederation, synapseFederationPort, body)
@@ -169,7 +169,7 @@ func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 	for k, v := range registration {
 		hs[k] = v
 	}
-	if !s.Federation.Enabled {
+	if !c.Homeserver.Federation.Enabled {
 		hs["federation_domain_whitelist"] = []any{}
 	}
 	if s.URLPreviews.Enabled {
@@ -182,7 +182,7 @@ func homeserverConfig(b *builder, db dbConn, workers []worker) obj {
 	if c.Mailer.Enabled {
 		hs["email"] = synapseEmail(b)
 	}
-	if c.Coturn.Enabled || s.TURN != nil {
+	if c.Coturn.Enabled || c.Homeserver.TURN != nil {
 		for k, v := range synapseTURN(b) {
 			hs[k] = v
 		}
@@ -222,7 +222,7 @@ func registrationConfig(b *builder) obj {
 func synapseListeners(b *builder, replication bool) []any {
 	s := b.cfg.Synapse
 	out := []any{httpListener(synapseClientPort, "client")}
-	if s.Federation.Enabled {
+	if b.cfg.Homeserver.Federation.Enabled {
 		out = append(out, httpListener(synapseFederationPort, "federation"))
 	}
 	if b.cfg.SynapseMetrics() {

@@ -72,17 +72,17 @@ func TestSynapseOIDCProviders(t *testing.T) {
 	}
 }
 
-// synapse.turn points Synapse at a TURN server elsewhere, with its shared
+// homeserver.turn points Synapse at a TURN server elsewhere, with its shared
 // secret read from a provided host secret; no coturn runs.
 func TestSynapseTURNElsewhere(t *testing.T) {
-	p := compileYAML(t, bridgesBase+`synapse:
+	p := compileYAML(t, bridgesBase+`homeserver:
   turn:
     uris: ["turns:turn.example.net:5349?transport=tcp"]
     allow_guests: true
 `)
 	wantProvidedSecret(t, p, turnElsewhereSecret)
 	if _, ok := planService(p, coturnUnit); ok {
-		t.Error("coturn runs although synapse.turn names a TURN server elsewhere")
+		t.Error("coturn runs although homeserver.turn names a TURN server elsewhere")
 	}
 	hs := homeserverYAML(t, p)
 	for k, want := range map[string]any{

@@ -127,8 +127,8 @@ func traefikListeners(b *builder) []traefikListener {
 		listeners[0].redirectTo = portAddress(listeners[1].publish.HostPort)
 	}
 	names := map[int]string{443: "web-secure"}
-	if fed := b.cfg.Synapse.Federation; fed.Enabled && fed.Port != 443 {
-		listeners = append(listeners, traefikListener{name: "matrix-federation", publish: tcp("", fed.Port, 8448, "synapse.federation.port"), tls: true})
+	if fed := b.cfg.Homeserver.Federation; fed.Enabled && fed.Port != 443 {
+		listeners = append(listeners, traefikListener{name: "matrix-federation", publish: tcp("", fed.Port, 8448, "homeserver.federation.port"), tls: true})
 		names[fed.Port] = "matrix-federation"
 	}
 	setProxyNames(b, names)

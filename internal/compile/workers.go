@@ -113,7 +113,7 @@ func listenPort(listen string) int {
 // synapseWorkers lists the workers of the config in a fixed order: the
 // kinds that serve requests first, then the stream writers, then the rest.
 func synapseWorkers(cfg *config.Config) []worker {
-	c := cfg.Synapse.WorkerCounts()
+	c := cfg.WorkerCounts()
 	var out []worker
 	add := func(k workerKind, stream string, count int) {
 		for n := range count {
@@ -138,11 +138,11 @@ func synapseWorkers(cfg *config.Config) []worker {
 	return out
 }
 
-func hasWorkers(c *config.Config) bool { return c.Synapse.WorkerCounts().Total() > 0 }
+func hasWorkers(c *config.Config) bool { return c.WorkerCounts().Total() > 0 }
 
 // synapseProcesses is the number of Synapse processes, each with its own
 // database connection pool.
-func synapseProcesses(c *config.Config) int { return 1 + c.Synapse.WorkerCounts().Total() }
+func synapseProcesses(c *config.Config) int { return 1 + c.WorkerCounts().Total() }
 
 // workerSharedConfig is what homeserver.yaml, which every process reads,
 // says about the workers. It uses the options current Synapse documents

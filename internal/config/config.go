@@ -94,19 +94,14 @@ type NetworkAddress struct {
 
 type Synapse struct {
 	Image              string           `json:"image"`
-	Presence           bool             `json:"presence"`
-	Federation         Federation       `json:"federation"`
 	URLPreviews        Toggle           `json:"url_previews"`
-	AutoJoinRooms      []string         `json:"auto_join_rooms"`
 	LimitRemoteRooms   LimitRemoteRooms `json:"limit_remote_rooms"`
 	AdminContact       string           `json:"admin_contact"`
-	TrustedKeyServer   []string         `json:"trusted_key_servers"`
 	Metrics            Metrics          `json:"metrics"`
 	LogLevel           string           `json:"log_level"`
 	SigningKeyImport   string           `json:"signing_key_import,omitempty"`
 	Workers            Workers          `json:"workers"`
 	SSO                SSO              `json:"sso"`
-	TURN               *SynapseTURN     `json:"turn,omitempty"`
 	MediaRetention     MediaRetention   `json:"media_retention"`
 	ForgetRoomsOnLeave bool             `json:"forget_rooms_on_leave"`
 	Extra              map[string]any   `json:"extra"`
@@ -153,8 +148,8 @@ type OIDCUserMapping struct {
 	ConfirmLocalpart    *bool  `json:"confirm_localpart,omitempty"`
 }
 
-// SynapseTURN is a TURN server run outside the bundle.
-type SynapseTURN struct {
+// TURN is a TURN server run outside the bundle.
+type TURN struct {
 	URIs         []string `json:"uris"`
 	AllowGuests  bool     `json:"allow_guests"`
 	UserLifetime string   `json:"user_lifetime"`

@@ -2,9 +2,14 @@ package config
 
 // Homeserver chooses the homeserver program.
 type Homeserver struct {
-	Implementation  string       `json:"implementation"`
-	Registration    Registration `json:"registration"`
-	MaxUploadSizeMB int          `json:"max_upload_size_mb"`
+	Implementation    string       `json:"implementation"`
+	Registration      Registration `json:"registration"`
+	MaxUploadSizeMB   int          `json:"max_upload_size_mb"`
+	Presence          bool         `json:"presence"`
+	Federation        Federation   `json:"federation"`
+	TrustedKeyServers []string     `json:"trusted_key_servers"`
+	AutoJoinRooms     []string     `json:"auto_join_rooms"`
+	TURN              *TURN        `json:"turn,omitempty"`
 }
 
 // OtherHomeserver is the section of a homeserver other than Synapse:

@@ -71,8 +71,8 @@ func (c WorkerCounts) Total() int {
 // matrix-docker-ansible-deploy's; they leave out the presence writer while
 // presence is off, and the federation workers while federation is off,
 // since those would have nothing to do.
-func (s Synapse) WorkerCounts() WorkerCounts {
-	w := s.Workers
+func (cfg *Config) WorkerCounts() WorkerCounts {
+	w, hs := cfg.Synapse.Workers, cfg.Homeserver
 	c := WorkerCounts{StreamWriters: map[string]int{}}
 	switch w.Preset {
 	case "little-federation-helper":
@@ -86,12 +86,12 @@ func (s Synapse) WorkerCounts() WorkerCounts {
 		c.FederationSender, c.Pusher, c.MediaRepository = 1, 1, 1
 		c.Appservice, c.UserDir, c.Background = 1, 1, 1
 		for _, stream := range Streams {
-			if stream != "presence" || s.Presence {
+			if stream != "presence" || hs.Presence {
 				c.StreamWriters[stream] = 1
 			}
 		}
 	}
-	if !s.Federation.Enabled {
+	if !hs.Federation.Enabled {
 		c.FederationSender, c.FederationReader = 0, 0
 	}
 	set := func(dst *int, v *int) {

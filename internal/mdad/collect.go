@@ -45,7 +45,7 @@ func (t *translator) collectSecrets() {
 		// it only for bridges and bots that keep their data there.
 		"postgres-password":         !external && t.bundleRunsPostgres(),
 		"coturn-shared-secret":      t.coturnEnabled(),
-		turnElsewhereSecret:         t.out.has("synapse.turn.uris"),
+		turnElsewhereSecret:         t.out.has("homeserver.turn.uris"),
 		"mailer-smarthost-password": t.mailerEnabled() && smarthostUser,
 		// The playbook's workers talk to the main process without one, so
 		// there is nothing to bring: install.sh makes it.

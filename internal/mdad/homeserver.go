@@ -117,17 +117,17 @@ func dendriteRows() []row {
 		{name: p + "client_api_registration_disabled", fn: dendriteRegistration, when: d},
 		{name: p + "process_extra_arguments", fn: dendriteArguments, when: d},
 		{name: p + "max_file_size_bytes", option: "homeserver.max_upload_size_mb", conv: mebibytes, when: d},
-		{name: p + "federation_enabled", option: "synapse.federation.enabled", conv: boolean, when: d},
-		{name: p + "user_api_auto_join_rooms", option: "synapse.auto_join_rooms", conv: stringList, when: d},
+		{name: p + "federation_enabled", option: "homeserver.federation.enabled", conv: boolean, when: d},
+		{name: p + "user_api_auto_join_rooms", option: "homeserver.auto_join_rooms", conv: stringList, when: d},
 		{name: p + "sync_api_search_enabled", option: "dendrite.extra.sync_api.search.enabled", conv: boolean, when: d},
 		{name: p + "client_api_registration_shared_secret", secret: "dendrite-registration-secret", when: d},
 		{name: p + "database_password", secret: "dendrite-db-password", when: d},
 		{name: p + "database_hostname", option: "postgres.external.host", conv: str, when: both(d, externalPostgres)},
 		{name: p + "database_sslmode", option: "postgres.external.sslmode", conv: str, when: both(d, externalPostgres)},
 		{name: p + "database_user", fn: dendriteRole, when: d},
-		{name: p + "client_api_turn_uris", option: "synapse.turn.uris", conv: stringList, when: both(d, turnElsewhereBy(p+"client_api_turn_uris"))},
+		{name: p + "client_api_turn_uris", option: "homeserver.turn.uris", conv: stringList, when: both(d, turnElsewhereBy(p+"client_api_turn_uris"))},
 		{name: p + "client_api_turn_shared_secret", secret: turnElsewhereSecret, when: both(d, turnElsewhereBy(p+"client_api_turn_uris"))},
-		{name: p + "client_api_turn_allow_guests", option: "synapse.turn.allow_guests", conv: boolean, when: both(d, turnElsewhereBy(p+"client_api_turn_uris"))},
+		{name: p + "client_api_turn_allow_guests", option: "homeserver.turn.allow_guests", conv: boolean, when: both(d, turnElsewhereBy(p+"client_api_turn_uris"))},
 		{name: p + "client_api_turn_username", fn: turnLogin, when: d},
 		{name: p + "client_api_turn_password", fn: turnLogin, when: d},
 		{name: p + "metrics_*", why: "matrixgen serves no metrics of Dendrite's (synapse.metrics is Synapse's)"},
@@ -200,10 +200,10 @@ func (k conduwuitKind) rows() []row {
 		{name: c + "registration_token", secret: "matrix-" + k.name + "-registration-token", when: both(on, k.tokenUsed)},
 		{name: c + "yes_i_am_very_very_sure_i_want_an_open_registration_server_prone_to_abuse", option: "homeserver.registration.allow_unverified", conv: boolean, when: on},
 		{name: c + "max_request_size", option: "homeserver.max_upload_size_mb", conv: mebibytes, when: on},
-		{name: c + "allow_federation", option: "synapse.federation.enabled", conv: boolean, when: on},
-		{name: c + "trusted_servers", option: "synapse.trusted_key_servers", conv: stringList, when: on},
-		{name: c + "auto_join_rooms", option: "synapse.auto_join_rooms", conv: stringList, when: on},
-		{name: c + "turn_uris", option: "synapse.turn.uris", conv: stringList, when: turn},
+		{name: c + "allow_federation", option: "homeserver.federation.enabled", conv: boolean, when: on},
+		{name: c + "trusted_servers", option: "homeserver.trusted_key_servers", conv: stringList, when: on},
+		{name: c + "auto_join_rooms", option: "homeserver.auto_join_rooms", conv: stringList, when: on},
+		{name: c + "turn_uris", option: "homeserver.turn.uris", conv: stringList, when: turn},
 		{name: c + "turn_secret", secret: turnElsewhereSecret, when: turn},
 		{name: c + "turn_username", fn: turnLogin, when: on},
 		{name: c + "turn_password", fn: turnLogin, when: on},
@@ -392,7 +392,7 @@ func both(a, b func(*translator) string) func(*translator) string {
 func turnElsewhereBy(urisVar string) func(*translator) string {
 	return func(t *translator) string {
 		if t.coturnEnabled() {
-			return "coturn is on (matrix_coturn_enabled), and matrixgen points the homeserver at it; to use the TURN server this names instead, set matrix_coturn_enabled: false (it becomes synapse.turn)"
+			return "coturn is on (matrix_coturn_enabled), and matrixgen points the homeserver at it; to use the TURN server this names instead, set matrix_coturn_enabled: false (it becomes homeserver.turn)"
 		}
 		if !t.isSet(urisVar) {
 			return "no TURN server is named (" + urisVar + "), so there is nothing to give it to"

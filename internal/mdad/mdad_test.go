@@ -69,8 +69,8 @@ var fixtures = []fixture{
 			want(t, "traefik.acme_email", c.Traefik.ACMEEmail, "hostmaster@example.org")
 			want(t, "homeserver.registration.mode", c.Homeserver.Registration.Mode, "token")
 			want(t, "homeserver.max_upload_size_mb", c.Homeserver.MaxUploadSizeMB, 200)
-			want(t, "synapse.presence", c.Synapse.Presence, false)
-			want(t, "synapse.auto_join_rooms", strings.Join(c.Synapse.AutoJoinRooms, " "), "#welcome:example.org #announcements:example.org")
+			want(t, "homeserver.presence", c.Homeserver.Presence, false)
+			want(t, "homeserver.auto_join_rooms", strings.Join(c.Homeserver.AutoJoinRooms, " "), "#welcome:example.org #announcements:example.org")
 			want(t, "synapse.limit_remote_rooms", c.Synapse.LimitRemoteRooms, config.LimitRemoteRooms{Enabled: true, Complexity: 1.5, AdminsCanJoin: true})
 			want(t, "synapse.extra", fmt.Sprint(c.Synapse.Extra), "map[allow_public_rooms_over_federation:true]")
 			want(t, "well_known.serve_base_domain", c.WellKnown.ServeBaseDomain, true)
@@ -184,11 +184,11 @@ var fixtures = []fixture{
 		},
 		check: func(t *testing.T, c *config.Config, r *Result) {
 			want(t, "coturn.enabled", c.Coturn.Enabled, false)
-			if c.Synapse.TURN == nil {
-				t.Fatal("synapse.turn is not set")
+			if c.Homeserver.TURN == nil {
+				t.Fatal("homeserver.turn is not set")
 			}
-			want(t, "synapse.turn.uris", strings.Join(c.Synapse.TURN.URIs, " "), "turns:turn.example.org:5349?transport=tcp turn:turn.example.org:3478?transport=udp")
-			want(t, "synapse.turn.allow_guests", c.Synapse.TURN.AllowGuests, true)
+			want(t, "homeserver.turn.uris", strings.Join(c.Homeserver.TURN.URIs, " "), "turns:turn.example.org:5349?transport=tcp turn:turn.example.org:3478?transport=udp")
+			want(t, "homeserver.turn.allow_guests", c.Homeserver.TURN.AllowGuests, true)
 			wantSecret(t, r, "synapse-turn-shared-secret", "Turn-Elsewhere-Secret-61")
 			wantMissing(t, r, "coturn-shared-secret", false)
 
@@ -318,7 +318,7 @@ var fixtures = []fixture{
 		check: func(t *testing.T, c *config.Config, r *Result) {
 			want(t, "traefik.acme_email", c.Traefik.ACMEEmail, "certs@example.com")
 			want(t, "homeserver.max_upload_size_mb", c.Homeserver.MaxUploadSizeMB, 100)
-			want(t, "synapse.presence", c.Synapse.Presence, false)
+			want(t, "homeserver.presence", c.Homeserver.Presence, false)
 			want(t, "mailer.sender", c.Mailer.Sender, "matrix@example.com")
 			want(t, "mailer.smarthost", *c.Mailer.Smarthost, config.Smarthost{Host: "mail.example.com", Port: 465})
 			want(t, "hostnames.element", c.Hostnames.Element, "element.example.com")

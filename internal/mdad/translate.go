@@ -496,7 +496,7 @@ const turnElsewhereSecret = "synapse-turn-shared-secret"
 // them at coturn, and so does matrixgen.
 func turnElsewhere(t *translator) string {
 	if t.coturnEnabled() {
-		return "coturn is on (matrix_coturn_enabled), and matrixgen points Synapse at it; to use the TURN server this names instead, set matrix_coturn_enabled: false (it becomes synapse.turn)"
+		return "coturn is on (matrix_coturn_enabled), and matrixgen points Synapse at it; to use the TURN server this names instead, set matrix_coturn_enabled: false (it becomes homeserver.turn)"
 	}
 	if !t.isSet("matrix_synapse_turn_uris") {
 		return "no TURN server is named (matrix_synapse_turn_uris), so there is nothing to give it to"
@@ -511,7 +511,7 @@ func turnLogin(t *translator, v *variable, n *yaml.Node) {
 		t.readVar(v, "empty")
 		return
 	}
-	t.notTranslated(v, "matrixgen hands Synapse a TURN server's shared secret (synapse.turn, the TURN server's static-auth-secret), not a username and password")
+	t.notTranslated(v, "matrixgen hands Synapse a TURN server's shared secret (homeserver.turn, the TURN server's static-auth-secret), not a username and password")
 }
 
 func coturnOn(t *translator) string {

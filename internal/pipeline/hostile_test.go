@@ -70,9 +70,10 @@ element:
   brand: <<BRAND>>
   extra:
     custom: <<ELEMENT_EXTRA>>
+homeserver:
+  auto_join_rooms: [<<ROOM>>]
 synapse:
   admin_contact: <<ADMIN>>
-  auto_join_rooms: [<<ROOM>>]
   extra:
     <<SYN_KEY>>: <<SYN_VAL>>
 well_known:

@@ -163,7 +163,7 @@ synapse:
 	t.Run("base domain", func(t *testing.T) { a.checkBaseDomain(t, port) })
 }
 
-// synapse.federation.port 443: one section per hostname serves both roles,
+// homeserver.federation.port 443: one section per hostname serves both roles,
 // and the longer federation prefixes win over /_matrix.
 func TestApacheFederationOnClientPort(t *testing.T) {
 	t.Parallel()
@@ -171,7 +171,7 @@ func TestApacheFederationOnClientPort(t *testing.T) {
 reverse_proxy:
   type: apache
   admin_api: {enabled: true, allow: ["127.0.0.1/32", "::1/128"]}
-synapse:
+homeserver:
   max_upload_size_mb: 1
   federation: {port: 443}
 `)

@@ -168,7 +168,7 @@ domain: example.org
 reverse_proxy:
   type: caddy
   admin_api: {enabled: true, allow: ["127.0.0.1/32"]}
-synapse:
+homeserver:
   federation: {port: 443}
 `})
 	if c.fedPort != c.clientPort {
@@ -304,7 +304,7 @@ func compileAsCaddy(t *testing.T, path string) *plan.Plan {
 // rendered faithfully and must fail rather than route differently.
 func TestCaddyRefusesUnfollowablePriority(t *testing.T) {
 	t.Parallel()
-	setup := proxytest.Compile(t, "domain: example.org\nreverse_proxy: {type: caddy}\nsynapse: {federation: {port: 443}}\n")
+	setup := proxytest.Compile(t, "domain: example.org\nreverse_proxy: {type: caddy}\nhomeserver: {federation: {port: 443}}\n")
 	for i := range setup.Plan.Routes {
 		if r := &setup.Plan.Routes[i]; r.PathPrefix == "/_matrix" {
 			r.Priority = 1000

@@ -80,7 +80,7 @@ synapse: {max_upload_size_mb: 2}
 		name: "federation-on-443",
 		config: `domain: example.org
 reverse_proxy: {type: nginx}
-synapse:
+homeserver:
   max_upload_size_mb: 2
   federation: {port: 443}
 well_known: {serve_base_domain: true}
@@ -748,7 +748,7 @@ func compileAsNginx(t *testing.T, path string) *plan.Plan {
 // TestNginxRefusesPriorityAgainstPrefix: nginx can only serve a route
 // table where the longer prefix has the higher priority.
 func TestNginxRefusesPriorityAgainstPrefix(t *testing.T) {
-	setup := proxytest.Compile(t, "domain: example.org\nreverse_proxy: {type: nginx}\nsynapse: {federation: {port: 443}}\n")
+	setup := proxytest.Compile(t, "domain: example.org\nreverse_proxy: {type: nginx}\nhomeserver: {federation: {port: 443}}\n")
 	for i := range setup.Plan.Routes {
 		if setup.Plan.Routes[i].PathPrefix == "/_matrix" {
 			setup.Plan.Routes[i].Priority = 1000

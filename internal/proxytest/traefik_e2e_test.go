@@ -88,7 +88,7 @@ reverse_proxy:
 		name: "federation-on-443",
 		config: `domain: example.org
 traefik: {acme_email: admin@example.org, redirect_http: false, http3: false}
-synapse:
+homeserver:
   federation: {port: 443}
 well_known: {serve_base_domain: true}
 `,

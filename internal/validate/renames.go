@@ -16,10 +16,15 @@ var (
 	// the config, with a warning at the old name's line.
 	renamed = map[string]string{
 		// Federation's port is the homeserver's, whichever proxy serves it.
-		"traefik.federation_port": "synapse.federation.port",
+		"traefik.federation_port": "homeserver.federation.port",
 		// Every homeserver implementation takes these, not Synapse alone.
-		"synapse.registration":       "homeserver.registration",
-		"synapse.max_upload_size_mb": "homeserver.max_upload_size_mb",
+		"synapse.registration":        "homeserver.registration",
+		"synapse.max_upload_size_mb":  "homeserver.max_upload_size_mb",
+		"synapse.presence":            "homeserver.presence",
+		"synapse.federation":          "homeserver.federation",
+		"synapse.trusted_key_servers": "homeserver.trusted_key_servers",
+		"synapse.auto_join_rooms":     "homeserver.auto_join_rooms",
+		"synapse.turn":                "homeserver.turn",
 	}
 	// removed maps an option that has no successor to what to do instead.
 	removed = map[string]string{}
@@ -51,59 +56,119 @@ func movedOption(path string) (summary, detail string, ok bool) {
 
 // applyRenames moves every option written under an old name to its new
 // path, in the input and in the index alike, so that every later message
-// about the value points at what the user wrote. Each move is a warning;
-// an option given under both names is a problem, as the two values could
-// disagree.
+// about the value points at what the user wrote. Each move is a warning.
+// Where the new name holds a mapping already, the two merge key by key:
+// traefik.federation_port and synapse.federation.enabled both land in
+// homeserver.federation. An option given under two names is a problem,
+// as the two values could disagree.
 func applyRenames(root map[string]any, ix *index) (warnings, problems diag.List) {
+	r := renamer{root: root, ix: ix, origin: map[string]string{}}
 	for _, from := range sortedKeys(renamed) {
 		to := renamed[from]
 		if !ix.written(from) {
 			continue
 		}
-		if ix.written(to) {
-			problems = append(problems, diag.Diagnostic{
-				Path:    from,
-				Summary: fmt.Sprintf("given twice: %s is the old name of %s, which is set too", from, to),
-				Detail:  fmt.Sprintf("keep %s only", to),
-				Subject: ix.keyAt(from),
-			})
-			// Said once: the old name is no unknown option besides.
-			if parent, ok := mappingAt(root, parentPath(from), false); ok {
-				delete(parent, lastLabel(from))
-			}
-			continue
-		}
-		if !moveValue(root, from, to) {
+		key := ix.keyAt(from)
+		moved, clashes, ok := r.move(from, to)
+		if !ok {
 			continue // unknownKeys reports it with movedOption
 		}
-		warnings = append(warnings, diag.Diagnostic{
-			Path:    from,
-			Summary: fmt.Sprintf("option renamed (%s → %s)", from, to),
-			Detail:  "the old name still works; write the new one",
-			Subject: ix.keyAt(from),
-			Warning: true,
-		})
-		ix.rename(from, to)
+		for _, c := range clashes {
+			problems = append(problems, r.givenTwice(c))
+		}
+		if moved {
+			warnings = append(warnings, diag.Diagnostic{
+				Path:    from,
+				Summary: fmt.Sprintf("option renamed (%s → %s)", from, to),
+				Detail:  "the old name still works; write the new one",
+				Subject: key,
+				Warning: true,
+			})
+		}
 	}
 	return warnings, problems
 }
 
-// moveValue takes the value at from out of its mapping and puts it at
-// to, creating the mappings on the way; false, with root unchanged, when
-// something other than a mapping stands on either path.
-func moveValue(root map[string]any, from, to string) bool {
-	oldParent, ok := mappingAt(root, parentPath(from), false)
+// renamer moves options from their old names to their new ones.
+type renamer struct {
+	root map[string]any
+	ix   *index
+	// origin is the old name each moved value was written under, by the
+	// new path it moved to.
+	origin map[string]string
+}
+
+// clash is one option written under an old name (from) where the new
+// name (to) has a value already.
+type clash struct {
+	from, to string
+	at       diag.Range
+}
+
+// move takes the value at from to to. A mapping merges into a mapping
+// already there; any other value already there is a clash, and the old
+// one is dropped so that it is reported once. moved tells whether
+// anything moved; ok is false, with nothing changed, when something other
+// than a mapping stands on either path.
+func (r *renamer) move(from, to string) (moved bool, clashes []clash, ok bool) {
+	oldParent, ok := mappingAt(r.root, parentPath(from), false)
 	if !ok {
-		return false
+		return false, nil, false
 	}
-	newParent, ok := mappingAt(root, parentPath(to), true)
+	newParent, ok := mappingAt(r.root, parentPath(to), true)
 	if !ok {
-		return false
+		return false, nil, false
 	}
+	moved, clashes = r.merge(oldParent, from, newParent, to)
+	return moved, clashes, true
+}
+
+// merge moves the key of from in oldParent to the key of to in newParent.
+func (r *renamer) merge(oldParent map[string]any, from string, newParent map[string]any, to string) (moved bool, clashes []clash) {
 	oldKey, newKey := lastLabel(from), lastLabel(to)
-	newParent[newKey] = oldParent[oldKey]
+	value := oldParent[oldKey]
+	existing, taken := newParent[newKey]
+	oldMap, oldIsMap := value.(map[string]any)
+	newMap, newIsMap := existing.(map[string]any)
+	switch {
+	case !taken:
+		newParent[newKey] = value
+		r.ix.rename(from, to)
+		r.origin[to] = from
+		moved = true
+	case oldIsMap && newIsMap:
+		for _, k := range sortedKeys(oldMap) {
+			m, c := r.merge(oldMap, from+"."+k, newMap, to+"."+k)
+			moved = moved || m
+			clashes = append(clashes, c...)
+		}
+	default:
+		clashes = []clash{{from: from, to: to, at: r.ix.keyAt(from)}}
+	}
 	delete(oldParent, oldKey)
-	return true
+	return moved, clashes
+}
+
+// givenTwice reports a clash, with the name the value already at the new
+// path was written under: the new one, or another old one.
+func (r *renamer) givenTwice(c clash) diag.Diagnostic {
+	d := diag.Diagnostic{Path: c.from, Detail: fmt.Sprintf("keep %s only", c.to), Subject: c.at}
+	if other := r.writtenAs(c.to); other != c.to {
+		d.Summary = fmt.Sprintf("given twice: %s and %s are both old names of %s", c.from, other, c.to)
+	} else {
+		d.Summary = fmt.Sprintf("given twice: %s is the old name of %s, which is set too", c.from, c.to)
+	}
+	return d
+}
+
+// writtenAs is the name the user wrote the value at path under.
+func (r *renamer) writtenAs(path string) string {
+	for p := path; p != ""; p = parentPath(p) {
+		if from, ok := r.origin[p]; ok {
+			return from + path[len(p):]
+		}
+	}
+	return path
 }
 
 // mappingAt is the mapping at path; create makes the missing ones. It

@@ -85,7 +85,7 @@ var formatDescriptions = map[string]string{
 	"mailer.smarthost.user":                                           "must be 1 to 128 characters, without spaces or control characters",
 	"postgres.external.host":                                          "must be a hostname or IP address",
 	"synapse.admin_contact":                                           "must be a mailto: or https:// address without spaces or control characters, such as mailto:admin@example.org",
-	"synapse.auto_join_rooms.*":                                       "must be a room alias such as #welcome:example.org",
+	"homeserver.auto_join_rooms.*":                                    "must be a room alias such as #welcome:example.org",
 	"mas.upstream_oauth2.providers.*.client_id":                       "must be 1 to 256 characters, none of them a control character such as a newline",
 	"mas.upstream_oauth2.providers.*.human_name":                      "must be 1 to 128 characters, none of them a control character such as a newline",
 	"mas.upstream_oauth2.providers.*.name":                            "must be 2 to 32 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit",
@@ -101,7 +101,7 @@ var formatDescriptions = map[string]string{
 	"synapse.sso.oidc_providers.*.idp_id":                             "must be 1 to 64 letters, digits, '.', '_' and '-'",
 	"synapse.sso.oidc_providers.*.idp_name":                           "must be 1 to 128 characters, none of them a control character such as a newline",
 	"synapse.sso.oidc_providers.*.scopes.*":                           "must be 1 to 128 printable ASCII characters without spaces, '\"' or '\\'",
-	"synapse.turn.user_lifetime":                                      "must be a duration such as 30m, 1h or 1d (a number and one of ms, s, m, h, d, w, y)",
+	"homeserver.turn.user_lifetime":                                   "must be a duration such as 30m, 1h or 1d (a number and one of ms, s, m, h, d, w, y)",
 	"well_known.support.contacts.*.matrix_id":                         "must be a Matrix user ID such as @admin:example.org",
 	"well_known.support.page":                                         "must be an https:// address without spaces or control characters",
 }

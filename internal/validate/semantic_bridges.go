@@ -321,7 +321,7 @@ func bridgesReachMainProcess(c *config.Config, ix *index) diag.List {
 	if len(c.Bridges.Enabled())+len(c.Bots.Enabled()) == 0 || c.ReverseProxy.Type == "traefik" {
 		return nil
 	}
-	counts := c.Synapse.WorkerCounts()
+	counts := c.WorkerCounts()
 	w := c.Synapse.Workers
 	var out diag.List
 	refuse := func(n int, set *int, option, what string) {

@@ -11,9 +11,10 @@ import (
 
 // synapseOnly are the options of synapse.* that no other homeserver has
 // an equivalent of matrixgen could map them to, with the reason given
-// when one is set for another homeserver. The shared options
-// (registration, upload size, federation, presence, TURN, auto-join
-// rooms, key servers) are not here: each homeserver's component maps them.
+// when one is set for another homeserver. The options every homeserver
+// takes live under homeserver.*, and each homeserver's component maps
+// them; written under their old synapse.* names, they have moved there
+// before this check looks.
 var synapseOnly = map[string]string{
 	"synapse.image":              "it is Synapse's image; the homeserver's is <name>.image",
 	"synapse.extra":              "it is merged into Synapse's homeserver.yaml; the homeserver's own config takes <name>.extra",
@@ -97,9 +98,9 @@ func homeserverChecks(c *config.Config, ix *index) diag.List {
 		}
 	}
 	if impl == "dendrite" {
-		for i, server := range c.Synapse.TrustedKeyServer {
+		for i, server := range c.Homeserver.TrustedKeyServers {
 			if server != "matrix.org" {
-				out = append(out, problem(ix, fmt.Sprintf("synapse.trusted_key_servers.%d", i),
+				out = append(out, problem(ix, fmt.Sprintf("homeserver.trusted_key_servers.%d", i),
 					"Dendrite needs a key server's public keys up front; matrixgen knows matrix.org's only: "+
 						"list others in dendrite.extra.federation_api.key_perspectives")...)
 			}

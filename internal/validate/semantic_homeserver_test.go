@@ -23,6 +23,9 @@ func TestHomeserverRules(t *testing.T) {
 			"homeserver.registration.mode", "never asks for one at /register"},
 		{"token registration on Dendrite, old name", "homeserver: {implementation: dendrite}\nsynapse: {registration: {mode: token}}",
 			"homeserver.registration.mode", "never asks for one at /register"},
+		{"Synapse's log level beside shared options under old names",
+			"homeserver: {implementation: tuwunel}\nsynapse: {presence: false, federation: {enabled: false}, log_level: INFO}",
+			"synapse.log_level", "Synapse's Python loggers"},
 		{"another homeserver's options", "homeserver: {implementation: tuwunel}\ndendrite: {extra: {a: 1}}",
 			"dendrite", "homeserver.implementation is tuwunel"},
 	} {
@@ -35,5 +38,30 @@ func TestHomeserverRules(t *testing.T) {
 			}
 			t.Errorf("want %s: …%s… at a line, got:\n%s", tc.at, tc.says, printed(problems))
 		})
+	}
+}
+
+// TestSharedOptionsOnEveryHomeserver: the options every homeserver takes
+// are accepted for each, under their names and their old synapse.* ones.
+func TestSharedOptionsOnEveryHomeserver(t *testing.T) {
+	shared := "  presence: false\n  federation: {enabled: false, port: 443}\n  trusted_key_servers: [matrix.org]\n" +
+		"  auto_join_rooms: [\"#lobby:example.org\"]\n  turn: {uris: [\"turn:turn.example.net:3478\"]}\n"
+	for _, impl := range []string{"synapse", "dendrite", "continuwuity", "tuwunel"} {
+		for _, section := range []string{"homeserver", "synapse"} {
+			src := minimal + "homeserver:\n  implementation: " + impl + "\n"
+			if section == "synapse" {
+				src += "synapse:\n"
+			}
+			src += shared
+			cfg, problems := Load("matrix.yaml", []byte(src))
+			if len(problems) > 0 {
+				t.Errorf("%s, under %s.*: refused:\n%s", impl, section, printed(problems))
+				continue
+			}
+			if hs := cfg.Homeserver; hs.Presence || hs.Federation.Enabled || hs.Federation.Port != 443 ||
+				len(hs.AutoJoinRooms) != 1 || hs.TURN == nil {
+				t.Errorf("%s, under %s.*: homeserver.* is %+v", impl, section, hs)
+			}
+		}
 	}
 }

@@ -20,10 +20,10 @@ var rtcChecks = onlyWhen(func(c *config.Config) bool { return c.RTC.Enabled },
 // user's homeserver, through its federation API, about the OpenID token
 // the client hands over.
 func rtcNeedsFederation(c *config.Config, ix *index) diag.List {
-	if c.Synapse.Federation.Enabled {
+	if c.Homeserver.Federation.Enabled {
 		return nil
 	}
-	return problem(ix, "rtc.enabled", "MatrixRTC needs synapse.federation.enabled: the LiveKit JWT service checks users' OpenID tokens through Synapse's federation API")
+	return problem(ix, "rtc.enabled", "MatrixRTC needs homeserver.federation.enabled: the LiveKit JWT service checks users' OpenID tokens through Synapse's federation API")
 }
 
 func rtcTURNRelayRange(c *config.Config, ix *index) diag.List {

@@ -12,8 +12,8 @@ func TestRTCRules(t *testing.T) {
 		name, yaml, at, says string
 		line                 int // of the offending option in minimal+yaml
 	}{
-		{"no federation", "synapse: {federation: {enabled: false}}\nrtc:\n  enabled: true\n",
-			"rtc.enabled", "needs synapse.federation.enabled", 6},
+		{"no federation", "homeserver: {federation: {enabled: false}}\nrtc:\n  enabled: true\n",
+			"rtc.enabled", "needs homeserver.federation.enabled", 6},
 		{"empty relay range", "rtc:\n  enabled: true\n  livekit:\n    turn: {enabled: true, relay_min_port: 30010, relay_max_port: 30000}\n",
 			"rtc.livekit.turn.relay_min_port", "relay range is empty", 7},
 		{"relay range over the UDP port", "rtc:\n  enabled: true\n  livekit:\n    udp_port: 30005\n    turn: {enabled: true}\n",
@@ -47,7 +47,7 @@ func TestRTCAccepted(t *testing.T) {
 		"rtc: {enabled: true}\n",
 		"rtc: {enabled: true, livekit: {turn: {enabled: true}, node_ip: 203.0.113.7}}\ncoturn: {enabled: true}\n",
 		"reverse_proxy: {type: nginx}\nrtc: {enabled: true}\nketesa: {enabled: true}\n",
-		"synapse: {federation: {enabled: false}}\nrtc: {enabled: false, livekit: {udp_port: 443}}\n",
+		"homeserver: {federation: {enabled: false}}\nrtc: {enabled: false, livekit: {udp_port: 443}}\n",
 		"rtc: {enabled: true, jwt_service: {full_access_homeservers: [example.org, example.net]}}\n",
 	} {
 		mustLoad(t, minimal+src)

@@ -10,12 +10,12 @@ import (
 	"github.com/matrixgen/matrixgen/internal/diag"
 )
 
-// oneTURNServer: Synapse hands clients one set of TURN servers, and
+// oneTURNServer: a homeserver hands clients one set of TURN servers, and
 // coturn.enabled makes it the bundle's own.
 func oneTURNServer(c *config.Config, ix *index) diag.List {
-	if c.Coturn.Enabled && c.Synapse.TURN != nil {
-		return diag.List{{Path: "synapse.turn", Subject: ix.keyAt("synapse.turn"),
-			Summary: "synapse.turn names a TURN server elsewhere while coturn.enabled runs one in the bundle, and Synapse hands clients only one: remove synapse.turn, or set coturn.enabled: false"}}
+	if c.Coturn.Enabled && c.Homeserver.TURN != nil {
+		return diag.List{{Path: "homeserver.turn", Subject: ix.keyAt("homeserver.turn"),
+			Summary: "homeserver.turn names a TURN server elsewhere while coturn.enabled runs one in the bundle, and the homeserver hands clients only one: remove homeserver.turn, or set coturn.enabled: false"}}
 	}
 	return nil
 }
@@ -61,7 +61,7 @@ func synapseReadsSecretFiles(c *config.Config, ix *index) diag.List {
 		option  string
 		release [3]int
 	}{
-		{c.Coturn.Enabled || c.Synapse.TURN != nil, "turn_shared_secret_path", [3]int{1, 116, 0}},
+		{c.Coturn.Enabled || c.Homeserver.TURN != nil, "turn_shared_secret_path", [3]int{1, 116, 0}},
 		{len(c.Synapse.SSO.OIDCProviders) > 0, "client_secret_path of oidc_providers", [3]int{1, 91, 0}},
 	}
 	for _, n := range need {

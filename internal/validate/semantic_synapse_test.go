@@ -20,20 +20,20 @@ func wantOneProblem(t *testing.T, src, path string, line int, want string) {
 }
 
 // A TURN server elsewhere and the bundle's coturn at once are refused at
-// synapse.turn; either alone is fine.
+// homeserver.turn; either alone is fine.
 func TestOneTURNServer(t *testing.T) {
-	turn := "synapse:\n  turn:\n    uris: [\"turn:turn.example.net:3478\"]\n"
-	wantOneProblem(t, minimal+"coturn:\n  enabled: true\n"+turn, "synapse.turn", 7, "coturn.enabled")
+	turn := "homeserver:\n  turn:\n    uris: [\"turn:turn.example.net:3478\"]\n"
+	wantOneProblem(t, minimal+"coturn:\n  enabled: true\n"+turn, "homeserver.turn", 7, "coturn.enabled")
 	for _, src := range []string{minimal + turn, minimal + "coturn:\n  enabled: true\n"} {
 		if _, problems := Load("matrix.yaml", []byte(src)); len(problems) > 0 {
 			t.Errorf("%s: %v", src, problems)
 		}
 	}
 	for _, bad := range []string{
-		"synapse:\n  turn:\n    uris: []\n",
-		"synapse:\n  turn:\n    uris: [\"http://turn.example.net\"]\n",
-		"synapse:\n  turn:\n    uris: [\"turn:turn.example.net:3478\\nx\"]\n",
-		"synapse:\n  turn:\n    uris: [\"turn:t.example.net\"]\n    user_lifetime: forever\n",
+		"homeserver:\n  turn:\n    uris: []\n",
+		"homeserver:\n  turn:\n    uris: [\"http://turn.example.net\"]\n",
+		"homeserver:\n  turn:\n    uris: [\"turn:turn.example.net:3478\\nx\"]\n",
+		"homeserver:\n  turn:\n    uris: [\"turn:t.example.net\"]\n    user_lifetime: forever\n",
 	} {
 		if _, problems := Load("matrix.yaml", []byte(minimal+bad)); len(problems) == 0 {
 			t.Errorf("accepted %q", bad)

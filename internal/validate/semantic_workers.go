@@ -39,9 +39,9 @@ func singleWorkers(c *config.Config, ix *index) diag.List {
 // the presence stream, and a writer for it would be a process that does
 // nothing. The presets leave it out by themselves.
 func presenceWriterNeedsPresence(c *config.Config, ix *index) diag.List {
-	if v := c.Synapse.Workers.StreamWriters.Presence; v != nil && *v > 0 && !c.Synapse.Presence {
+	if v := c.Synapse.Workers.StreamWriters.Presence; v != nil && *v > 0 && !c.Homeserver.Presence {
 		return problem(ix, "synapse.workers.stream_writers.presence",
-			"a presence writer needs presence: synapse.presence is false, so the stream has nothing to write; set this to 0 or turn presence on")
+			"a presence writer needs presence: homeserver.presence is false, so the stream has nothing to write; set this to 0 or turn presence on")
 	}
 	return nil
 }
@@ -49,22 +49,22 @@ func presenceWriterNeedsPresence(c *config.Config, ix *index) diag.List {
 // federationWorkersNeedFederation: without federation, federation senders
 // have nothing to send and federation readers get no requests.
 func federationWorkersNeedFederation(c *config.Config, ix *index) diag.List {
-	if c.Synapse.Federation.Enabled {
+	if c.Homeserver.Federation.Enabled {
 		return nil
 	}
 	w := c.Synapse.Workers
 	var out diag.List
 	if w.FederationSender != nil && *w.FederationSender > 0 {
 		out = append(out, problem(ix, "synapse.workers.federation_sender",
-			"federation is off (synapse.federation.enabled: false): federation senders would have nothing to send; set this to 0")...)
+			"federation is off (homeserver.federation.enabled: false): federation senders would have nothing to send; set this to 0")...)
 	}
 	if w.FederationReader != nil && *w.FederationReader > 0 {
 		out = append(out, problem(ix, "synapse.workers.federation_reader",
-			"federation is off (synapse.federation.enabled: false): federation readers would receive no requests; set this to 0")...)
+			"federation is off (homeserver.federation.enabled: false): federation readers would receive no requests; set this to 0")...)
 	}
 	if w.Preset == "little-federation-helper" && w.FederationSender == nil {
 		out = append(out, problem(ix, "synapse.workers.preset",
-			"little-federation-helper adds only a federation sender, and federation is off (synapse.federation.enabled: false)")...)
+			"little-federation-helper adds only a federation sender, and federation is off (homeserver.federation.enabled: false)")...)
 	}
 	return out
 }

@@ -22,13 +22,13 @@ func TestWorkerRules(t *testing.T) {
 			"synapse.workers.user_dir", "update_user_directory_from_worker"},
 		{"two background workers", "synapse: {workers: {background: 2}}",
 			"synapse.workers.background", "run_background_tasks_on"},
-		{"presence writer without presence", "synapse: {presence: false, workers: {stream_writers: {presence: 1}}}",
-			"synapse.workers.stream_writers.presence", "synapse.presence is false"},
-		{"federation sender without federation", "synapse: {federation: {enabled: false}, workers: {federation_sender: 1}}",
+		{"presence writer without presence", "homeserver: {presence: false}\nsynapse: {workers: {stream_writers: {presence: 1}}}",
+			"synapse.workers.stream_writers.presence", "homeserver.presence is false"},
+		{"federation sender without federation", "homeserver: {federation: {enabled: false}}\nsynapse: {workers: {federation_sender: 1}}",
 			"synapse.workers.federation_sender", "nothing to send"},
-		{"federation reader without federation", "synapse: {federation: {enabled: false}, workers: {federation_reader: 2}}",
+		{"federation reader without federation", "homeserver: {federation: {enabled: false}}\nsynapse: {workers: {federation_reader: 2}}",
 			"synapse.workers.federation_reader", "no requests"},
-		{"federation helper without federation", "synapse: {federation: {enabled: false}, workers: {preset: little-federation-helper}}",
+		{"federation helper without federation", "homeserver: {federation: {enabled: false}}\nsynapse: {workers: {preset: little-federation-helper}}",
 			"synapse.workers.preset", "federation is off"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,12 +54,12 @@ func TestWorkerPresets(t *testing.T) {
 		{"synapse: {workers: {preset: little-federation-helper}}", 1, 0, 0, 1, 0},
 		{"synapse: {workers: {preset: one-of-each}}", 17, 1, 0, 1, 10},
 		{"synapse: {workers: {preset: specialized-workers}}", 20, 0, 1, 1, 10},
-		{"synapse: {presence: false, workers: {preset: one-of-each}}", 16, 1, 0, 1, 9},
-		{"synapse: {federation: {enabled: false}, workers: {preset: specialized-workers}}", 18, 0, 1, 0, 10},
+		{"homeserver: {presence: false}\nsynapse: {workers: {preset: one-of-each}}", 16, 1, 0, 1, 9},
+		{"homeserver: {federation: {enabled: false}}\nsynapse: {workers: {preset: specialized-workers}}", 18, 0, 1, 0, 10},
 		{"synapse: {workers: {preset: one-of-each, generic: 4, federation_sender: 0, stream_writers: {events: 3, typing: 0}}}", 20, 4, 0, 0, 11},
 		{"synapse: {workers: {generic: 2}}", 2, 2, 0, 0, 0},
 	} {
-		c := mustLoad(t, minimal+tc.yaml+"\n").Synapse.WorkerCounts()
+		c := mustLoad(t, minimal+tc.yaml+"\n").WorkerCounts()
 		writers := 0
 		for _, n := range c.StreamWriters {
 			writers += n
