@@ -85,7 +85,7 @@ server {
 }
 EOF
 nginx -t
-systemctl enable --now nginx
+systemctl enable --now nginx || { journalctl -u nginx -n 30 --no-pager; exit 1; }
 systemctl reload nginx
 `,
 	"caddy": `
@@ -103,7 +103,7 @@ $DOMAIN {
 }
 EOF
 caddy validate --config /etc/caddy/Caddyfile --adapter caddyfile
-systemctl enable --now caddy
+systemctl enable --now caddy || { journalctl -u caddy -n 30 --no-pager; exit 1; }
 systemctl reload caddy
 `,
 	"apache": `
@@ -127,7 +127,7 @@ cat >/etc/apache2/sites-available/base-domain.conf <<EOF
 EOF
 a2ensite -q matrix base-domain >/dev/null
 apache2ctl configtest
-systemctl enable --now apache2
+systemctl enable --now apache2 || { journalctl -u apache2 -n 30 --no-pager; exit 1; }
 systemctl reload apache2
 `,
 }
