@@ -419,7 +419,9 @@ install_file() { # mode owner path secrets
 		say "would install $3"
 		return
 	fi
-	mkdir -p "$(dirname "$dst")"
+	# Asked first: most directories exist (ensure_dirs made them), and
+	# a process less a file counts on a first install.
+	[ -d "${dst%/*}" ] || mkdir -p "${dst%/*}"
 	cp "$src" "$dst.new"
 	if [ "$4" != - ]; then
 		# shellcheck disable=SC2046 # the list is comma-separated names
@@ -637,7 +639,17 @@ ensure_networks() {
 # pulled: a host without a registry (air-gapped, images loaded by hand)
 # installs as well as any other.
 pull_images() {
-	for image in $(steps pull); do
+	images=$(steps pull)
+	[ -n "$images" ] || return 0
+	# One question for the case of a host with its images loaded.
+	# shellcheck disable=SC2086 # image references are single words
+	if docker image inspect $images >/dev/null 2>&1; then
+		for image in $images; do
+			say "$image is on the host already, not pulled"
+		done
+		return
+	fi
+	for image in $images; do
 		if docker image inspect "$image" >/dev/null 2>&1; then
 			say "$image is on the host already, not pulled"
 		else
@@ -713,10 +725,10 @@ units_not() {
 		}'
 }
 
-enable_units() {
+enable_units() { # [--no-reload]
 	disabled=$(units_not UnitFileState enabled | sed 's/$/.service/')
 	# shellcheck disable=SC2086 # unit names are single words
-	[ -z "$disabled" ] || run systemctl enable $disabled
+	[ -z "$disabled" ] || run systemctl enable "$@" $disabled
 }
 
 # ready UNIT: whether the unit passes its health checks now. A unit
@@ -1041,9 +1053,13 @@ main() {
 	stop_removed_timers
 	install_files
 	if planned daemon-reload; then
+		# One reload takes in the new unit files and the links that
+		# enable them; enable reloads by itself otherwise.
+		enable_units --no-reload
 		run systemctl daemon-reload
+	else
+		enable_units
 	fi
-	enable_units
 	if [ "$NO_START" = 1 ]; then
 		enable_timers
 		remember_restarts "$(own_restarts)"

@@ -63,7 +63,7 @@ shift
 case $cmd in
 start | restart) for u in "$@"; do case $u in -*) ;; *) : >"$state/active-$u" ;; esac; done ;;
 stop) for u in "$@"; do rm -f "$state/active-$u"; done ;;
-enable) for u in "$@"; do case $u in --now) ;; *) : >"$state/enabled-$u" ;; esac; done
+enable) for u in "$@"; do case $u in -*) ;; *) : >"$state/enabled-$u" ;; esac; done
 	case " $* " in *" --now "*) for u in "$@"; do : >"$state/active-$u"; done ;; esac ;;
 disable) for u in "$@"; do rm -f "$state/enabled-$u" "$state/active-$u"; done ;;
 is-active | is-enabled)
@@ -130,7 +130,11 @@ printf '%s\n' "$uid"`,
 	// files named after the reference.
 	"docker": `image_file() { printf '%s/image-%s' "$state" "$(printf '%s' "$1" | tr '/:@' '___')"; }
 case $1 in
-image) [ "$2" = inspect ] && [ -e "$(image_file "$3")" ] || exit 1 ;;
+image)
+	[ "$2" = inspect ] || exit 1
+	shift 2
+	for image in "$@"; do [ -e "$(image_file "$image")" ] || exit 1; done
+	;;
 pull) : >"$(image_file "$3")" ;;
 network)
 	# The network's name is the last argument; its file holds its subnets
@@ -769,8 +773,9 @@ func (b builtBundle) checkStartOrder(t *testing.T, r installRun) {
 			t.Errorf("%s is not enabled:\n%s", s.Unit, all)
 		}
 	}
-	if reload < 0 || enable < reload || first < enable {
-		t.Errorf("want daemon-reload, enable, then start:\n%s", all)
+	// Enabled without a reload of its own, then one reload for both.
+	if reload < 0 || enable > reload || first < reload || !strings.HasPrefix(r.commands[enable], "systemctl enable --no-reload ") {
+		t.Errorf("want enable --no-reload, daemon-reload, then start:\n%s", all)
 	}
 	for _, s := range b.res.Plan.Services {
 		for _, dep := range append(slices.Clone(s.Requires), s.Wants...) {

@@ -762,11 +762,12 @@ func TestUninstall(t *testing.T) {
 
 			r := h.runScript(t, copied, "--yes")
 			r.mustSucceed(t)
+			// Stopped in the reverse of their start order, UNITS's.
 			var stops []string
-			for _, s := range b.res.Plan.Services {
-				stops = append([]string{"systemctl stop " + s.Unit + ".service"}, stops...)
-				if !r.did("systemctl disable") || !strings.Contains(r.commands[r.index("systemctl disable")], s.Unit+".service") {
-					t.Errorf("%s is not disabled", s.Unit)
+			for _, unit := range b.startOrder(t) {
+				stops = append([]string{"systemctl stop " + unit + ".service"}, stops...)
+				if !r.did("systemctl disable") || !strings.Contains(r.commands[r.index("systemctl disable")], unit+".service") {
+					t.Errorf("%s is not disabled", unit)
 				}
 			}
 			r.inOrder(t, append(stops, "systemctl daemon-reload", "docker network rm")...)

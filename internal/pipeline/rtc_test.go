@@ -398,10 +398,10 @@ func TestApplyRTCChanges(t *testing.T) {
 			"daemon-reload",
 			"pull docker.io/livekit/livekit-server:v1.13.5",
 			"pull ghcr.io/element-hq/lk-jwt-service:0.6.0",
-			"restart matrix-synapse",
 			"restart matrix-client-element",
 			"start matrix-livekit-server",
 			"start matrix-livekit-jwt-service",
+			"restart matrix-synapse",
 		}},
 		{"media port", base, buildVariant(t, "quickstart", "rtc: {enabled: true, livekit: {udp_port: 7900}}\n"), []string{
 			"install /etc/systemd/system/matrix-livekit-server.service",

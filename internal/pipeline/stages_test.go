@@ -34,6 +34,20 @@ func (b builtBundle) unitStage(t *testing.T) map[string]string {
 	return stage
 }
 
+// startOrder is the bundle's units as UNITS lists them, in start order.
+func (b builtBundle) startOrder(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(b.out, "UNITS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var units []string
+	for line := range strings.Lines(string(data)) {
+		units = append(units, strings.Fields(line)[0])
+	}
+	return units
+}
+
 // workerUnits are the units of Synapse's workers.
 func (b builtBundle) workerUnits() []string {
 	var out []string

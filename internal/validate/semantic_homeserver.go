@@ -16,17 +16,19 @@ import (
 // them; written under their old synapse.* names, they have moved there
 // before this check looks.
 var synapseOnly = map[string]string{
-	"synapse.image":              "it is Synapse's image; the homeserver's is <name>.image",
-	"synapse.extra":              "it is merged into Synapse's homeserver.yaml; the homeserver's own config takes <name>.extra",
-	"synapse.workers":            "workers are Synapse's processes; the other homeservers run as one process",
-	"synapse.sso":                "logging in through OpenID Connect is configured here for Synapse only",
-	"synapse.metrics":            "the metrics listener is Synapse's",
-	"synapse.log_level":          "it is the level of Synapse's Python loggers",
-	"synapse.signing_key_import": "the key file is in Synapse's format; a server that changes program is a new server",
-	"synapse.limit_remote_rooms": "room complexity limits are Synapse's",
-	"synapse.admin_contact":      "it is Synapse's error-page contact; use well_known.support",
-	"ketesa.enabled":             "Ketesa manages Synapse through Synapse's admin API",
-	"mas.enabled":                "the Matrix Authentication Service takes logins over from Synapse through Synapse's own delegation settings",
+	"synapse.image":                 "it is Synapse's image; the homeserver's is <name>.image",
+	"synapse.extra":                 "it is merged into Synapse's homeserver.yaml; the homeserver's own config takes <name>.extra",
+	"synapse.workers":               "workers are Synapse's processes; the other homeservers run as one process",
+	"synapse.sso":                   "logging in through OpenID Connect is configured here for Synapse only",
+	"synapse.metrics":               "the metrics listener is Synapse's",
+	"synapse.log_level":             "it is the level of Synapse's Python loggers",
+	"synapse.signing_key_import":    "the key file is in Synapse's format; a server that changes program is a new server",
+	"synapse.limit_remote_rooms":    "room complexity limits are Synapse's",
+	"synapse.admin_contact":         "it is Synapse's error-page contact; use well_known.support",
+	"synapse.media_retention":       "the media lifetimes are Synapse's own clean-up of its media store",
+	"synapse.forget_rooms_on_leave": "it is Synapse's setting; the others decide for themselves what a left room keeps",
+	"ketesa.enabled":                "Ketesa manages Synapse through Synapse's admin API",
+	"mas.enabled":                   "the Matrix Authentication Service takes logins over from Synapse through Synapse's own delegation settings",
 }
 
 // notFor are options some other homeserver cannot honour, by homeserver.

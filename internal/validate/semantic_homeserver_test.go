@@ -26,6 +26,10 @@ func TestHomeserverRules(t *testing.T) {
 		{"Synapse's log level beside shared options under old names",
 			"homeserver: {implementation: tuwunel}\nsynapse: {presence: false, federation: {enabled: false}, log_level: INFO}",
 			"synapse.log_level", "Synapse's Python loggers"},
+		{"media retention on Dendrite", "homeserver: {implementation: dendrite}\nsynapse: {media_retention: {local_media_lifetime: 30d}}",
+			"synapse.media_retention", "Synapse's own clean-up"},
+		{"forgetting left rooms on continuwuity", "homeserver: {implementation: continuwuity}\nsynapse: {forget_rooms_on_leave: true}",
+			"synapse.forget_rooms_on_leave", "it is Synapse's setting"},
 		{"another homeserver's options", "homeserver: {implementation: tuwunel}\ndendrite: {extra: {a: 1}}",
 			"dendrite", "homeserver.implementation is tuwunel"},
 	} {
