@@ -15,10 +15,6 @@ const (
 	// backupRandomDelaySeconds spreads the start of hosts that share a
 	// schedule and a repository server.
 	backupRandomDelaySeconds = 600
-	// backupMaxAgeHours is how old the last successful backup may be
-	// before bin/self-check.sh reports it, as the alert BackupTooOld
-	// does: a daily schedule with a day and a half of slack.
-	backupMaxAgeHours = 36
 )
 
 // addBackup runs bin/scheduled-backup.sh from a timer: backup.sh into a
@@ -28,7 +24,7 @@ func addBackup(b *builder) {
 	bk := &plan.Backup{
 		Directory: c.Directory, KeepLocal: c.KeepLocal, Media: c.Media,
 		KeepDaily: c.OffHost.KeepDaily, KeepWeekly: c.OffHost.KeepWeekly, KeepMonthly: c.OffHost.KeepMonthly,
-		StampFile: b.dataPath("matrixgen", "last-backup"), MaxAgeHours: backupMaxAgeHours,
+		StampFile: b.dataPath("matrixgen", "last-backup"), MaxAgeHours: c.MaxAgeHours,
 	}
 	if tool := c.OffHost.Tool; tool != "none" {
 		b.providedSecret(backupPasswordSecret, "password of the "+tool+" repository "+c.OffHost.Repository+"; keep a copy off this host", backupUnit)

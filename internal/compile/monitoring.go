@@ -55,7 +55,7 @@ func addMonitoring(b *builder) {
 	b.dir(dataDir, 0o700)
 	b.plan.Dirs = append(b.plan.Dirs, plan.Dir{Path: textfileDir(b), Mode: 0o755, Owner: "root"})
 	b.file(plan.File{Path: configDir + "/prometheus.yml", Format: plan.YAML, Value: prometheusConfig(m.Prometheus, targets), Restarts: []string{prometheusUnit}})
-	for _, f := range prometheusRuleFiles(b.plan.Backup != nil) {
+	for _, f := range prometheusRuleFiles(b.plan.Backup) {
 		b.file(plan.File{Path: configDir + "/" + f.path, Format: plan.YAML, Value: f.value, Restarts: []string{prometheusUnit}})
 	}
 	networks := []string{homeserverNet}
@@ -145,7 +145,7 @@ func prometheusConfig(p config.Prometheus, targets []metricsTarget) obj {
 		scrapes = append(scrapes, obj{"job_name": name, "metrics_path": jobs[name].path, "static_configs": jobs[name].groups})
 	}
 	var rules []any
-	for _, f := range prometheusRuleFiles(false) {
+	for _, f := range prometheusRuleFiles(nil) {
 		rules = append(rules, f.path)
 	}
 	return obj{

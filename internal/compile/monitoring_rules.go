@@ -1,6 +1,11 @@
 package compile
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+
+	"github.com/matrixgen/matrixgen/internal/plan"
+)
 
 // The recording and alerting rules Prometheus evaluates, and the
 // dashboards Grafana shows. They follow what Synapse's documentation
@@ -22,10 +27,10 @@ type rule struct {
 
 // prometheusRuleFiles are the rule files; with backups, an alert watches
 // that they succeed.
-func prometheusRuleFiles(backups bool) []ruleFile {
+func prometheusRuleFiles(backup *plan.Backup) []ruleFile {
 	alerts := alertRules
-	if backups {
-		alerts = append(slices.Clone(alerts), backupAlert)
+	if backup != nil {
+		alerts = append(slices.Clone(alerts), backupAlert(backup.MaxAgeHours))
 	}
 	return []ruleFile{
 		{"rules/recording.yml", ruleGroups("matrixgen-recording", recordingRules)},
@@ -34,13 +39,16 @@ func prometheusRuleFiles(backups bool) []ruleFile {
 }
 
 // backupAlert: the scheduled backup writes the time of its last success
-// (bin/scheduled-backup.sh); a day and a half allows one late or failed
-// daily run to be noticed before the next is due. It also fires when no
+// (bin/scheduled-backup.sh); the alert fires when that is older than
+// backup.max_age_hours, the age bin/self-check.sh accepts too, or when no
 // backup has succeeded since monitoring started.
-var backupAlert = rule{alert: "BackupTooOld",
-	expr:     `time() - max(matrixgen_backup_last_success_timestamp_seconds) > 36 * 3600 or absent(matrixgen_backup_last_success_timestamp_seconds)`,
-	duration: "1h", severity: "critical",
-	summary: "no backup has succeeded for 36 hours: systemctl status matrix-backup.service"}
+func backupAlert(maxAgeHours int) rule {
+	return rule{alert: "BackupTooOld",
+		expr: fmt.Sprintf(`time() - max(matrixgen_backup_last_success_timestamp_seconds) > %d * 3600 or absent(matrixgen_backup_last_success_timestamp_seconds)`,
+			maxAgeHours),
+		duration: "1h", severity: "critical",
+		summary: fmt.Sprintf("no backup has succeeded for %d hours: systemctl status matrix-backup.service", maxAgeHours)}
+}
 
 // recordingRules precompute what the dashboards draw over long ranges.
 var recordingRules = []rule{

@@ -2,12 +2,14 @@ package config
 
 // Backup is the scheduled backup and where it goes.
 type Backup struct {
-	Enabled   bool          `json:"enabled"`
-	Schedule  string        `json:"schedule"`
-	Directory string        `json:"directory"`
-	KeepLocal int           `json:"keep_local"`
-	Media     bool          `json:"media"`
-	OffHost   BackupOffHost `json:"off_host"`
+	Enabled  bool   `json:"enabled"`
+	Schedule string `json:"schedule"`
+	// MaxAgeHours is how old the last successful backup may be.
+	MaxAgeHours int           `json:"max_age_hours"`
+	Directory   string        `json:"directory"`
+	KeepLocal   int           `json:"keep_local"`
+	Media       bool          `json:"media"`
+	OffHost     BackupOffHost `json:"off_host"`
 }
 
 type BackupOffHost struct {

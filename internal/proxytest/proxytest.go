@@ -226,16 +226,44 @@ func (s *Stub) answer(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(seen)
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback TCP port that was free a moment ago, one
+// this process has not handed out before. The ports come from below the
+// kernel's ephemeral range, so that a stub listening on port 0 in a
+// parallel test cannot be given one that a proxy is about to bind; each
+// process starts at a place of its own in that range, so that parallel
+// test binaries rarely meet.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	if nextPort == 0 {
+		nextPort = firstPort + os.Getpid()%(lastPort-firstPort)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	for range lastPort - firstPort {
+		port := nextPort
+		nextPort++
+		if nextPort >= lastPort {
+			nextPort = firstPort
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // another program's
+		}
+		ln.Close()
+		return port
+	}
+	t.Fatalf("no free loopback port in %d-%d", firstPort, lastPort)
+	return 0
 }
+
+// The range FreePort hands out: below Linux's default ephemeral range
+// (32768-60999), above the ports services are usually configured on.
+const firstPort, lastPort = 20000, 32000
+
+var (
+	portsMu  sync.Mutex
+	nextPort int
+)
 
 // Setup is a compiled config rewired for a test: stubs stand in for every
 // upstream, and every public port is a free loopback port.
