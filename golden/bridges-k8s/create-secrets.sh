@@ -4,7 +4,10 @@
 # kubectl apply -k, and again after a change that adds a secret. Existing
 # secrets are kept. With --from DIR, a secret missing from the cluster is
 # taken from DIR plus its path on the host (a copy of a host's files, made
-# with rsync -aR, see docs/cluster.md) before one is made.
+# with rsync -aR, see docs/cluster.md) before one is made. A secret the
+# config imports from a file of an earlier installation (such as
+# synapse.signing_key_import) is taken from that file, under DIR or where
+# this script runs, as install.sh takes it on a host.
 set -eu
 
 KUBECTL=${KUBECTL:-kubectl}
@@ -58,14 +61,28 @@ make_value() { # name kind length description host-path object
 	esac
 }
 
-ensure_secret() { # name kind length description host-path object
+# import_path prints the first file that holds the secret: its host path
+# under --from, then the file it is imported from (under --from, then
+# here).
+import_path() { # host-path import-from
+	if [ -n "$FROM" ] && [ -s "$FROM$1" ]; then
+		echo "$FROM$1"
+	elif [ "$2" != - ] && [ -n "$FROM" ] && [ -s "$FROM$2" ]; then
+		echo "$FROM$2"
+	elif [ "$2" != - ] && [ -s "$2" ]; then
+		echo "$2"
+	fi
+}
+
+ensure_secret() { # name kind length description host-path object import-from
 	if "$KUBECTL" -n "$NAMESPACE" get secret "$6" >/dev/null 2>&1; then
 		echo "keeping secret $6"
 		return
 	fi
-	if [ -n "$FROM" ] && [ -s "$FROM$5" ]; then
-		cp "$FROM$5" "$WORK/$1"
-		echo "importing secret $1 from $FROM$5"
+	source=$(import_path "$5" "$7")
+	if [ -n "$source" ]; then
+		cp "$source" "$WORK/$1"
+		echo "importing secret $1 from $source"
 	else
 		make_value "$@" >"$WORK/$1"
 		[ -s "$WORK/$1" ] || die "could not make secret $1"
@@ -76,97 +93,97 @@ ensure_secret() { # name kind length description host-path object
 }
 
 "$KUBECTL" get namespace "$NAMESPACE" >/dev/null 2>&1 || "$KUBECTL" create namespace "$NAMESPACE" >/dev/null
-ensure_secret appservice-double-puppet-as-token random 48 'token of the double-puppeting appservice, which bridges use to act as their users' /matrix/secrets/appservice-double-puppet-as-token appservice-double-puppet-as-token
-ensure_secret appservice-double-puppet-hs-token random 48 'token Synapse would present to the double-puppeting appservice' /matrix/secrets/appservice-double-puppet-hs-token appservice-double-puppet-hs-token
-ensure_secret draupnir-access-token provided 48 'access token of draupnir'\''s Matrix user (docs/bridges.md, Bots)' /matrix/secrets/draupnir-access-token draupnir-access-token
-ensure_secret heisenbridge-as-token random 48 'token heisenbridge presents to Synapse' /matrix/secrets/heisenbridge-as-token heisenbridge-as-token
-ensure_secret heisenbridge-hs-token random 48 'token Synapse presents to heisenbridge' /matrix/secrets/heisenbridge-hs-token heisenbridge-hs-token
-ensure_secret hookshot-as-token random 48 'token hookshot presents to Synapse' /matrix/secrets/hookshot-as-token hookshot-as-token
-ensure_secret hookshot-github-client-id provided 48 'Client ID of the GitHub App hookshot uses' /matrix/secrets/hookshot-github-client-id hookshot-github-client-id
-ensure_secret hookshot-github-client-secret provided 48 'a client secret of the GitHub App hookshot uses' /matrix/secrets/hookshot-github-client-secret hookshot-github-client-secret
-ensure_secret hookshot-github-private-key provided-key 48 'private key of the GitHub App hookshot uses' /matrix/secrets/hookshot-github-private-key hookshot-github-private-key
-ensure_secret hookshot-github-webhook-secret random 48 'webhook secret of the GitHub App hookshot uses' /matrix/secrets/hookshot-github-webhook-secret hookshot-github-webhook-secret
-ensure_secret hookshot-gitlab-webhook-secret random 48 'secret token GitLab webhooks present to hookshot' /matrix/secrets/hookshot-gitlab-webhook-secret hookshot-gitlab-webhook-secret
-ensure_secret hookshot-hs-token random 48 'token Synapse presents to hookshot' /matrix/secrets/hookshot-hs-token hookshot-hs-token
-ensure_secret hookshot-passkey rsa-key 4096 'key hookshot encrypts the tokens it keeps with' /matrix/secrets/hookshot-passkey hookshot-passkey
-ensure_secret matrix_bot_maubot-db-password random 48 'password of database role matrix_bot_maubot' /matrix/secrets/matrix_bot_maubot-db-password matrix-bot-maubot-db-password
-ensure_secret matrix_mautrix_bluesky-db-password random 48 'password of database role matrix_mautrix_bluesky' /matrix/secrets/matrix_mautrix_bluesky-db-password matrix-mautrix-bluesky-db-password
-ensure_secret matrix_mautrix_discord-db-password random 48 'password of database role matrix_mautrix_discord' /matrix/secrets/matrix_mautrix_discord-db-password matrix-mautrix-discord-db-password
-ensure_secret matrix_mautrix_facebook-db-password random 48 'password of database role matrix_mautrix_facebook' /matrix/secrets/matrix_mautrix_facebook-db-password matrix-mautrix-facebook-db-password
-ensure_secret matrix_mautrix_gmessages-db-password random 48 'password of database role matrix_mautrix_gmessages' /matrix/secrets/matrix_mautrix_gmessages-db-password matrix-mautrix-gmessages-db-password
-ensure_secret matrix_mautrix_instagram-db-password random 48 'password of database role matrix_mautrix_instagram' /matrix/secrets/matrix_mautrix_instagram-db-password matrix-mautrix-instagram-db-password
-ensure_secret matrix_mautrix_signal-db-password random 48 'password of database role matrix_mautrix_signal' /matrix/secrets/matrix_mautrix_signal-db-password matrix-mautrix-signal-db-password
-ensure_secret matrix_mautrix_slack-db-password random 48 'password of database role matrix_mautrix_slack' /matrix/secrets/matrix_mautrix_slack-db-password matrix-mautrix-slack-db-password
-ensure_secret matrix_mautrix_telegram-db-password random 48 'password of database role matrix_mautrix_telegram' /matrix/secrets/matrix_mautrix_telegram-db-password matrix-mautrix-telegram-db-password
-ensure_secret matrix_mautrix_whatsapp-db-password random 48 'password of database role matrix_mautrix_whatsapp' /matrix/secrets/matrix_mautrix_whatsapp-db-password matrix-mautrix-whatsapp-db-password
-ensure_secret matrix_mautrix_whatsappwork-db-password random 48 'password of database role matrix_mautrix_whatsappwork' /matrix/secrets/matrix_mautrix_whatsappwork-db-password matrix-mautrix-whatsappwork-db-password
-ensure_secret maubot-admin-password random 48 'password of admin in the management UI of maubot' /matrix/secrets/maubot-admin-password maubot-admin-password
-ensure_secret maubot-unshared-secret random 48 'key signing the management API tokens of maubot' /matrix/secrets/maubot-unshared-secret maubot-unshared-secret
-ensure_secret mautrix-bluesky-as-token random 48 'token mautrix-bluesky presents to Synapse' /matrix/secrets/mautrix-bluesky-as-token mautrix-bluesky-as-token
-ensure_secret mautrix-bluesky-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-bluesky' /matrix/secrets/mautrix-bluesky-direct-media-key mautrix-bluesky-direct-media-key
-ensure_secret mautrix-bluesky-hs-token random 48 'token Synapse presents to mautrix-bluesky' /matrix/secrets/mautrix-bluesky-hs-token mautrix-bluesky-hs-token
-ensure_secret mautrix-bluesky-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-bluesky' /matrix/secrets/mautrix-bluesky-pickle-key mautrix-bluesky-pickle-key
-ensure_secret mautrix-bluesky-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-bluesky' /matrix/secrets/mautrix-bluesky-provisioning-secret mautrix-bluesky-provisioning-secret
-ensure_secret mautrix-bluesky-public-media-key random 48 'key signing public media URLs of mautrix-bluesky' /matrix/secrets/mautrix-bluesky-public-media-key mautrix-bluesky-public-media-key
-ensure_secret mautrix-discord-as-token random 48 'token mautrix-discord presents to Synapse' /matrix/secrets/mautrix-discord-as-token mautrix-discord-as-token
-ensure_secret mautrix-discord-avatar-proxy-key random 48 'key signing avatar URLs of mautrix-discord' /matrix/secrets/mautrix-discord-avatar-proxy-key mautrix-discord-avatar-proxy-key
-ensure_secret mautrix-discord-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-discord' /matrix/secrets/mautrix-discord-direct-media-key mautrix-discord-direct-media-key
-ensure_secret mautrix-discord-hs-token random 48 'token Synapse presents to mautrix-discord' /matrix/secrets/mautrix-discord-hs-token mautrix-discord-hs-token
-ensure_secret mautrix-discord-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-discord' /matrix/secrets/mautrix-discord-provisioning-secret mautrix-discord-provisioning-secret
-ensure_secret mautrix-gmessages-as-token random 48 'token mautrix-gmessages presents to Synapse' /matrix/secrets/mautrix-gmessages-as-token mautrix-gmessages-as-token
-ensure_secret mautrix-gmessages-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-gmessages' /matrix/secrets/mautrix-gmessages-direct-media-key mautrix-gmessages-direct-media-key
-ensure_secret mautrix-gmessages-hs-token random 48 'token Synapse presents to mautrix-gmessages' /matrix/secrets/mautrix-gmessages-hs-token mautrix-gmessages-hs-token
-ensure_secret mautrix-gmessages-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-gmessages' /matrix/secrets/mautrix-gmessages-pickle-key mautrix-gmessages-pickle-key
-ensure_secret mautrix-gmessages-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-gmessages' /matrix/secrets/mautrix-gmessages-provisioning-secret mautrix-gmessages-provisioning-secret
-ensure_secret mautrix-gmessages-public-media-key random 48 'key signing public media URLs of mautrix-gmessages' /matrix/secrets/mautrix-gmessages-public-media-key mautrix-gmessages-public-media-key
-ensure_secret mautrix-meta-instagram-as-token random 48 'token mautrix-meta-instagram presents to Synapse' /matrix/secrets/mautrix-meta-instagram-as-token mautrix-meta-instagram-as-token
-ensure_secret mautrix-meta-instagram-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-meta-instagram' /matrix/secrets/mautrix-meta-instagram-direct-media-key mautrix-meta-instagram-direct-media-key
-ensure_secret mautrix-meta-instagram-hs-token random 48 'token Synapse presents to mautrix-meta-instagram' /matrix/secrets/mautrix-meta-instagram-hs-token mautrix-meta-instagram-hs-token
-ensure_secret mautrix-meta-instagram-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-meta-instagram' /matrix/secrets/mautrix-meta-instagram-pickle-key mautrix-meta-instagram-pickle-key
-ensure_secret mautrix-meta-instagram-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-meta-instagram' /matrix/secrets/mautrix-meta-instagram-provisioning-secret mautrix-meta-instagram-provisioning-secret
-ensure_secret mautrix-meta-instagram-public-media-key random 48 'key signing public media URLs of mautrix-meta-instagram' /matrix/secrets/mautrix-meta-instagram-public-media-key mautrix-meta-instagram-public-media-key
-ensure_secret mautrix-meta-messenger-as-token random 48 'token mautrix-meta-messenger presents to Synapse' /matrix/secrets/mautrix-meta-messenger-as-token mautrix-meta-messenger-as-token
-ensure_secret mautrix-meta-messenger-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-meta-messenger' /matrix/secrets/mautrix-meta-messenger-direct-media-key mautrix-meta-messenger-direct-media-key
-ensure_secret mautrix-meta-messenger-hs-token random 48 'token Synapse presents to mautrix-meta-messenger' /matrix/secrets/mautrix-meta-messenger-hs-token mautrix-meta-messenger-hs-token
-ensure_secret mautrix-meta-messenger-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-meta-messenger' /matrix/secrets/mautrix-meta-messenger-pickle-key mautrix-meta-messenger-pickle-key
-ensure_secret mautrix-meta-messenger-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-meta-messenger' /matrix/secrets/mautrix-meta-messenger-provisioning-secret mautrix-meta-messenger-provisioning-secret
-ensure_secret mautrix-meta-messenger-public-media-key random 48 'key signing public media URLs of mautrix-meta-messenger' /matrix/secrets/mautrix-meta-messenger-public-media-key mautrix-meta-messenger-public-media-key
-ensure_secret mautrix-signal-as-token random 48 'token mautrix-signal presents to Synapse' /matrix/secrets/mautrix-signal-as-token mautrix-signal-as-token
-ensure_secret mautrix-signal-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-signal' /matrix/secrets/mautrix-signal-direct-media-key mautrix-signal-direct-media-key
-ensure_secret mautrix-signal-hs-token random 48 'token Synapse presents to mautrix-signal' /matrix/secrets/mautrix-signal-hs-token mautrix-signal-hs-token
-ensure_secret mautrix-signal-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-signal' /matrix/secrets/mautrix-signal-pickle-key mautrix-signal-pickle-key
-ensure_secret mautrix-signal-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-signal' /matrix/secrets/mautrix-signal-provisioning-secret mautrix-signal-provisioning-secret
-ensure_secret mautrix-signal-public-media-key random 48 'key signing public media URLs of mautrix-signal' /matrix/secrets/mautrix-signal-public-media-key mautrix-signal-public-media-key
-ensure_secret mautrix-slack-as-token random 48 'token mautrix-slack presents to Synapse' /matrix/secrets/mautrix-slack-as-token mautrix-slack-as-token
-ensure_secret mautrix-slack-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-slack' /matrix/secrets/mautrix-slack-direct-media-key mautrix-slack-direct-media-key
-ensure_secret mautrix-slack-hs-token random 48 'token Synapse presents to mautrix-slack' /matrix/secrets/mautrix-slack-hs-token mautrix-slack-hs-token
-ensure_secret mautrix-slack-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-slack' /matrix/secrets/mautrix-slack-pickle-key mautrix-slack-pickle-key
-ensure_secret mautrix-slack-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-slack' /matrix/secrets/mautrix-slack-provisioning-secret mautrix-slack-provisioning-secret
-ensure_secret mautrix-slack-public-media-key random 48 'key signing public media URLs of mautrix-slack' /matrix/secrets/mautrix-slack-public-media-key mautrix-slack-public-media-key
-ensure_secret mautrix-telegram-api-hash provided 48 'API hash of the Telegram app mautrix-telegram uses (https://my.telegram.org/apps)' /matrix/secrets/mautrix-telegram-api-hash mautrix-telegram-api-hash
-ensure_secret mautrix-telegram-api-id provided 48 'API ID of the Telegram app mautrix-telegram uses (https://my.telegram.org/apps)' /matrix/secrets/mautrix-telegram-api-id mautrix-telegram-api-id
-ensure_secret mautrix-telegram-as-token random 48 'token mautrix-telegram presents to Synapse' /matrix/secrets/mautrix-telegram-as-token mautrix-telegram-as-token
-ensure_secret mautrix-telegram-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-telegram' /matrix/secrets/mautrix-telegram-direct-media-key mautrix-telegram-direct-media-key
-ensure_secret mautrix-telegram-hs-token random 48 'token Synapse presents to mautrix-telegram' /matrix/secrets/mautrix-telegram-hs-token mautrix-telegram-hs-token
-ensure_secret mautrix-telegram-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-telegram' /matrix/secrets/mautrix-telegram-pickle-key mautrix-telegram-pickle-key
-ensure_secret mautrix-telegram-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-telegram' /matrix/secrets/mautrix-telegram-provisioning-secret mautrix-telegram-provisioning-secret
-ensure_secret mautrix-telegram-public-media-key random 48 'key signing public media URLs of mautrix-telegram' /matrix/secrets/mautrix-telegram-public-media-key mautrix-telegram-public-media-key
-ensure_secret mautrix-whatsapp-as-token random 48 'token mautrix-whatsapp presents to Synapse' /matrix/secrets/mautrix-whatsapp-as-token mautrix-whatsapp-as-token
-ensure_secret mautrix-whatsapp-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-whatsapp' /matrix/secrets/mautrix-whatsapp-direct-media-key mautrix-whatsapp-direct-media-key
-ensure_secret mautrix-whatsapp-hs-token random 48 'token Synapse presents to mautrix-whatsapp' /matrix/secrets/mautrix-whatsapp-hs-token mautrix-whatsapp-hs-token
-ensure_secret mautrix-whatsapp-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-whatsapp' /matrix/secrets/mautrix-whatsapp-pickle-key mautrix-whatsapp-pickle-key
-ensure_secret mautrix-whatsapp-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-whatsapp' /matrix/secrets/mautrix-whatsapp-provisioning-secret mautrix-whatsapp-provisioning-secret
-ensure_secret mautrix-whatsapp-public-media-key random 48 'key signing public media URLs of mautrix-whatsapp' /matrix/secrets/mautrix-whatsapp-public-media-key mautrix-whatsapp-public-media-key
-ensure_secret postgres-password random 48 'password of the postgres superuser' /matrix/secrets/postgres-password postgres-password
-ensure_secret synapse-db-password random 48 'password of database role synapse' /matrix/secrets/synapse-db-password synapse-db-password
-ensure_secret synapse-form-secret random 48 'Synapse form-secret' /matrix/secrets/synapse-form-secret synapse-form-secret
-ensure_secret synapse-macaroon-secret random 48 'Synapse macaroon-secret' /matrix/secrets/synapse-macaroon-secret synapse-macaroon-secret
-ensure_secret synapse-registration-secret random 48 'Synapse registration-secret' /matrix/secrets/synapse-registration-secret synapse-registration-secret
-ensure_secret synapse-signing-key signing-key 0 'Synapse'\''s ed25519 signing key' /matrix/synapse/config/example.org.signing.key synapse-signing-key
-ensure_secret synapse-turn-shared-secret provided 48 'shared secret of the TURN server turn.example.net:3478, turn.example.net:5349' /matrix/secrets/synapse-turn-shared-secret synapse-turn-shared-secret
-ensure_secret whatsapp-work-as-token random 48 'token whatsapp-work presents to Synapse' /matrix/secrets/whatsapp-work-as-token whatsapp-work-as-token
-ensure_secret whatsapp-work-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of whatsapp-work' /matrix/secrets/whatsapp-work-direct-media-key whatsapp-work-direct-media-key
-ensure_secret whatsapp-work-hs-token random 48 'token Synapse presents to whatsapp-work' /matrix/secrets/whatsapp-work-hs-token whatsapp-work-hs-token
-ensure_secret whatsapp-work-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of whatsapp-work' /matrix/secrets/whatsapp-work-pickle-key whatsapp-work-pickle-key
-ensure_secret whatsapp-work-provisioning-secret random 48 'shared secret of the provisioning API of whatsapp-work' /matrix/secrets/whatsapp-work-provisioning-secret whatsapp-work-provisioning-secret
-ensure_secret whatsapp-work-public-media-key random 48 'key signing public media URLs of whatsapp-work' /matrix/secrets/whatsapp-work-public-media-key whatsapp-work-public-media-key
+ensure_secret appservice-double-puppet-as-token random 48 'token of the double-puppeting appservice, which bridges use to act as their users' /matrix/secrets/appservice-double-puppet-as-token appservice-double-puppet-as-token -
+ensure_secret appservice-double-puppet-hs-token random 48 'token Synapse would present to the double-puppeting appservice' /matrix/secrets/appservice-double-puppet-hs-token appservice-double-puppet-hs-token -
+ensure_secret draupnir-access-token provided 48 'access token of draupnir'\''s Matrix user (docs/bridges.md, Bots)' /matrix/secrets/draupnir-access-token draupnir-access-token -
+ensure_secret heisenbridge-as-token random 48 'token heisenbridge presents to Synapse' /matrix/secrets/heisenbridge-as-token heisenbridge-as-token -
+ensure_secret heisenbridge-hs-token random 48 'token Synapse presents to heisenbridge' /matrix/secrets/heisenbridge-hs-token heisenbridge-hs-token -
+ensure_secret hookshot-as-token random 48 'token hookshot presents to Synapse' /matrix/secrets/hookshot-as-token hookshot-as-token -
+ensure_secret hookshot-github-client-id provided 48 'Client ID of the GitHub App hookshot uses' /matrix/secrets/hookshot-github-client-id hookshot-github-client-id -
+ensure_secret hookshot-github-client-secret provided 48 'a client secret of the GitHub App hookshot uses' /matrix/secrets/hookshot-github-client-secret hookshot-github-client-secret -
+ensure_secret hookshot-github-private-key provided-key 48 'private key of the GitHub App hookshot uses' /matrix/secrets/hookshot-github-private-key hookshot-github-private-key /matrix/hookshot/private-key.pem
+ensure_secret hookshot-github-webhook-secret random 48 'webhook secret of the GitHub App hookshot uses' /matrix/secrets/hookshot-github-webhook-secret hookshot-github-webhook-secret -
+ensure_secret hookshot-gitlab-webhook-secret random 48 'secret token GitLab webhooks present to hookshot' /matrix/secrets/hookshot-gitlab-webhook-secret hookshot-gitlab-webhook-secret -
+ensure_secret hookshot-hs-token random 48 'token Synapse presents to hookshot' /matrix/secrets/hookshot-hs-token hookshot-hs-token -
+ensure_secret hookshot-passkey rsa-key 4096 'key hookshot encrypts the tokens it keeps with' /matrix/secrets/hookshot-passkey hookshot-passkey /matrix/hookshot/passkey.pem
+ensure_secret matrix_bot_maubot-db-password random 48 'password of database role matrix_bot_maubot' /matrix/secrets/matrix_bot_maubot-db-password matrix-bot-maubot-db-password -
+ensure_secret matrix_mautrix_bluesky-db-password random 48 'password of database role matrix_mautrix_bluesky' /matrix/secrets/matrix_mautrix_bluesky-db-password matrix-mautrix-bluesky-db-password -
+ensure_secret matrix_mautrix_discord-db-password random 48 'password of database role matrix_mautrix_discord' /matrix/secrets/matrix_mautrix_discord-db-password matrix-mautrix-discord-db-password -
+ensure_secret matrix_mautrix_facebook-db-password random 48 'password of database role matrix_mautrix_facebook' /matrix/secrets/matrix_mautrix_facebook-db-password matrix-mautrix-facebook-db-password -
+ensure_secret matrix_mautrix_gmessages-db-password random 48 'password of database role matrix_mautrix_gmessages' /matrix/secrets/matrix_mautrix_gmessages-db-password matrix-mautrix-gmessages-db-password -
+ensure_secret matrix_mautrix_instagram-db-password random 48 'password of database role matrix_mautrix_instagram' /matrix/secrets/matrix_mautrix_instagram-db-password matrix-mautrix-instagram-db-password -
+ensure_secret matrix_mautrix_signal-db-password random 48 'password of database role matrix_mautrix_signal' /matrix/secrets/matrix_mautrix_signal-db-password matrix-mautrix-signal-db-password -
+ensure_secret matrix_mautrix_slack-db-password random 48 'password of database role matrix_mautrix_slack' /matrix/secrets/matrix_mautrix_slack-db-password matrix-mautrix-slack-db-password -
+ensure_secret matrix_mautrix_telegram-db-password random 48 'password of database role matrix_mautrix_telegram' /matrix/secrets/matrix_mautrix_telegram-db-password matrix-mautrix-telegram-db-password -
+ensure_secret matrix_mautrix_whatsapp-db-password random 48 'password of database role matrix_mautrix_whatsapp' /matrix/secrets/matrix_mautrix_whatsapp-db-password matrix-mautrix-whatsapp-db-password -
+ensure_secret matrix_mautrix_whatsappwork-db-password random 48 'password of database role matrix_mautrix_whatsappwork' /matrix/secrets/matrix_mautrix_whatsappwork-db-password matrix-mautrix-whatsappwork-db-password -
+ensure_secret maubot-admin-password random 48 'password of admin in the management UI of maubot' /matrix/secrets/maubot-admin-password maubot-admin-password -
+ensure_secret maubot-unshared-secret random 48 'key signing the management API tokens of maubot' /matrix/secrets/maubot-unshared-secret maubot-unshared-secret -
+ensure_secret mautrix-bluesky-as-token random 48 'token mautrix-bluesky presents to Synapse' /matrix/secrets/mautrix-bluesky-as-token mautrix-bluesky-as-token -
+ensure_secret mautrix-bluesky-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-bluesky' /matrix/secrets/mautrix-bluesky-direct-media-key mautrix-bluesky-direct-media-key -
+ensure_secret mautrix-bluesky-hs-token random 48 'token Synapse presents to mautrix-bluesky' /matrix/secrets/mautrix-bluesky-hs-token mautrix-bluesky-hs-token -
+ensure_secret mautrix-bluesky-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-bluesky' /matrix/secrets/mautrix-bluesky-pickle-key mautrix-bluesky-pickle-key -
+ensure_secret mautrix-bluesky-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-bluesky' /matrix/secrets/mautrix-bluesky-provisioning-secret mautrix-bluesky-provisioning-secret -
+ensure_secret mautrix-bluesky-public-media-key random 48 'key signing public media URLs of mautrix-bluesky' /matrix/secrets/mautrix-bluesky-public-media-key mautrix-bluesky-public-media-key -
+ensure_secret mautrix-discord-as-token random 48 'token mautrix-discord presents to Synapse' /matrix/secrets/mautrix-discord-as-token mautrix-discord-as-token -
+ensure_secret mautrix-discord-avatar-proxy-key random 48 'key signing avatar URLs of mautrix-discord' /matrix/secrets/mautrix-discord-avatar-proxy-key mautrix-discord-avatar-proxy-key -
+ensure_secret mautrix-discord-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-discord' /matrix/secrets/mautrix-discord-direct-media-key mautrix-discord-direct-media-key -
+ensure_secret mautrix-discord-hs-token random 48 'token Synapse presents to mautrix-discord' /matrix/secrets/mautrix-discord-hs-token mautrix-discord-hs-token -
+ensure_secret mautrix-discord-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-discord' /matrix/secrets/mautrix-discord-provisioning-secret mautrix-discord-provisioning-secret -
+ensure_secret mautrix-gmessages-as-token random 48 'token mautrix-gmessages presents to Synapse' /matrix/secrets/mautrix-gmessages-as-token mautrix-gmessages-as-token -
+ensure_secret mautrix-gmessages-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-gmessages' /matrix/secrets/mautrix-gmessages-direct-media-key mautrix-gmessages-direct-media-key -
+ensure_secret mautrix-gmessages-hs-token random 48 'token Synapse presents to mautrix-gmessages' /matrix/secrets/mautrix-gmessages-hs-token mautrix-gmessages-hs-token -
+ensure_secret mautrix-gmessages-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-gmessages' /matrix/secrets/mautrix-gmessages-pickle-key mautrix-gmessages-pickle-key -
+ensure_secret mautrix-gmessages-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-gmessages' /matrix/secrets/mautrix-gmessages-provisioning-secret mautrix-gmessages-provisioning-secret -
+ensure_secret mautrix-gmessages-public-media-key random 48 'key signing public media URLs of mautrix-gmessages' /matrix/secrets/mautrix-gmessages-public-media-key mautrix-gmessages-public-media-key -
+ensure_secret mautrix-meta-instagram-as-token random 48 'token mautrix-meta-instagram presents to Synapse' /matrix/secrets/mautrix-meta-instagram-as-token mautrix-meta-instagram-as-token -
+ensure_secret mautrix-meta-instagram-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-meta-instagram' /matrix/secrets/mautrix-meta-instagram-direct-media-key mautrix-meta-instagram-direct-media-key -
+ensure_secret mautrix-meta-instagram-hs-token random 48 'token Synapse presents to mautrix-meta-instagram' /matrix/secrets/mautrix-meta-instagram-hs-token mautrix-meta-instagram-hs-token -
+ensure_secret mautrix-meta-instagram-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-meta-instagram' /matrix/secrets/mautrix-meta-instagram-pickle-key mautrix-meta-instagram-pickle-key -
+ensure_secret mautrix-meta-instagram-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-meta-instagram' /matrix/secrets/mautrix-meta-instagram-provisioning-secret mautrix-meta-instagram-provisioning-secret -
+ensure_secret mautrix-meta-instagram-public-media-key random 48 'key signing public media URLs of mautrix-meta-instagram' /matrix/secrets/mautrix-meta-instagram-public-media-key mautrix-meta-instagram-public-media-key -
+ensure_secret mautrix-meta-messenger-as-token random 48 'token mautrix-meta-messenger presents to Synapse' /matrix/secrets/mautrix-meta-messenger-as-token mautrix-meta-messenger-as-token -
+ensure_secret mautrix-meta-messenger-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-meta-messenger' /matrix/secrets/mautrix-meta-messenger-direct-media-key mautrix-meta-messenger-direct-media-key -
+ensure_secret mautrix-meta-messenger-hs-token random 48 'token Synapse presents to mautrix-meta-messenger' /matrix/secrets/mautrix-meta-messenger-hs-token mautrix-meta-messenger-hs-token -
+ensure_secret mautrix-meta-messenger-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-meta-messenger' /matrix/secrets/mautrix-meta-messenger-pickle-key mautrix-meta-messenger-pickle-key -
+ensure_secret mautrix-meta-messenger-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-meta-messenger' /matrix/secrets/mautrix-meta-messenger-provisioning-secret mautrix-meta-messenger-provisioning-secret -
+ensure_secret mautrix-meta-messenger-public-media-key random 48 'key signing public media URLs of mautrix-meta-messenger' /matrix/secrets/mautrix-meta-messenger-public-media-key mautrix-meta-messenger-public-media-key -
+ensure_secret mautrix-signal-as-token random 48 'token mautrix-signal presents to Synapse' /matrix/secrets/mautrix-signal-as-token mautrix-signal-as-token -
+ensure_secret mautrix-signal-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-signal' /matrix/secrets/mautrix-signal-direct-media-key mautrix-signal-direct-media-key -
+ensure_secret mautrix-signal-hs-token random 48 'token Synapse presents to mautrix-signal' /matrix/secrets/mautrix-signal-hs-token mautrix-signal-hs-token -
+ensure_secret mautrix-signal-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-signal' /matrix/secrets/mautrix-signal-pickle-key mautrix-signal-pickle-key -
+ensure_secret mautrix-signal-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-signal' /matrix/secrets/mautrix-signal-provisioning-secret mautrix-signal-provisioning-secret -
+ensure_secret mautrix-signal-public-media-key random 48 'key signing public media URLs of mautrix-signal' /matrix/secrets/mautrix-signal-public-media-key mautrix-signal-public-media-key -
+ensure_secret mautrix-slack-as-token random 48 'token mautrix-slack presents to Synapse' /matrix/secrets/mautrix-slack-as-token mautrix-slack-as-token -
+ensure_secret mautrix-slack-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-slack' /matrix/secrets/mautrix-slack-direct-media-key mautrix-slack-direct-media-key -
+ensure_secret mautrix-slack-hs-token random 48 'token Synapse presents to mautrix-slack' /matrix/secrets/mautrix-slack-hs-token mautrix-slack-hs-token -
+ensure_secret mautrix-slack-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-slack' /matrix/secrets/mautrix-slack-pickle-key mautrix-slack-pickle-key -
+ensure_secret mautrix-slack-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-slack' /matrix/secrets/mautrix-slack-provisioning-secret mautrix-slack-provisioning-secret -
+ensure_secret mautrix-slack-public-media-key random 48 'key signing public media URLs of mautrix-slack' /matrix/secrets/mautrix-slack-public-media-key mautrix-slack-public-media-key -
+ensure_secret mautrix-telegram-api-hash provided 48 'API hash of the Telegram app mautrix-telegram uses (https://my.telegram.org/apps)' /matrix/secrets/mautrix-telegram-api-hash mautrix-telegram-api-hash -
+ensure_secret mautrix-telegram-api-id provided 48 'API ID of the Telegram app mautrix-telegram uses (https://my.telegram.org/apps)' /matrix/secrets/mautrix-telegram-api-id mautrix-telegram-api-id -
+ensure_secret mautrix-telegram-as-token random 48 'token mautrix-telegram presents to Synapse' /matrix/secrets/mautrix-telegram-as-token mautrix-telegram-as-token -
+ensure_secret mautrix-telegram-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-telegram' /matrix/secrets/mautrix-telegram-direct-media-key mautrix-telegram-direct-media-key -
+ensure_secret mautrix-telegram-hs-token random 48 'token Synapse presents to mautrix-telegram' /matrix/secrets/mautrix-telegram-hs-token mautrix-telegram-hs-token -
+ensure_secret mautrix-telegram-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-telegram' /matrix/secrets/mautrix-telegram-pickle-key mautrix-telegram-pickle-key -
+ensure_secret mautrix-telegram-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-telegram' /matrix/secrets/mautrix-telegram-provisioning-secret mautrix-telegram-provisioning-secret -
+ensure_secret mautrix-telegram-public-media-key random 48 'key signing public media URLs of mautrix-telegram' /matrix/secrets/mautrix-telegram-public-media-key mautrix-telegram-public-media-key -
+ensure_secret mautrix-whatsapp-as-token random 48 'token mautrix-whatsapp presents to Synapse' /matrix/secrets/mautrix-whatsapp-as-token mautrix-whatsapp-as-token -
+ensure_secret mautrix-whatsapp-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of mautrix-whatsapp' /matrix/secrets/mautrix-whatsapp-direct-media-key mautrix-whatsapp-direct-media-key -
+ensure_secret mautrix-whatsapp-hs-token random 48 'token Synapse presents to mautrix-whatsapp' /matrix/secrets/mautrix-whatsapp-hs-token mautrix-whatsapp-hs-token -
+ensure_secret mautrix-whatsapp-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of mautrix-whatsapp' /matrix/secrets/mautrix-whatsapp-pickle-key mautrix-whatsapp-pickle-key -
+ensure_secret mautrix-whatsapp-provisioning-secret random 48 'shared secret of the provisioning API of mautrix-whatsapp' /matrix/secrets/mautrix-whatsapp-provisioning-secret mautrix-whatsapp-provisioning-secret -
+ensure_secret mautrix-whatsapp-public-media-key random 48 'key signing public media URLs of mautrix-whatsapp' /matrix/secrets/mautrix-whatsapp-public-media-key mautrix-whatsapp-public-media-key -
+ensure_secret postgres-password random 48 'password of the postgres superuser' /matrix/secrets/postgres-password postgres-password -
+ensure_secret synapse-db-password random 48 'password of database role synapse' /matrix/secrets/synapse-db-password synapse-db-password -
+ensure_secret synapse-form-secret random 48 'Synapse form-secret' /matrix/secrets/synapse-form-secret synapse-form-secret -
+ensure_secret synapse-macaroon-secret random 48 'Synapse macaroon-secret' /matrix/secrets/synapse-macaroon-secret synapse-macaroon-secret -
+ensure_secret synapse-registration-secret random 48 'Synapse registration-secret' /matrix/secrets/synapse-registration-secret synapse-registration-secret -
+ensure_secret synapse-signing-key signing-key 0 'Synapse'\''s ed25519 signing key' /matrix/synapse/config/example.org.signing.key synapse-signing-key -
+ensure_secret synapse-turn-shared-secret provided 48 'shared secret of the TURN server turn.example.net:3478, turn.example.net:5349' /matrix/secrets/synapse-turn-shared-secret synapse-turn-shared-secret -
+ensure_secret whatsapp-work-as-token random 48 'token whatsapp-work presents to Synapse' /matrix/secrets/whatsapp-work-as-token whatsapp-work-as-token -
+ensure_secret whatsapp-work-direct-media-key signing-key 48 'key signing direct media (mxc://) URIs of whatsapp-work' /matrix/secrets/whatsapp-work-direct-media-key whatsapp-work-direct-media-key -
+ensure_secret whatsapp-work-hs-token random 48 'token Synapse presents to whatsapp-work' /matrix/secrets/whatsapp-work-hs-token whatsapp-work-hs-token -
+ensure_secret whatsapp-work-pickle-key random 48 'key encrypting the end-to-bridge encryption keys of whatsapp-work' /matrix/secrets/whatsapp-work-pickle-key whatsapp-work-pickle-key -
+ensure_secret whatsapp-work-provisioning-secret random 48 'shared secret of the provisioning API of whatsapp-work' /matrix/secrets/whatsapp-work-provisioning-secret whatsapp-work-provisioning-secret -
+ensure_secret whatsapp-work-public-media-key random 48 'key signing public media URLs of whatsapp-work' /matrix/secrets/whatsapp-work-public-media-key whatsapp-work-public-media-key -

@@ -4,7 +4,10 @@
 # kubectl apply -k, and again after a change that adds a secret. Existing
 # secrets are kept. With --from DIR, a secret missing from the cluster is
 # taken from DIR plus its path on the host (a copy of a host's files, made
-# with rsync -aR, see docs/cluster.md) before one is made.
+# with rsync -aR, see docs/cluster.md) before one is made. A secret the
+# config imports from a file of an earlier installation (such as
+# synapse.signing_key_import) is taken from that file, under DIR or where
+# this script runs, as install.sh takes it on a host.
 set -eu
 
 KUBECTL=${KUBECTL:-kubectl}
@@ -58,14 +61,28 @@ make_value() { # name kind length description host-path object
 	esac
 }
 
-ensure_secret() { # name kind length description host-path object
+# import_path prints the first file that holds the secret: its host path
+# under --from, then the file it is imported from (under --from, then
+# here).
+import_path() { # host-path import-from
+	if [ -n "$FROM" ] && [ -s "$FROM$1" ]; then
+		echo "$FROM$1"
+	elif [ "$2" != - ] && [ -n "$FROM" ] && [ -s "$FROM$2" ]; then
+		echo "$FROM$2"
+	elif [ "$2" != - ] && [ -s "$2" ]; then
+		echo "$2"
+	fi
+}
+
+ensure_secret() { # name kind length description host-path object import-from
 	if "$KUBECTL" -n "$NAMESPACE" get secret "$6" >/dev/null 2>&1; then
 		echo "keeping secret $6"
 		return
 	fi
-	if [ -n "$FROM" ] && [ -s "$FROM$5" ]; then
-		cp "$FROM$5" "$WORK/$1"
-		echo "importing secret $1 from $FROM$5"
+	source=$(import_path "$5" "$7")
+	if [ -n "$source" ]; then
+		cp "$source" "$WORK/$1"
+		echo "importing secret $1 from $source"
 	else
 		make_value "$@" >"$WORK/$1"
 		[ -s "$WORK/$1" ] || die "could not make secret $1"
@@ -76,4 +93,4 @@ ensure_secret() { # name kind length description host-path object
 }
 
 "$KUBECTL" get namespace "$NAMESPACE" >/dev/null 2>&1 || "$KUBECTL" create namespace "$NAMESPACE" >/dev/null
-ensure_secret matrix-continuwuity-registration-token random 48 'continuwuity registration token new users give' /matrix/secrets/matrix-continuwuity-registration-token matrix-continuwuity-registration-token
+ensure_secret matrix-continuwuity-registration-token random 48 'continuwuity registration token new users give' /matrix/secrets/matrix-continuwuity-registration-token matrix-continuwuity-registration-token -

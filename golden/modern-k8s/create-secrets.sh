@@ -4,7 +4,10 @@
 # kubectl apply -k, and again after a change that adds a secret. Existing
 # secrets are kept. With --from DIR, a secret missing from the cluster is
 # taken from DIR plus its path on the host (a copy of a host's files, made
-# with rsync -aR, see docs/cluster.md) before one is made.
+# with rsync -aR, see docs/cluster.md) before one is made. A secret the
+# config imports from a file of an earlier installation (such as
+# synapse.signing_key_import) is taken from that file, under DIR or where
+# this script runs, as install.sh takes it on a host.
 set -eu
 
 KUBECTL=${KUBECTL:-kubectl}
@@ -58,14 +61,28 @@ make_value() { # name kind length description host-path object
 	esac
 }
 
-ensure_secret() { # name kind length description host-path object
+# import_path prints the first file that holds the secret: its host path
+# under --from, then the file it is imported from (under --from, then
+# here).
+import_path() { # host-path import-from
+	if [ -n "$FROM" ] && [ -s "$FROM$1" ]; then
+		echo "$FROM$1"
+	elif [ "$2" != - ] && [ -n "$FROM" ] && [ -s "$FROM$2" ]; then
+		echo "$FROM$2"
+	elif [ "$2" != - ] && [ -s "$2" ]; then
+		echo "$2"
+	fi
+}
+
+ensure_secret() { # name kind length description host-path object import-from
 	if "$KUBECTL" -n "$NAMESPACE" get secret "$6" >/dev/null 2>&1; then
 		echo "keeping secret $6"
 		return
 	fi
-	if [ -n "$FROM" ] && [ -s "$FROM$5" ]; then
-		cp "$FROM$5" "$WORK/$1"
-		echo "importing secret $1 from $FROM$5"
+	source=$(import_path "$5" "$7")
+	if [ -n "$source" ]; then
+		cp "$source" "$WORK/$1"
+		echo "importing secret $1 from $source"
 	else
 		make_value "$@" >"$WORK/$1"
 		[ -s "$WORK/$1" ] || die "could not make secret $1"
@@ -76,16 +93,16 @@ ensure_secret() { # name kind length description host-path object
 }
 
 "$KUBECTL" get namespace "$NAMESPACE" >/dev/null 2>&1 || "$KUBECTL" create namespace "$NAMESPACE" >/dev/null
-ensure_secret livekit-api-key random 48 'API key of the LiveKit server' /matrix/secrets/livekit-api-key livekit-api-key
-ensure_secret livekit-api-secret random 48 'API secret of the LiveKit server' /matrix/secrets/livekit-api-secret livekit-api-secret
-ensure_secret mas-encryption-key hex 64 'key MAS encrypts cookies and stored tokens with (64 hex digits)' /matrix/secrets/mas-encryption-key mas-encryption-key
-ensure_secret mas-signing-key-ec ec-key 0 'MAS'\''s P-256 key for signing ID tokens' /matrix/secrets/mas-signing-key-ec mas-signing-key-ec
-ensure_secret mas-signing-key-rsa rsa-key 2048 'MAS'\''s RSA key for signing ID tokens' /matrix/secrets/mas-signing-key-rsa mas-signing-key-rsa
-ensure_secret mas-synapse-secret random 48 'shared secret of MAS and Synapse' /matrix/secrets/mas-synapse-secret mas-synapse-secret
-ensure_secret matrix_authentication_service-db-password random 48 'password of database role matrix_authentication_service' /matrix/secrets/matrix_authentication_service-db-password matrix-authentication-service-db-password
-ensure_secret postgres-password random 48 'password of the postgres superuser' /matrix/secrets/postgres-password postgres-password
-ensure_secret synapse-db-password random 48 'password of database role synapse' /matrix/secrets/synapse-db-password synapse-db-password
-ensure_secret synapse-form-secret random 48 'Synapse form-secret' /matrix/secrets/synapse-form-secret synapse-form-secret
-ensure_secret synapse-macaroon-secret random 48 'Synapse macaroon-secret' /matrix/secrets/synapse-macaroon-secret synapse-macaroon-secret
-ensure_secret synapse-registration-secret random 48 'Synapse registration-secret' /matrix/secrets/synapse-registration-secret synapse-registration-secret
-ensure_secret synapse-signing-key signing-key 0 'Synapse'\''s ed25519 signing key' /matrix/synapse/config/example.org.signing.key synapse-signing-key
+ensure_secret livekit-api-key random 48 'API key of the LiveKit server' /matrix/secrets/livekit-api-key livekit-api-key -
+ensure_secret livekit-api-secret random 48 'API secret of the LiveKit server' /matrix/secrets/livekit-api-secret livekit-api-secret -
+ensure_secret mas-encryption-key hex 64 'key MAS encrypts cookies and stored tokens with (64 hex digits)' /matrix/secrets/mas-encryption-key mas-encryption-key -
+ensure_secret mas-signing-key-ec ec-key 0 'MAS'\''s P-256 key for signing ID tokens' /matrix/secrets/mas-signing-key-ec mas-signing-key-ec /matrix/matrix-authentication-service/data/keys/ecdsa-p256.priv.pem
+ensure_secret mas-signing-key-rsa rsa-key 2048 'MAS'\''s RSA key for signing ID tokens' /matrix/secrets/mas-signing-key-rsa mas-signing-key-rsa /matrix/matrix-authentication-service/data/keys/rsa-2048.priv.pem
+ensure_secret mas-synapse-secret random 48 'shared secret of MAS and Synapse' /matrix/secrets/mas-synapse-secret mas-synapse-secret -
+ensure_secret matrix_authentication_service-db-password random 48 'password of database role matrix_authentication_service' /matrix/secrets/matrix_authentication_service-db-password matrix-authentication-service-db-password -
+ensure_secret postgres-password random 48 'password of the postgres superuser' /matrix/secrets/postgres-password postgres-password -
+ensure_secret synapse-db-password random 48 'password of database role synapse' /matrix/secrets/synapse-db-password synapse-db-password -
+ensure_secret synapse-form-secret random 48 'Synapse form-secret' /matrix/secrets/synapse-form-secret synapse-form-secret -
+ensure_secret synapse-macaroon-secret random 48 'Synapse macaroon-secret' /matrix/secrets/synapse-macaroon-secret synapse-macaroon-secret -
+ensure_secret synapse-registration-secret random 48 'Synapse registration-secret' /matrix/secrets/synapse-registration-secret synapse-registration-secret -
+ensure_secret synapse-signing-key signing-key 0 'Synapse'\''s ed25519 signing key' /matrix/synapse/config/example.org.signing.key synapse-signing-key -

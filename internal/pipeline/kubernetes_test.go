@@ -347,29 +347,7 @@ func TestKubernetesStrictPools(t *testing.T) {
 func TestKubernetesSecretsScript(t *testing.T) {
 	res := buildCluster(t, "quickstart")
 	dir := t.TempDir()
-	script := filepath.Join(dir, kubernetes.SecretsScript)
-	if err := os.WriteFile(script, res.Tree[kubernetes.SecretsScript].Data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	store := filepath.Join(dir, "cluster")
-	if err := os.Mkdir(store, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	// The stand-in answers `-n NS get secret NAME`, `-n NS create secret
-	// generic NAME --from-file=NAME=FILE` and the namespace calls.
-	fake := filepath.Join(dir, "kubectl")
-	if err := os.WriteFile(fake, []byte(`#!/bin/sh
-store=`+store+`
-[ "$1" = -n ] && shift 2
-case "$1 $2" in
-"get secret") [ -f "$store/$3" ] ;;
-"create secret") file=${5#--from-file=$4=}; cp "$file" "$store/$4"; echo "$4" >>"$store/.created" ;;
-"get namespace" | "create namespace") exit 0 ;;
-*) echo "unexpected: $*" >&2; exit 3 ;;
-esac
-`), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	script, store, fake := secretsScriptWithFakeKubectl(t, res, dir)
 	// A host's signing key, to be moved, and one secret the cluster has.
 	host := filepath.Join(dir, "host")
 	keyPath := ""
@@ -434,6 +412,80 @@ esac
 	}
 	if _, err := os.Stat(filepath.Join(store, ".created")); err == nil {
 		t.Error("a second run created secrets again")
+	}
+}
+
+// secretsScriptWithFakeKubectl writes the output's create-secrets.sh and
+// a stand-in kubectl that keeps secrets as files in store, each created
+// one's name appended to store/.created.
+func secretsScriptWithFakeKubectl(t *testing.T, res *Result, dir string) (script, store, fake string) {
+	t.Helper()
+	script = filepath.Join(dir, kubernetes.SecretsScript)
+	if err := os.WriteFile(script, res.Tree[kubernetes.SecretsScript].Data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	store = filepath.Join(dir, "cluster")
+	if err := os.Mkdir(store, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// The stand-in answers `-n NS get secret NAME`, `-n NS create secret
+	// generic NAME --from-file=NAME=FILE` and the namespace calls.
+	fake = filepath.Join(dir, "kubectl")
+	if err := os.WriteFile(fake, []byte(`#!/bin/sh
+store=`+store+`
+[ "$1" = -n ] && shift 2
+case "$1 $2" in
+"get secret") [ -f "$store/$3" ] ;;
+"create secret") file=${5#--from-file=$4=}; cp "$file" "$store/$4"; echo "$4" >>"$store/.created" ;;
+"get namespace" | "create namespace") exit 0 ;;
+*) echo "unexpected: $*" >&2; exit 3 ;;
+esac
+`), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return script, store, fake
+}
+
+// TestKubernetesSecretsImport: a secret the config imports from a file of
+// an earlier installation (synapse.signing_key_import) is taken from that
+// file, as install.sh takes it; without the file, a new one is made, as
+// on a host.
+func TestKubernetesSecretsImport(t *testing.T) {
+	dir := t.TempDir()
+	oldKey := filepath.Join(dir, "old", "example.org.signing.key")
+	res := buildClusterExtra(t, "quickstart", "synapse:\n  signing_key_import: "+oldKey+"\n")
+	script, store, fake := secretsScriptWithFakeKubectl(t, res, dir)
+	run := func() {
+		t.Helper()
+		cmd := exec.Command(script)
+		cmd.Env = append(os.Environ(), "KUBECTL="+fake)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("create-secrets.sh: %v\n%s", err, out)
+		}
+	}
+
+	run()
+	made, err := os.ReadFile(filepath.Join(store, "synapse-signing-key"))
+	if err != nil || !strings.HasPrefix(string(made), "ed25519 a_") {
+		t.Fatalf("without the file to import, the signing key is %q (%v), want a new one", made, err)
+	}
+
+	if err := os.RemoveAll(store); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(store, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const key = "ed25519 a_old b2xkc2lnbmluZ2tleW9mdGhlaG9zdA\n"
+	if err := os.MkdirAll(filepath.Dir(oldKey), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(oldKey, []byte(key), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run()
+	if data, _ := os.ReadFile(filepath.Join(store, "synapse-signing-key")); string(data) != key {
+		t.Errorf("the signing key in the cluster is %q, want the imported %q", data, key)
 	}
 }
 
