@@ -147,10 +147,17 @@ func reverseKeys(t *testing.T, data []byte) []byte {
 		t.Fatal(err)
 	}
 	reverseNode(&doc)
+	return encodeNode(t, &doc)
+}
+
+// encodeNode writes a YAML document with two-space indents, as the
+// examples are written.
+func encodeNode(t *testing.T, doc *yaml.Node) []byte {
+	t.Helper()
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
+	if err := enc.Encode(doc); err != nil {
 		t.Fatal(err)
 	}
 	if err := enc.Close(); err != nil {

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,16 +79,7 @@ func withOldNames(t *testing.T, data []byte) ([]byte, []string) {
 		synapse.Content = append(synapse.Content, scalarKey(key), value)
 		names = append(names, "synapse."+key)
 	}
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		t.Fatal(err)
-	}
-	if err := enc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes(), names
+	return encodeNode(t, &doc), names
 }
 
 // takeKey removes key from the mapping m and returns its value.
