@@ -137,7 +137,7 @@ $(DENDRITE_BIN):
 E2E_RUN ?= ^(TestBoot|TestE2E)$$
 # The dendrite example boots too, with the binaries of e2e-dendrite.
 e2e: e2e-images $(DENDRITE_BIN)
-	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) MATRIXGEN_DENDRITE=$(DENDRITE_DIR) $(GO) test -tags e2e -run '$(E2E_RUN)' -count=1 -timeout 170m -v ./internal/boot
+	MATRIXGEN_TRAEFIK=$(TRAEFIK_BIN) MATRIXGEN_DENDRITE_DIR=$(DENDRITE_DIR) $(GO) test -tags e2e -run '$(E2E_RUN)' -count=1 -timeout 170m -v ./internal/boot
 
 # The boots CI runs: the quickstart behind Traefik and behind nginx, and the
 # moment operators lose data in most: a PostgreSQL major upgrade, with its

@@ -20,7 +20,7 @@ test_deps=${MATRIXGEN_TEST_DEPS:-$root/../shared/test-deps}
 traefik_bin=${MATRIXGEN_TRAEFIK:-$root/.tools/traefik}
 # Dendrite's binaries, built from tools/dendrite by make dendrite-path into a
 # directory named after that module's go.sum.
-dendrite_dir=${MATRIXGEN_DENDRITE:-/var/cache/matrixgen/dendrite-$(sha256sum "$root/tools/dendrite/go.sum" | cut -c1-16)}
+dendrite_dir=${MATRIXGEN_DENDRITE_DIR:-/var/cache/matrixgen/dendrite-$(sha256sum "$root/tools/dendrite/go.sum" | cut -c1-16)}
 work=$(mktemp -d)
 # An import fed by a failed mmdebstrap still makes an image: a build that
 # did not finish removes the tag it was making, so that it is not taken
