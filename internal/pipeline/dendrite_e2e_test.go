@@ -27,9 +27,9 @@ import (
 // (postgres_test.go), so the signing key, the secrets filled into
 // dendrite.yaml, and Dendrite's role and database are install.sh's own.
 // Dendrite must then answer /_matrix/client/versions, make an account
-// through create-account (its shared-secret registration client, the
-// one docs/homeservers.md gives operators), log that account in, and
-// treat /register as the example's registration mode says.
+// through the bundle's register-user.sh (whose docker exec runs Dendrite's
+// shared-secret registration client, create-account, here), log that
+// account in, and treat /register as the example's registration mode says.
 //
 // Only what cannot be the same outside a container changes: each path
 // Dendrite reads or writes becomes the host directory the unit mounts

@@ -16,20 +16,31 @@ import (
 // stage, and a stage that does not get healthy named unit by unit with
 // the end of each one's journal.
 
-// unitStage reads each unit's stage from the bundle's UNITS table.
-func (b builtBundle) unitStage(t *testing.T) map[string]string {
+// unitsRows reads the bundle's UNITS table, a row of five columns a unit
+// (name, image, requires, pool, stage), in start order.
+func (b builtBundle) unitsRows(t *testing.T) [][]string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(b.out, "UNITS"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	stage := map[string]string{}
+	var rows [][]string
 	for line := range strings.Lines(string(data)) {
 		f := strings.Fields(line)
 		if len(f) != 5 {
 			t.Fatalf("UNITS row %q: want 5 columns", line)
 		}
-		stage[f[0]] = f[4]
+		rows = append(rows, f)
+	}
+	return rows
+}
+
+// unitStage is each unit's stage, from UNITS.
+func (b builtBundle) unitStage(t *testing.T) map[string]string {
+	t.Helper()
+	stage := map[string]string{}
+	for _, row := range b.unitsRows(t) {
+		stage[row[0]] = row[4]
 	}
 	return stage
 }
@@ -37,13 +48,9 @@ func (b builtBundle) unitStage(t *testing.T) map[string]string {
 // startOrder is the bundle's units as UNITS lists them, in start order.
 func (b builtBundle) startOrder(t *testing.T) []string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(b.out, "UNITS"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var units []string
-	for line := range strings.Lines(string(data)) {
-		units = append(units, strings.Fields(line)[0])
+	for _, row := range b.unitsRows(t) {
+		units = append(units, row[0])
 	}
 	return units
 }
